@@ -1,0 +1,30 @@
+# Shared helpers for pitcrew's test-environment scripts. Sourced, not executed.
+# shellcheck shell=bash
+
+# Pinned versions. Changing one changes the cache key, so a new build happens once.
+PITCREW_K8S_VERSION="v1.36.3"
+PITCREW_ETCD_VERSION="v3.6.8"   # the etcd that k8s.io/kubernetes v1.36.3 itself requires
+PITCREW_KWOK_VERSION="v0.8.0"
+
+PITCREW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+PITCREW_TESTENV_SRC="$PITCREW_ROOT/testenv"
+PITCREW_TESTENV_CACHE="${PITCREW_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pitcrew-testenv}"
+
+log() { printf '[testenv] %s\n' "$*" >&2; }
+die() { printf '[testenv] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# The cache key covers the versions and the exact dependency set (go.sum), so two
+# checkouts with different pins never share a directory of binaries.
+testenv_bin_dir() {
+  local sum
+  sum="$(cat "$PITCREW_TESTENV_SRC/kubernetes/go.sum" "$PITCREW_TESTENV_SRC/kwok/go.sum" \
+    "$PITCREW_TESTENV_SRC/kubernetes/go.mod" "$PITCREW_TESTENV_SRC/kwok/go.mod" | sha256sum | cut -c1-12)"
+  printf '%s/k8s-%s_etcd-%s_kwok-%s_%s/bin' "$PITCREW_TESTENV_CACHE" \
+    "$PITCREW_K8S_VERSION" "$PITCREW_ETCD_VERSION" "$PITCREW_KWOK_VERSION" "$sum"
+}
+
+# A free TCP port on 127.0.0.1, chosen by the kernel. Racy in theory (another process
+# may take it before we bind), so callers retry a start that fails on a taken port.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}

@@ -1,0 +1,325 @@
+//! Command-line interface: `pitcrew <subcommand>`. Parsing with clap, then one function per
+//! subcommand. Subcommands that later work fills in exist already with their final arguments,
+//! and answer that they are not built yet (exit 69) rather than pretending.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Config, DatabaseConfig};
+use crate::db::Database;
+use crate::telemetry::{self, LogFormat};
+use crate::{Error, Result};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pitcrew",
+    version,
+    about = "Incident-response ChatOps for Kubernetes: policy-checked, justified, audited restarts, rollbacks and promotions",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Log format on stderr: `human` for people, `json` for log collectors; `auto` picks
+    /// human on a terminal and JSON otherwise. The level comes from PITCREW_LOG (default info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, env = "PITCREW_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(long, short = 'c', env = "PITCREW_CONFIG", default_value = "config/pitcrew.toml")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Slack (HTTP endpoints or Socket Mode), health and metrics.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Address to listen on (overrides [server].listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run one command through the whole pipeline from a terminal, as a chat user would.
+    Exec {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The Slack user id to act as (policy subject).
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+        /// The Slack channel id the command is typed in.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Answer "yes" to the confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The command text, e.g. `restart deploy/checkout -e prod --reason INC-1`.
+        #[arg(last = true, required = true)]
+        text: Vec<String>,
+    },
+    /// A terminal client that plays Slack against a running pitcrew.
+    Chat {
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+        /// Run a scripted conversation non-interactively.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
+    /// Parse command text and print the typed command (exit 0) or the error (exit 2).
+    Parse {
+        #[arg(long)]
+        json: bool,
+        #[arg(last = true, required = true)]
+        text: Vec<String>,
+    },
+    /// Check and lint the Casbin policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Query, show, export, verify and archive the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Approve a pending action from the terminal.
+    Approve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The approval id shown in the request.
+        id: String,
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+    },
+    /// Apply database migrations (also done automatically at start).
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the Slack app manifest.
+    Manifest {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Validate the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Explain the decision for one request (exit 0 allowed, 3 denied).
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        action: String,
+        #[arg(long)]
+        env: String,
+        #[arg(long)]
+        namespace: String,
+        #[arg(long, value_name = "KIND/NAME")]
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find syntax errors, unknown actions, unreachable and shadowed rules.
+    Lint {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Query events with filters.
+    Query {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Print one command's whole story.
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        id: String,
+    },
+    /// Write events to a file an auditor can keep, with the chain head.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Walk the hash chain; exit 0 when intact.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Export, then remove events older than a date, keeping the chain verifiable.
+    Archive {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[arg(long)]
+        before: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration file and the secrets it needs; print every problem with
+    /// its place and exit 2 when there is any.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Check for terminal use only (`pitcrew exec`): do not require the Slack secrets.
+        #[arg(long)]
+        without_slack: bool,
+    },
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::install_crypto_provider();
+    telemetry::init(cli.log_format);
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::debug!(error.kind = e.metric_label(), "command failed");
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    let not_yet = |command, issue| Err(Error::NotBuiltYet { command, issue });
+    match command {
+        Command::Config(ConfigCommand::Check { config, without_slack }) => {
+            Ok(config_check(&config.config, without_slack))
+        }
+        Command::Migrate { config } => {
+            let config = load(&config.config)?;
+            runtime()?.block_on(migrate(&config.database))
+        }
+        Command::Serve { .. } => not_yet("serve", 7),
+        Command::Exec { .. } => not_yet("exec", 4),
+        Command::Chat { .. } => not_yet("chat", 7),
+        Command::Parse { .. } => not_yet("parse", 4),
+        Command::Policy(PolicyCommand::Check { .. }) => not_yet("policy check", 5),
+        Command::Policy(PolicyCommand::Lint { .. }) => not_yet("policy lint", 5),
+        Command::Audit(AuditCommand::Query { .. }) => not_yet("audit query", 6),
+        Command::Audit(AuditCommand::Show { .. }) => not_yet("audit show", 6),
+        Command::Audit(AuditCommand::Export { .. }) => not_yet("audit export", 6),
+        Command::Audit(AuditCommand::Verify { .. }) => not_yet("audit verify", 6),
+        Command::Audit(AuditCommand::Archive { .. }) => not_yet("audit archive", 6),
+        Command::Approve { .. } => not_yet("approve", 7),
+        Command::Manifest { .. } => not_yet("manifest", 7),
+    }
+}
+
+fn load(path: &Path) -> Result<Config> {
+    let config = Config::load(path, &config::process_env)?;
+    tracing::debug!(?config, "configuration loaded");
+    Ok(config)
+}
+
+/// `pitcrew config check`: every problem on its own line on stdout, then a count.
+fn config_check(path: &Path, without_slack: bool) -> ExitCode {
+    let mut problems = Vec::new();
+    let config = match Config::load(path, &config::process_env) {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            problems = errors.0;
+            None
+        }
+    };
+    if let (Some(c), false) = (&config, without_slack) {
+        problems.extend(c.problems_for_serving());
+    }
+    if !problems.is_empty() {
+        for p in &problems {
+            println!("{p}");
+        }
+        let n = problems.len();
+        println!("{n} problem{} found; nothing was changed.", if n == 1 { "" } else { "s" });
+        return ExitCode::from(2);
+    }
+    let Some(c) = config else {
+        return ExitCode::from(2);
+    };
+    tracing::debug!(config = ?c, "configuration checked");
+    println!("{}: OK", path.display());
+    println!("  database: {}", describe_database(&c.database));
+    println!("  policy: {} + {}", c.policy.model.display(), c.policy.policy.display());
+    for (name, conn) in &c.clusters {
+        let how = match conn {
+            config::ClusterConnection::Kubeconfig { path, context } => format!(
+                "kubeconfig {}{}",
+                path.display(),
+                context.as_ref().map(|c| format!(" (context {c})")).unwrap_or_default()
+            ),
+            config::ClusterConnection::InCluster => "in-cluster service account".into(),
+        };
+        println!("  cluster {name}: {how}");
+    }
+    for (name, env) in &c.environments {
+        let ns: Vec<&str> = env.namespaces.iter().map(|n| n.as_str()).collect();
+        println!(
+            "  environment {name}: cluster {}, namespaces {}{}{}",
+            env.cluster,
+            ns.join(", "),
+            if env.protected { ", protected" } else { "" },
+            match env.approvals {
+                0 => String::new(),
+                1 => ", 1 approval".into(),
+                n => format!(", {n} approvals"),
+            }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn describe_database(db: &DatabaseConfig) -> String {
+    match db {
+        DatabaseConfig::Sqlite { path } => format!("SQLite file {}", path.display()),
+        DatabaseConfig::Postgres { .. } => "PostgreSQL from DATABASE_URL".into(),
+    }
+}
+
+async fn migrate(db: &DatabaseConfig) -> Result<ExitCode> {
+    let database = Database::connect(db).await?;
+    let applied = database.migrate().await?;
+    let total = database.applied_migrations().await?;
+    println!(
+        "{} database {}: {applied} migration{} applied now, {total} in all; schema is up to date",
+        database.backend().as_str(),
+        database.location(),
+        if applied == 1 { "" } else { "s" }
+    );
+    database.close().await;
+    Ok(ExitCode::SUCCESS)
+}

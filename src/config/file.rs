@@ -1,0 +1,241 @@
+//! The configuration file as written by an operator: plain serde structs with defaults.
+//!
+//! Names stay `String` here on purpose: a bad name must become one problem in the list that
+//! `pitcrew config check` prints, not abort deserialization at the first one. `validate.rs`
+//! turns a `FileConfig` into the typed [`super::Config`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// Keys accepted at each place in the file, used for "did you mean" suggestions. `*` stands for
+/// a name chosen by the operator (an environment or a cluster). A test checks that this table
+/// and the serde structs below agree, by loading a file that sets every key listed here.
+pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
+    (
+        "",
+        &["server", "slack", "database", "policy", "pagerduty", "jira", "rollout", "clusters", "environments"],
+    ),
+    ("server", &["listen", "mode", "max_body_bytes", "shutdown_grace"]),
+    ("slack", &["api_base_url", "allowed_teams", "announce_channel"]),
+    ("database", &["sqlite_path"]),
+    ("policy", &["model", "policy"]),
+    ("pagerduty", &["api_base_url", "timeout", "resolved_grace", "from_email", "cache_for"]),
+    (
+        "jira",
+        &["base_url", "allowed_projects", "allowed_issue_types", "approved_statuses", "timeout", "cache_for"],
+    ),
+    ("rollout", &["timeout", "update_interval"]),
+    ("clusters.*", &["kubeconfig", "context", "in_cluster"]),
+    (
+        "environments.*",
+        &["cluster", "namespaces", "protected", "approvals", "channels", "allow_gitops"],
+    ),
+];
+
+/// Keys that look like secrets. Secrets are read only from the environment (or `*_FILE`
+/// paths), so finding one of these in the file is an error that names the variable to use.
+pub(crate) const SECRET_KEYS: &[(&str, &str)] = &[
+    ("signing_secret", "SLACK_SIGNING_SECRET"),
+    ("bot_token", "SLACK_BOT_TOKEN"),
+    ("app_token", "SLACK_APP_TOKEN"),
+    ("token", "PAGERDUTY_TOKEN or JIRA_API_TOKEN"),
+    ("api_token", "PAGERDUTY_TOKEN or JIRA_API_TOKEN"),
+    ("email", "JIRA_EMAIL"),
+    ("password", "DATABASE_URL"),
+    ("url", "DATABASE_URL"),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct FileConfig {
+    pub server: ServerSection,
+    pub slack: SlackSection,
+    pub database: DatabaseSection,
+    pub policy: PolicySection,
+    pub pagerduty: Option<PagerDutySection>,
+    pub jira: Option<JiraSection>,
+    pub rollout: RolloutSection,
+    pub clusters: BTreeMap<String, ClusterSection>,
+    pub environments: BTreeMap<String, EnvironmentSection>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Slack calls pitcrew's public HTTPS endpoints.
+    Http,
+    /// pitcrew opens a WebSocket to Slack (no inbound traffic needed).
+    Socket,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct ServerSection {
+    pub listen: SocketAddr,
+    pub mode: Mode,
+    pub max_body_bytes: usize,
+    #[serde(deserialize_with = "duration")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            mode: Mode::Http,
+            // Slack's own payloads stay far below this; anything bigger is not from Slack.
+            max_body_bytes: 64 * 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct SlackSection {
+    pub api_base_url: String,
+    pub allowed_teams: Vec<String>,
+    pub announce_channel: Option<String>,
+}
+
+impl Default for SlackSection {
+    fn default() -> Self {
+        Self {
+            api_base_url: "https://slack.com/api/".into(),
+            allowed_teams: Vec::new(),
+            announce_channel: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct DatabaseSection {
+    pub sqlite_path: PathBuf,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            sqlite_path: PathBuf::from("pitcrew.db"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct PolicySection {
+    pub model: PathBuf,
+    pub policy: PathBuf,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        Self {
+            model: PathBuf::from("../policies/model.conf"),
+            policy: PathBuf::from("../policies/policy.csv"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct PagerDutySection {
+    pub api_base_url: String,
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub resolved_grace: Duration,
+    pub from_email: Option<String>,
+    #[serde(deserialize_with = "duration")]
+    pub cache_for: Duration,
+}
+
+impl Default for PagerDutySection {
+    fn default() -> Self {
+        Self {
+            api_base_url: "https://api.pagerduty.com/".into(),
+            timeout: Duration::from_secs(3),
+            resolved_grace: Duration::ZERO,
+            from_email: None,
+            cache_for: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct JiraSection {
+    pub base_url: String,
+    pub allowed_projects: Vec<String>,
+    pub allowed_issue_types: Vec<String>,
+    pub approved_statuses: Vec<String>,
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub cache_for: Duration,
+}
+
+impl Default for JiraSection {
+    fn default() -> Self {
+        Self {
+            base_url: String::new(),
+            allowed_projects: Vec::new(),
+            allowed_issue_types: Vec::new(),
+            approved_statuses: Vec::new(),
+            timeout: Duration::from_secs(3),
+            cache_for: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct RolloutSection {
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub update_interval: Duration,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(600),
+            update_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ClusterSection {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub in_cluster: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct EnvironmentSection {
+    pub cluster: String,
+    pub namespaces: Vec<String>,
+    pub protected: bool,
+    pub approvals: u8,
+    pub channels: Vec<String>,
+    pub allow_gitops: bool,
+}
+
+/// Durations are written the way people say them: "3s", "10m", "1h 30m" (humantime).
+fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(de)?;
+    humantime::parse_duration(&text).map_err(|e| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration ({e}); write it like \"3s\", \"10m\" or \"1h 30m\""
+        ))
+    })
+}

@@ -1,0 +1,165 @@
+//! Typed configuration: `config/pitcrew.toml` plus secrets from the environment.
+//!
+//! Loading happens in three steps, so that `pitcrew config check` can report *every* problem
+//! with its place instead of stopping at the first:
+//! 1. parse the TOML (a syntax error is reported with its line);
+//! 2. deserialize into [`file::FileConfig`], collecting unknown keys (with suggestions) and
+//!    keys that look like secrets;
+//! 3. [`validate`] every value into the typed [`Config`] below.
+//!
+//! Once a [`Config`] exists, every name in it is valid and every reference resolves
+//! (an environment's cluster exists, and so on): later code never re-checks.
+
+mod file;
+mod problems;
+mod secrets;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+pub use file::Mode;
+pub use problems::{ConfigErrors, Place, Problem, did_you_mean, suggestion_suffix};
+pub use secrets::{SECRET_VARIABLES, Secrets};
+
+use crate::names::{ClusterName, EnvName, NamespaceName, SlackChannelId, SlackTeamId};
+
+/// The whole validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// The file this configuration came from; relative paths in it were resolved against its
+    /// directory.
+    pub source: PathBuf,
+    pub server: ServerConfig,
+    pub slack: SlackConfig,
+    pub database: DatabaseConfig,
+    pub policy: PolicyConfig,
+    pub pagerduty: Option<PagerDutyConfig>,
+    pub jira: Option<JiraConfig>,
+    pub rollout: RolloutConfig,
+    pub clusters: BTreeMap<ClusterName, ClusterConnection>,
+    pub environments: BTreeMap<EnvName, Environment>,
+    pub secrets: Secrets,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    pub mode: Mode,
+    pub max_body_bytes: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackConfig {
+    pub api_base_url: reqwest::Url,
+    /// Empty means: any workspace whose requests carry a valid signature.
+    pub allowed_teams: Vec<SlackTeamId>,
+    pub announce_channel: Option<SlackChannelId>,
+}
+
+/// Where the audit trail and shared state live.
+#[derive(Debug, Clone)]
+pub enum DatabaseConfig {
+    /// The embedded default: one file, one replica.
+    Sqlite { path: PathBuf },
+    /// From `DATABASE_URL` (`postgres://…`): production, several replicas.
+    Postgres { url: SecretString },
+}
+
+#[derive(Debug, Clone)]
+pub struct PolicyConfig {
+    pub model: PathBuf,
+    pub policy: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct PagerDutyConfig {
+    pub api_base_url: reqwest::Url,
+    pub timeout: Duration,
+    /// A resolved incident still justifies an action this long after it was resolved.
+    pub resolved_grace: Duration,
+    /// PagerDuty requires a `From` header (a PagerDuty user's email) to write notes.
+    pub from_email: Option<String>,
+    pub cache_for: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct JiraConfig {
+    pub base_url: reqwest::Url,
+    pub allowed_projects: Vec<String>,
+    /// Empty means: any issue type.
+    pub allowed_issue_types: Vec<String>,
+    /// Status names or status category names (`Done`) that count as approved.
+    pub approved_statuses: Vec<String>,
+    pub timeout: Duration,
+    pub cache_for: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RolloutConfig {
+    pub timeout: Duration,
+    pub update_interval: Duration,
+}
+
+/// How pitcrew reaches one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterConnection {
+    Kubeconfig { path: PathBuf, context: Option<String> },
+    /// The pod's ServiceAccount, when pitcrew runs inside the cluster it acts on.
+    InCluster,
+}
+
+#[derive(Debug, Clone)]
+pub struct Environment {
+    pub cluster: ClusterName,
+    pub namespaces: Vec<NamespaceName>,
+    /// Protected environments need a verified justification and a confirmation.
+    pub protected: bool,
+    /// How many people other than the requester must approve.
+    pub approvals: u8,
+    /// Channels that may act on this environment; empty means any channel.
+    pub channels: Vec<SlackChannelId>,
+    /// Whether workloads managed by Argo CD or Flux may be changed here anyway.
+    pub allow_gitops: bool,
+}
+
+impl Config {
+    /// Loads and validates `path`, reading secrets through `env` (use [`process_env`]).
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![Problem {
+                place: Place::File {
+                    path: path.to_path_buf(),
+                    line: None,
+                    key: String::new(),
+                },
+                message: format!("cannot read the configuration file: {e}"),
+            }])
+        })?;
+        Self::from_text(path, &text, env)
+    }
+
+    /// Like [`Config::load`] for text already in memory; `path` is used in messages and to
+    /// resolve relative paths.
+    pub fn from_text(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigErrors> {
+        validate::load(path, text, env)
+    }
+
+    /// Problems that only matter for `pitcrew serve` (the Slack secrets its mode needs).
+    pub fn problems_for_serving(&self) -> Vec<Problem> {
+        validate::serving_problems(self)
+    }
+}
+
+/// Reads the process environment: the `env` argument of [`Config::load`] in production.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}

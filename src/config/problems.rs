@@ -1,0 +1,150 @@
+//! Problems found in a configuration, each with its place: the file, the line when known, and
+//! the dotted key. `pitcrew config check` prints them all, one per line.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
+
+/// Where a problem lives: a key in the config file, or a variable in the process environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    File {
+        path: PathBuf,
+        line: Option<usize>,
+        key: String,
+    },
+    Environment {
+        variable: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub place: Place,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.place {
+            Place::File { path, line: Some(line), key } if key.is_empty() => {
+                write!(f, "{}:{line}: {}", path.display(), self.message)
+            }
+            Place::File { path, line: Some(line), key } => {
+                write!(f, "{}:{line}: {key}: {}", path.display(), self.message)
+            }
+            Place::File { path, line: None, key } if key.is_empty() => {
+                write!(f, "{}: {}", path.display(), self.message)
+            }
+            Place::File { path, line: None, key } => {
+                write!(f, "{}: {key}: {}", path.display(), self.message)
+            }
+            Place::Environment { variable } => {
+                write!(f, "environment variable {variable}: {}", self.message)
+            }
+        }
+    }
+}
+
+/// All problems of one configuration. Its `Display` is what the operator reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(f, "the configuration has {n} problem{}:", if n == 1 { "" } else { "s" })?;
+        for p in &self.0 {
+            writeln!(f, "  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Finds line numbers of keys in the original text, so problems found after deserialization
+/// (by `validate`) still point at the line to edit.
+pub(crate) struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+    root: Option<DeTable<'a>>,
+}
+
+impl<'a> Locator<'a> {
+    pub fn new(path: &'a Path, text: &'a str) -> Self {
+        let root = DeTable::parse(text).ok().map(|t| t.into_inner());
+        Self { path, text, root }
+    }
+
+    pub fn line_of_offset(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+    }
+
+    /// The line where the last segment of `key` is written, if the key is in the file.
+    pub fn line_of(&self, key: &[&str]) -> Option<usize> {
+        let mut table = self.root.as_ref()?;
+        let mut found = None;
+        for (i, segment) in key.iter().enumerate() {
+            let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *segment)?;
+            found = Some(k.span().start);
+            match v.get_ref() {
+                DeValue::Table(inner) if i + 1 < key.len() => table = inner,
+                _ if i + 1 < key.len() => return found.map(|o| self.line_of_offset(o)),
+                _ => {}
+            }
+        }
+        found.map(|o| self.line_of_offset(o))
+    }
+
+    pub fn problem(&self, key: &[&str], message: impl Into<String>) -> Problem {
+        Problem {
+            place: Place::File {
+                path: self.path.to_path_buf(),
+                line: self.line_of(key),
+                key: key.join("."),
+            },
+            message: message.into(),
+        }
+    }
+}
+
+/// The closest candidate to `typed`, when it is close enough to be a plausible typo.
+pub fn did_you_mean<'c>(typed: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let typed_lower = typed.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(&typed_lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.chars().count() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// "; did you mean `x`?" or nothing: appended to messages about unknown names.
+pub fn suggestion_suffix<'c>(typed: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
+    match did_you_mean(typed, candidates) {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_catch_typos_but_not_unrelated_words() {
+        assert_eq!(did_you_mean("namspaces", ["cluster", "namespaces"]), Some("namespaces"));
+        assert_eq!(did_you_mean("lisen", ["listen", "mode"]), Some("listen"));
+        assert_eq!(did_you_mean("banana", ["listen", "mode"]), None);
+    }
+
+    #[test]
+    fn keys_are_located_by_line() {
+        let text = "[server]\nlisten = \"x\"\n\n[environments.prod]\ncluster = \"a\"\n";
+        let loc = Locator::new(Path::new("f.toml"), text);
+        assert_eq!(loc.line_of(&["server", "listen"]), Some(2));
+        assert_eq!(loc.line_of(&["environments", "prod", "cluster"]), Some(5));
+        assert_eq!(loc.line_of(&["environments", "dev"]), None);
+    }
+}

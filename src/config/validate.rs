@@ -1,0 +1,546 @@
+//! From the file's plain values to the typed [`Config`], collecting every problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
+
+use super::file::{FileConfig, KNOWN_KEYS, Mode, SECRET_KEYS};
+use super::problems::{Locator, Place, Problem, suggestion_suffix};
+use super::secrets::Secrets;
+use super::*;
+use crate::names::{ClusterName, EnvName, NamespaceName, SlackChannelId, SlackTeamId};
+
+pub(super) fn load(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let locator = Locator::new(path, text);
+    let mut problems = Vec::new();
+
+    let deserializer = match toml::Deserializer::parse(text) {
+        Ok(d) => d,
+        Err(e) => return Err(ConfigErrors(vec![toml_problem(&locator, &e)])),
+    };
+    let mut unknown: Vec<Vec<String>> = Vec::new();
+    let parsed: Result<FileConfig, _> = serde_ignored::deserialize(deserializer, |p| {
+        unknown.push(path_segments(&p));
+    });
+    for key in &unknown {
+        problems.push(unknown_key_problem(&locator, key));
+    }
+    let file = match parsed {
+        Ok(f) => f,
+        Err(e) => {
+            problems.push(toml_problem(&locator, &e));
+            return Err(ConfigErrors(problems));
+        }
+    };
+
+    let base = path.parent().unwrap_or(Path::new("."));
+    let (secrets, secret_problems) = Secrets::read(env);
+    problems.extend(secret_problems.into_iter().map(|p| Problem {
+        place: Place::Environment { variable: p.variable },
+        message: p.message,
+    }));
+
+    let config = typed(&locator, base, file, secrets, &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
+fn toml_problem(locator: &Locator<'_>, e: &toml::de::Error) -> Problem {
+    let line = e.span().map(|s| locator.line_of_offset(s.start));
+    Problem {
+        place: Place::File {
+            path: locator_path(locator),
+            line,
+            key: String::new(),
+        },
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn locator_path(locator: &Locator<'_>) -> PathBuf {
+    match locator.problem(&[], "").place {
+        Place::File { path, .. } => path,
+        Place::Environment { .. } => PathBuf::new(),
+    }
+}
+
+fn path_segments(path: &serde_ignored::Path<'_>) -> Vec<String> {
+    use serde_ignored::Path as P;
+    match path {
+        P::Root => Vec::new(),
+        P::Seq { parent, index } => {
+            let mut v = path_segments(parent);
+            v.push(index.to_string());
+            v
+        }
+        P::Map { parent, key } => {
+            let mut v = path_segments(parent);
+            v.push(key.clone());
+            v
+        }
+        P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            path_segments(parent)
+        }
+    }
+}
+
+fn unknown_key_problem(locator: &Locator<'_>, key: &[String]) -> Problem {
+    let refs: Vec<&str> = key.iter().map(String::as_str).collect();
+    let Some((last, parent)) = refs.split_last() else {
+        return locator.problem(&refs, "unknown key");
+    };
+    // Map the parent onto the schema: the second segment under `clusters`/`environments` is
+    // the operator's own name.
+    let pattern: Vec<&str> = parent
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if i == 1 && matches!(parent[0], "clusters" | "environments") {
+                "*"
+            } else {
+                s
+            }
+        })
+        .collect();
+    let pattern = pattern.join(".");
+    if let Some((_, var)) = SECRET_KEYS.iter().find(|(k, _)| k == last) {
+        return locator.problem(
+            &refs,
+            format!("secrets are not read from the configuration file; remove this key and set {var} in the environment (or {var}_FILE to a file holding it)"),
+        );
+    }
+    let known = KNOWN_KEYS
+        .iter()
+        .find(|(p, _)| *p == pattern)
+        .map(|(_, keys)| *keys)
+        .unwrap_or(&[]);
+    let place = if pattern.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in [{}]", parent.join("."))
+    };
+    let suggestion = suggestion_suffix(last, known.iter().copied());
+    let message = if suggestion.is_empty() && !known.is_empty() {
+        format!("unknown key `{last}` {place}; known keys: {}", known.join(", "))
+    } else {
+        format!("unknown key `{last}` {place}{suggestion}")
+    };
+    locator.problem(&refs, message)
+}
+
+/// Builds the typed configuration; every invalid value adds a problem and gets a harmless
+/// stand-in so the remaining checks still run.
+fn typed(
+    loc: &Locator<'_>,
+    base: &Path,
+    file: FileConfig,
+    secrets: Secrets,
+    problems: &mut Vec<Problem>,
+) -> Config {
+    let slack = SlackConfig {
+        api_base_url: url(loc, &["slack", "api_base_url"], &file.slack.api_base_url, problems),
+        allowed_teams: file
+            .slack
+            .allowed_teams
+            .iter()
+            .filter_map(|t| name(loc, &["slack", "allowed_teams"], t, SlackTeamId::parse, problems))
+            .collect(),
+        announce_channel: file.slack.announce_channel.as_deref().and_then(|c| {
+            name(loc, &["slack", "announce_channel"], c, SlackChannelId::parse, problems)
+        }),
+    };
+
+    if file.server.max_body_bytes < 1024 {
+        problems.push(loc.problem(
+            &["server", "max_body_bytes"],
+            "must be at least 1024: Slack's own requests would be refused",
+        ));
+    }
+    let server = ServerConfig {
+        listen: file.server.listen,
+        mode: file.server.mode,
+        max_body_bytes: file.server.max_body_bytes,
+        shutdown_grace: file.server.shutdown_grace,
+    };
+
+    let database = match &secrets.database_url {
+        Some(url) => database_from_url(url.expose_secret(), problems),
+        None => DatabaseConfig::Sqlite {
+            path: resolve(base, &file.database.sqlite_path),
+        },
+    };
+
+    let policy = PolicyConfig {
+        model: existing_file(loc, base, &["policy", "model"], &file.policy.model, problems),
+        policy: existing_file(loc, base, &["policy", "policy"], &file.policy.policy, problems),
+    };
+
+    let can_justify = file.pagerduty.is_some() || file.jira.is_some();
+    let clusters = clusters(loc, base, &file, problems);
+    let environments = environments(loc, &file, &clusters, can_justify, problems);
+
+    let pagerduty = file.pagerduty.map(|pd| {
+        if secrets.pagerduty_token.is_none() {
+            problems.push(missing_secret("PAGERDUTY_TOKEN", "the [pagerduty] section is configured"));
+        }
+        positive(loc, &["pagerduty", "timeout"], pd.timeout, problems);
+        PagerDutyConfig {
+            api_base_url: url(loc, &["pagerduty", "api_base_url"], &pd.api_base_url, problems),
+            timeout: pd.timeout,
+            resolved_grace: pd.resolved_grace,
+            from_email: pd.from_email,
+            cache_for: pd.cache_for,
+        }
+    });
+
+    let jira = file.jira.map(|j| {
+        for (var, value) in [("JIRA_EMAIL", &secrets.jira_email), ("JIRA_API_TOKEN", &secrets.jira_api_token)] {
+            if value.is_none() {
+                problems.push(missing_secret(var, "the [jira] section is configured"));
+            }
+        }
+        if j.base_url.is_empty() {
+            problems.push(loc.problem(
+                &["jira"],
+                "`base_url` is required, e.g. \"https://yourcompany.atlassian.net\"",
+            ));
+        }
+        if j.approved_statuses.is_empty() {
+            problems.push(loc.problem(
+                &["jira", "approved_statuses"],
+                "list at least one status that counts as approved, e.g. [\"Approved\"]",
+            ));
+        }
+        if j.allowed_projects.is_empty() {
+            problems.push(loc.problem(
+                &["jira", "allowed_projects"],
+                "list the project keys whose tickets may justify an action, e.g. [\"CHG\"]",
+            ));
+        }
+        positive(loc, &["jira", "timeout"], j.timeout, problems);
+        JiraConfig {
+            base_url: if j.base_url.is_empty() {
+                placeholder_url()
+            } else {
+                url(loc, &["jira", "base_url"], &j.base_url, problems)
+            },
+            allowed_projects: j.allowed_projects,
+            allowed_issue_types: j.allowed_issue_types,
+            approved_statuses: j.approved_statuses,
+            timeout: j.timeout,
+            cache_for: j.cache_for,
+        }
+    });
+
+    positive(loc, &["rollout", "timeout"], file.rollout.timeout, problems);
+    let rollout = RolloutConfig {
+        timeout: file.rollout.timeout,
+        update_interval: file.rollout.update_interval,
+    };
+
+    Config {
+        source: loc_source(loc),
+        server,
+        slack,
+        database,
+        policy,
+        pagerduty,
+        jira,
+        rollout,
+        clusters,
+        environments,
+        secrets,
+    }
+}
+
+fn loc_source(loc: &Locator<'_>) -> PathBuf {
+    locator_path(loc)
+}
+
+fn clusters(
+    loc: &Locator<'_>,
+    base: &Path,
+    file: &FileConfig,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<ClusterName, ClusterConnection> {
+    let mut out = BTreeMap::new();
+    for (raw_name, c) in &file.clusters {
+        let key = ["clusters", raw_name.as_str()];
+        let Some(cluster_name) = name(loc, &key, raw_name, ClusterName::parse, problems) else {
+            continue;
+        };
+        let connection = match (&c.kubeconfig, c.in_cluster) {
+            (Some(_), true) => {
+                problems.push(loc.problem(&key, "set either `kubeconfig` or `in_cluster = true`, not both"));
+                continue;
+            }
+            (None, false) => {
+                problems.push(loc.problem(
+                    &key,
+                    "say how to reach this cluster: `kubeconfig = \"path\"` (with an optional `context`) or `in_cluster = true`",
+                ));
+                continue;
+            }
+            (None, true) => {
+                if c.context.is_some() {
+                    problems.push(loc.problem(
+                        &["clusters", raw_name, "context"],
+                        "`context` only applies with `kubeconfig`",
+                    ));
+                }
+                ClusterConnection::InCluster
+            }
+            (Some(path), false) => ClusterConnection::Kubeconfig {
+                path: existing_file(loc, base, &["clusters", raw_name, "kubeconfig"], path, problems),
+                context: c.context.clone(),
+            },
+        };
+        out.insert(cluster_name, connection);
+    }
+    out
+}
+
+fn environments(
+    loc: &Locator<'_>,
+    file: &FileConfig,
+    clusters: &BTreeMap<ClusterName, ClusterConnection>,
+    can_justify: bool,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<EnvName, Environment> {
+    if file.environments.is_empty() {
+        problems.push(loc.problem(
+            &["environments"],
+            "no environment is defined; add at least one [environments.NAME] with its `cluster` and `namespaces`",
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (raw_name, e) in &file.environments {
+        let key = |k: &'static str| ["environments", raw_name.as_str(), k];
+        let env_name = name(loc, &["environments", raw_name], raw_name, EnvName::parse, problems);
+        let cluster = if e.cluster.is_empty() {
+            problems.push(loc.problem(
+                &["environments", raw_name],
+                "`cluster` is required: the name of a [clusters.NAME] section",
+            ));
+            None
+        } else {
+            match ClusterName::parse(&e.cluster) {
+                Ok(c) if clusters.contains_key(&c) => Some(c),
+                _ => {
+                    let known: Vec<&str> = file.clusters.keys().map(String::as_str).collect();
+                    let hint = suggestion_suffix(&e.cluster, known.iter().copied());
+                    let hint = if hint.is_empty() {
+                        format!("; defined clusters: {}", if known.is_empty() { "none".into() } else { known.join(", ") })
+                    } else {
+                        hint
+                    };
+                    problems.push(loc.problem(&key("cluster"), format!("unknown cluster `{}`{hint}", e.cluster)));
+                    None
+                }
+            }
+        };
+        if e.namespaces.is_empty() {
+            problems.push(loc.problem(
+                &["environments", raw_name],
+                "`namespaces` is required: the namespaces pitcrew may act on in this environment",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let namespaces: Vec<NamespaceName> = e
+            .namespaces
+            .iter()
+            .filter_map(|n| {
+                if !seen.insert(n.as_str()) {
+                    problems.push(loc.problem(&key("namespaces"), format!("`{n}` is listed twice")));
+                    return None;
+                }
+                name(loc, &key("namespaces"), n, NamespaceName::parse, problems)
+            })
+            .collect();
+        let channels: Vec<SlackChannelId> = e
+            .channels
+            .iter()
+            .filter_map(|c| name(loc, &key("channels"), c, SlackChannelId::parse, problems))
+            .collect();
+        if e.approvals > 0 && !e.protected {
+            problems.push(loc.problem(
+                &key("approvals"),
+                "approvals only apply to protected environments; set `protected = true` or remove `approvals`",
+            ));
+        }
+        if e.approvals > 5 {
+            problems.push(loc.problem(&key("approvals"), "at most 5 approvals can be required"));
+        }
+        if e.protected && !can_justify {
+            problems.push(loc.problem(
+                &key("protected"),
+                "a protected environment needs a verified reason, but neither [pagerduty] nor [jira] is configured",
+            ));
+        }
+        if let (Some(env_name), Some(cluster)) = (env_name, cluster) {
+            out.insert(
+                env_name,
+                Environment {
+                    cluster,
+                    namespaces,
+                    protected: e.protected,
+                    approvals: e.approvals,
+                    channels,
+                    allow_gitops: e.allow_gitops,
+                },
+            );
+        }
+    }
+    out
+}
+
+fn name<T>(
+    loc: &Locator<'_>,
+    key: &[&str],
+    value: &str,
+    parse: fn(&str) -> Result<T, crate::names::InvalidName>,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match parse(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.push(loc.problem(key, e.to_string()));
+            None
+        }
+    }
+}
+
+fn url(loc: &Locator<'_>, key: &[&str], value: &str, problems: &mut Vec<Problem>) -> reqwest::Url {
+    match reqwest::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            // Join relative API paths onto it later: it must end with '/'.
+            if u.path().ends_with('/') {
+                u
+            } else {
+                let mut u = u;
+                let path = format!("{}/", u.path());
+                u.set_path(&path);
+                u
+            }
+        }
+        Ok(_) => {
+            problems.push(loc.problem(key, format!("`{value}` must be an http(s) URL with a host")));
+            placeholder_url()
+        }
+        Err(e) => {
+            problems.push(loc.problem(key, format!("`{value}` is not a URL: {e}")));
+            placeholder_url()
+        }
+    }
+}
+
+fn placeholder_url() -> reqwest::Url {
+    // A constant that always parses; only used when a problem was already recorded.
+    reqwest::Url::parse("http://invalid.invalid/").unwrap_or_else(|_| unreachable!("constant URL"))
+}
+
+fn positive(loc: &Locator<'_>, key: &[&str], d: std::time::Duration, problems: &mut Vec<Problem>) {
+    if d.is_zero() {
+        problems.push(loc.problem(key, "must be longer than zero"));
+    }
+}
+
+fn resolve(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    }
+}
+
+fn existing_file(
+    loc: &Locator<'_>,
+    base: &Path,
+    key: &[&str],
+    path: &Path,
+    problems: &mut Vec<Problem>,
+) -> PathBuf {
+    let resolved = resolve(base, path);
+    if !resolved.is_file() {
+        problems.push(loc.problem(
+            key,
+            format!(
+                "file {} does not exist (relative paths are resolved against the configuration file's directory)",
+                resolved.display()
+            ),
+        ));
+    }
+    resolved
+}
+
+fn missing_secret(variable: &str, why: &str) -> Problem {
+    Problem {
+        place: Place::Environment {
+            variable: variable.to_string(),
+        },
+        message: format!("is not set, but {why}; set it (or {variable}_FILE to a file holding it)"),
+    }
+}
+
+fn database_from_url(url: &str, problems: &mut Vec<Problem>) -> DatabaseConfig {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        DatabaseConfig::Postgres {
+            url: SecretString::from(url.to_string()),
+        }
+    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        let path = path.split('?').next().unwrap_or(path);
+        DatabaseConfig::Sqlite {
+            path: PathBuf::from(path),
+        }
+    } else {
+        // Never echo the URL: it may carry a password.
+        problems.push(Problem {
+            place: Place::Environment {
+                variable: "DATABASE_URL".into(),
+            },
+            message: "must start with postgres://, postgresql:// or sqlite:".into(),
+        });
+        DatabaseConfig::Sqlite {
+            path: PathBuf::from("pitcrew.db"),
+        }
+    }
+}
+
+pub(super) fn serving_problems(config: &Config) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let need = |var: &str, have: bool, why: &str, problems: &mut Vec<Problem>| {
+        if !have {
+            problems.push(missing_secret(var, why));
+        }
+    };
+    need(
+        "SLACK_BOT_TOKEN",
+        config.secrets.slack_bot_token.is_some(),
+        "pitcrew posts and updates messages with it",
+        &mut problems,
+    );
+    match config.server.mode {
+        Mode::Http => need(
+            "SLACK_SIGNING_SECRET",
+            config.secrets.slack_signing_secret.is_some(),
+            "mode = \"http\" verifies every Slack request with it",
+            &mut problems,
+        ),
+        Mode::Socket => need(
+            "SLACK_APP_TOKEN",
+            config.secrets.slack_app_token.is_some(),
+            "mode = \"socket\" opens the Socket Mode connection with it",
+            &mut problems,
+        ),
+    }
+    problems
+}
+
