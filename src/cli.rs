@@ -32,7 +32,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct ConfigArg {
     /// The configuration file.
-    #[arg(long, short = 'c', env = "PITCREW_CONFIG", default_value = "config/pitcrew.toml")]
+    #[arg(
+        long,
+        short = 'c',
+        env = "PITCREW_CONFIG",
+        default_value = "config/pitcrew.toml"
+    )]
     pub config: PathBuf,
 }
 
@@ -218,9 +223,10 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn run(command: Command) -> Result<ExitCode> {
     let not_yet = |command, issue| Err(Error::NotBuiltYet { command, issue });
     match command {
-        Command::Config(ConfigCommand::Check { config, without_slack }) => {
-            Ok(config_check(&config.config, without_slack))
-        }
+        Command::Config(ConfigCommand::Check {
+            config,
+            without_slack,
+        }) => Ok(config_check(&config.config, without_slack)),
         Command::Migrate { config } => {
             let config = load(&config.config)?;
             runtime()?.block_on(migrate(&config.database))
@@ -265,7 +271,10 @@ fn config_check(path: &Path, without_slack: bool) -> ExitCode {
             println!("{p}");
         }
         let n = problems.len();
-        println!("{n} problem{} found; nothing was changed.", if n == 1 { "" } else { "s" });
+        println!(
+            "{n} problem{} found; nothing was changed.",
+            if n == 1 { "" } else { "s" }
+        );
         return ExitCode::from(2);
     }
     let Some(c) = config else {
@@ -274,13 +283,20 @@ fn config_check(path: &Path, without_slack: bool) -> ExitCode {
     tracing::debug!(config = ?c, "configuration checked");
     println!("{}: OK", path.display());
     println!("  database: {}", describe_database(&c.database));
-    println!("  policy: {} + {}", c.policy.model.display(), c.policy.policy.display());
+    println!(
+        "  policy: {} + {}",
+        c.policy.model.display(),
+        c.policy.policy.display()
+    );
     for (name, conn) in &c.clusters {
         let how = match conn {
             config::ClusterConnection::Kubeconfig { path, context } => format!(
                 "kubeconfig {}{}",
                 path.display(),
-                context.as_ref().map(|c| format!(" (context {c})")).unwrap_or_default()
+                context
+                    .as_ref()
+                    .map(|c| format!(" (context {c})"))
+                    .unwrap_or_default()
             ),
             config::ClusterConnection::InCluster => "in-cluster service account".into(),
         };

@@ -134,8 +134,12 @@ impl Database {
     /// How many migrations this database has applied (0 for a new one).
     pub async fn applied_migrations(&self) -> Result<usize> {
         let exists_sql = match self.backend {
-            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            Backend::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations'",
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations'"
+            }
         };
         let exists: i64 = sqlx::query_scalar(exists_sql)
             .fetch_one(&self.pool)
@@ -200,7 +204,8 @@ mod tests {
 
     #[test]
     fn locations_never_carry_passwords() {
-        let shown = redacted_location("postgres://app:hunter2@db.internal:5433/pitcrew?sslmode=require");
+        let shown =
+            redacted_location("postgres://app:hunter2@db.internal:5433/pitcrew?sslmode=require");
         assert_eq!(shown, "postgres://app@db.internal:5433/pitcrew");
         assert!(!redacted_location("not a url hunter2").contains("hunter2"));
     }

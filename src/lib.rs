@@ -31,7 +31,9 @@ pub enum Error {
         source: sqlx::Error,
     },
 
-    #[error("database migration failed: {0}; the database is left as it was before the failing migration")]
+    #[error(
+        "database migration failed: {0}; the database is left as it was before the failing migration"
+    )]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
     #[error("`pitcrew {command}` is not built yet (planned in issue #{issue}); nothing was done")]

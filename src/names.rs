@@ -30,7 +30,10 @@ fn check_dns1123_label(value: &str, what: &'static str) -> Result<(), InvalidNam
         return Err(fail("it is empty".into()));
     }
     if value.len() > 63 {
-        return Err(fail(format!("it has {} characters, at most 63 are allowed", value.len())));
+        return Err(fail(format!(
+            "it has {} characters, at most 63 are allowed",
+            value.len()
+        )));
     }
     check_label_chars(value).map_err(fail)
 }
@@ -63,7 +66,10 @@ fn check_dns1123_subdomain(value: &str, what: &'static str) -> Result<(), Invali
         return Err(fail("it is empty".into()));
     }
     if value.len() > 253 {
-        return Err(fail(format!("it has {} characters, at most 253 are allowed", value.len())));
+        return Err(fail(format!(
+            "it has {} characters, at most 253 are allowed",
+            value.len()
+        )));
     }
     for label in value.split('.') {
         if label.is_empty() {
@@ -163,8 +169,13 @@ fn check_slack_id(value: &str, prefixes: &[char], what: &'static str) -> Result<
     if rest.len() < 2 || rest.len() > 20 {
         return Err(fail("it should be 3 to 21 characters long".into()));
     }
-    if !rest.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
-        return Err(fail("only upper-case letters and digits may follow the prefix".into()));
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Err(fail(
+            "only upper-case letters and digits may follow the prefix".into(),
+        ));
     }
     Ok(())
 }
@@ -198,7 +209,10 @@ mod tests {
             assert!(NamespaceName::parse(ok).is_ok(), "{ok} should be valid");
         }
         for bad in ["", "Prod", "-a", "a-", "a_b", "a.b", "ä", &"a".repeat(64)] {
-            assert!(NamespaceName::parse(bad).is_err(), "{bad} should be invalid");
+            assert!(
+                NamespaceName::parse(bad).is_err(),
+                "{bad} should be invalid"
+            );
         }
     }
 

@@ -17,22 +17,61 @@ use serde::{Deserialize, Deserializer};
 pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
     (
         "",
-        &["server", "slack", "database", "policy", "pagerduty", "jira", "rollout", "clusters", "environments"],
+        &[
+            "server",
+            "slack",
+            "database",
+            "policy",
+            "pagerduty",
+            "jira",
+            "rollout",
+            "clusters",
+            "environments",
+        ],
     ),
-    ("server", &["listen", "mode", "max_body_bytes", "shutdown_grace"]),
-    ("slack", &["api_base_url", "allowed_teams", "announce_channel"]),
+    (
+        "server",
+        &["listen", "mode", "max_body_bytes", "shutdown_grace"],
+    ),
+    (
+        "slack",
+        &["api_base_url", "allowed_teams", "announce_channel"],
+    ),
     ("database", &["sqlite_path"]),
     ("policy", &["model", "policy"]),
-    ("pagerduty", &["api_base_url", "timeout", "resolved_grace", "from_email", "cache_for"]),
+    (
+        "pagerduty",
+        &[
+            "api_base_url",
+            "timeout",
+            "resolved_grace",
+            "from_email",
+            "cache_for",
+        ],
+    ),
     (
         "jira",
-        &["base_url", "allowed_projects", "allowed_issue_types", "approved_statuses", "timeout", "cache_for"],
+        &[
+            "base_url",
+            "allowed_projects",
+            "allowed_issue_types",
+            "approved_statuses",
+            "timeout",
+            "cache_for",
+        ],
     ),
     ("rollout", &["timeout", "update_interval"]),
     ("clusters.*", &["kubeconfig", "context", "in_cluster"]),
     (
         "environments.*",
-        &["cluster", "namespaces", "protected", "approvals", "channels", "allow_gitops"],
+        &[
+            "cluster",
+            "namespaces",
+            "protected",
+            "approvals",
+            "channels",
+            "allow_gitops",
+        ],
     ),
 ];
 
@@ -75,6 +114,7 @@ pub enum Mode {
 #[derive(Debug, Deserialize)]
 #[serde(default)]
 pub(crate) struct ServerSection {
+    #[serde(deserialize_with = "socket_addr")]
     pub listen: SocketAddr,
     pub mode: Mode,
     pub max_body_bytes: usize,
@@ -238,4 +278,54 @@ fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
             "`{text}` is not a duration ({e}); write it like \"3s\", \"10m\" or \"1h 30m\""
         ))
     })
+}
+
+fn socket_addr<'de, D: Deserializer<'de>>(de: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(de)?;
+    text.parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an address to listen on; write it like \"127.0.0.1:3000\" or \"0.0.0.0:3000\""
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+    use toml::de::{DeTable, DeValue};
+
+    /// Every key the example documents is in `KNOWN_KEYS` and vice versa; together with the
+    /// integration test that loads the example without any unknown-key problem, this keeps
+    /// the suggestion table, the serde structs and the documentation in step.
+    #[test]
+    fn the_example_documents_exactly_the_known_keys() {
+        let example = include_str!("../../config/pitcrew.example.toml");
+        let root = DeTable::parse(example).expect("example parses").into_inner();
+        let mut documented = BTreeSet::new();
+        fn walk(table: &DeTable<'_>, prefix: &[String], out: &mut BTreeSet<(String, String)>) {
+            for (k, v) in table.iter() {
+                let key = k.get_ref().to_string();
+                let parent = prefix.join(".");
+                out.insert((parent, key.clone()));
+                if let DeValue::Table(inner) = v.get_ref() {
+                    let mut p = prefix.to_vec();
+                    // Operator-chosen names under clusters/environments are the `*` level.
+                    p.push(if matches!(prefix, [s] if s == "clusters" || s == "environments") {
+                        "*".into()
+                    } else {
+                        key
+                    });
+                    walk(inner, &p, out);
+                }
+            }
+        }
+        walk(&root, &[], &mut documented);
+        documented.retain(|(parent, _)| !matches!(parent.as_str(), "clusters" | "environments"));
+        let known: BTreeSet<(String, String)> = KNOWN_KEYS
+            .iter()
+            .flat_map(|(p, keys)| keys.iter().map(move |k| (p.to_string(), k.to_string())))
+            .collect();
+        assert_eq!(documented, known);
+    }
 }

@@ -108,7 +108,10 @@ pub struct RolloutConfig {
 /// How pitcrew reaches one cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClusterConnection {
-    Kubeconfig { path: PathBuf, context: Option<String> },
+    Kubeconfig {
+        path: PathBuf,
+        context: Option<String>,
+    },
     /// The pod's ServiceAccount, when pitcrew runs inside the cluster it acts on.
     InCluster,
 }

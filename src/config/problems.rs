@@ -28,16 +28,32 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.place {
-            Place::File { path, line: Some(line), key } if key.is_empty() => {
+            Place::File {
+                path,
+                line: Some(line),
+                key,
+            } if key.is_empty() => {
                 write!(f, "{}:{line}: {}", path.display(), self.message)
             }
-            Place::File { path, line: Some(line), key } => {
+            Place::File {
+                path,
+                line: Some(line),
+                key,
+            } => {
                 write!(f, "{}:{line}: {key}: {}", path.display(), self.message)
             }
-            Place::File { path, line: None, key } if key.is_empty() => {
+            Place::File {
+                path,
+                line: None,
+                key,
+            } if key.is_empty() => {
                 write!(f, "{}: {}", path.display(), self.message)
             }
-            Place::File { path, line: None, key } => {
+            Place::File {
+                path,
+                line: None,
+                key,
+            } => {
                 write!(f, "{}: {key}: {}", path.display(), self.message)
             }
             Place::Environment { variable } => {
@@ -54,7 +70,11 @@ pub struct ConfigErrors(pub Vec<Problem>);
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(f, "the configuration has {n} problem{}:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "the configuration has {n} problem{}:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.0 {
             writeln!(f, "  {p}")?;
         }
@@ -78,7 +98,11 @@ impl<'a> Locator<'a> {
 
     pub fn line_of_offset(&self, offset: usize) -> usize {
         let end = offset.min(self.text.len());
-        self.text.as_bytes()[..end].iter().filter(|b| **b == b'\n').count() + 1
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
     }
 
     /// The line where the last segment of `key` is written, if the key is in the file.
@@ -86,7 +110,9 @@ impl<'a> Locator<'a> {
         let mut table = self.root.as_ref()?;
         let mut found = None;
         for (i, segment) in key.iter().enumerate() {
-            let (k, v) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *segment)?;
+            let (k, v) = table
+                .iter()
+                .find(|(k, _)| k.get_ref().as_ref() == *segment)?;
             found = Some(k.span().start);
             match v.get_ref() {
                 DeValue::Table(inner) if i + 1 < key.len() => table = inner,
@@ -95,6 +121,32 @@ impl<'a> Locator<'a> {
             }
         }
         found.map(|o| self.line_of_offset(o))
+    }
+
+    /// The dotted key whose value contains byte `offset` (the deepest one), for errors that
+    /// come with a position but no key, such as a badly written duration.
+    pub fn key_at(&self, offset: usize) -> Option<String> {
+        // Table spans may cover only a `[header]`, so search every branch for the leaf.
+        fn walk(table: &DeTable<'_>, offset: usize, path: &mut Vec<String>) -> bool {
+            for (k, v) in table.iter() {
+                path.push(k.get_ref().to_string());
+                let found = match v.get_ref() {
+                    DeValue::Table(inner) => walk(inner, offset, path),
+                    _ => v.span().contains(&offset) || k.span().contains(&offset),
+                };
+                if found {
+                    return true;
+                }
+                path.pop();
+            }
+            false
+        }
+        let mut path = Vec::new();
+        walk(self.root.as_ref()?, offset, &mut path).then(|| path.join("."))
+    }
+
+    pub fn path(&self) -> &Path {
+        self.path
     }
 
     pub fn problem(&self, key: &[&str], message: impl Into<String>) -> Problem {
@@ -110,11 +162,19 @@ impl<'a> Locator<'a> {
 }
 
 /// The closest candidate to `typed`, when it is close enough to be a plausible typo.
-pub fn did_you_mean<'c>(typed: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+pub fn did_you_mean<'c>(
+    typed: &str,
+    candidates: impl IntoIterator<Item = &'c str>,
+) -> Option<&'c str> {
     let typed_lower = typed.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::damerau_levenshtein(&typed_lower, &c.to_lowercase()), c))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&typed_lower, &c.to_lowercase()),
+                c,
+            )
+        })
         .filter(|(d, c)| *d <= (c.chars().count() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -134,7 +194,10 @@ mod tests {
 
     #[test]
     fn suggestions_catch_typos_but_not_unrelated_words() {
-        assert_eq!(did_you_mean("namspaces", ["cluster", "namespaces"]), Some("namespaces"));
+        assert_eq!(
+            did_you_mean("namspaces", ["cluster", "namespaces"]),
+            Some("namespaces")
+        );
         assert_eq!(did_you_mean("lisen", ["listen", "mode"]), Some("listen"));
         assert_eq!(did_you_mean("banana", ["listen", "mode"]), None);
     }

@@ -63,7 +63,9 @@ fn read_one(
 ) -> Option<SecretString> {
     let direct = lookup(name).filter(|v| !v.is_empty());
     let file_var = format!("{name}_FILE");
-    let file = lookup(&file_var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let file = lookup(&file_var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     match (direct, file) {
         (Some(_), Some(_)) => {
             problems.push(SecretProblem {
@@ -75,7 +77,9 @@ fn read_one(
         (Some(value), None) => Some(SecretString::from(value)),
         (None, Some(path)) => match std::fs::read_to_string(&path) {
             // Files written by editors or `echo` end with a newline that is not part of the secret.
-            Ok(text) => Some(SecretString::from(text.trim_end_matches(['\n', '\r']).to_string())),
+            Ok(text) => Some(SecretString::from(
+                text.trim_end_matches(['\n', '\r']).to_string(),
+            )),
             Err(e) => {
                 problems.push(SecretProblem {
                     variable: file_var,
@@ -95,8 +99,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -111,8 +117,14 @@ mod tests {
         ]);
         let (secrets, problems) = Secrets::read(&lookup);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(secrets.slack_signing_secret.unwrap().expose_secret(), "s3cr3t");
-        assert_eq!(secrets.slack_bot_token.unwrap().expose_secret(), "xoxb-from-file");
+        assert_eq!(
+            secrets.slack_signing_secret.unwrap().expose_secret(),
+            "s3cr3t"
+        );
+        assert_eq!(
+            secrets.slack_bot_token.unwrap().expose_secret(),
+            "xoxb-from-file"
+        );
         assert!(secrets.slack_app_token.is_none());
     }
 

@@ -41,7 +41,9 @@ pub(super) fn load(
     let base = path.parent().unwrap_or(Path::new("."));
     let (secrets, secret_problems) = Secrets::read(env);
     problems.extend(secret_problems.into_iter().map(|p| Problem {
-        place: Place::Environment { variable: p.variable },
+        place: Place::Environment {
+            variable: p.variable,
+        },
         message: p.message,
     }));
 
@@ -55,20 +57,14 @@ pub(super) fn load(
 
 fn toml_problem(locator: &Locator<'_>, e: &toml::de::Error) -> Problem {
     let line = e.span().map(|s| locator.line_of_offset(s.start));
+    let key = e.span().and_then(|s| locator.key_at(s.start)).unwrap_or_default();
     Problem {
         place: Place::File {
-            path: locator_path(locator),
+            path: locator.path().to_path_buf(),
             line,
-            key: String::new(),
+            key,
         },
         message: e.message().trim().to_string(),
-    }
-}
-
-fn locator_path(locator: &Locator<'_>) -> PathBuf {
-    match locator.problem(&[], "").place {
-        Place::File { path, .. } => path,
-        Place::Environment { .. } => PathBuf::new(),
     }
 }
 
@@ -129,7 +125,10 @@ fn unknown_key_problem(locator: &Locator<'_>, key: &[String]) -> Problem {
     };
     let suggestion = suggestion_suffix(last, known.iter().copied());
     let message = if suggestion.is_empty() && !known.is_empty() {
-        format!("unknown key `{last}` {place}; known keys: {}", known.join(", "))
+        format!(
+            "unknown key `{last}` {place}; known keys: {}",
+            known.join(", ")
+        )
     } else {
         format!("unknown key `{last}` {place}{suggestion}")
     };
@@ -146,15 +145,34 @@ fn typed(
     problems: &mut Vec<Problem>,
 ) -> Config {
     let slack = SlackConfig {
-        api_base_url: url(loc, &["slack", "api_base_url"], &file.slack.api_base_url, problems),
+        api_base_url: url(
+            loc,
+            &["slack", "api_base_url"],
+            &file.slack.api_base_url,
+            problems,
+        ),
         allowed_teams: file
             .slack
             .allowed_teams
             .iter()
-            .filter_map(|t| name(loc, &["slack", "allowed_teams"], t, SlackTeamId::parse, problems))
+            .filter_map(|t| {
+                name(
+                    loc,
+                    &["slack", "allowed_teams"],
+                    t,
+                    SlackTeamId::parse,
+                    problems,
+                )
+            })
             .collect(),
         announce_channel: file.slack.announce_channel.as_deref().and_then(|c| {
-            name(loc, &["slack", "announce_channel"], c, SlackChannelId::parse, problems)
+            name(
+                loc,
+                &["slack", "announce_channel"],
+                c,
+                SlackChannelId::parse,
+                problems,
+            )
         }),
     };
 
@@ -179,8 +197,20 @@ fn typed(
     };
 
     let policy = PolicyConfig {
-        model: existing_file(loc, base, &["policy", "model"], &file.policy.model, problems),
-        policy: existing_file(loc, base, &["policy", "policy"], &file.policy.policy, problems),
+        model: existing_file(
+            loc,
+            base,
+            &["policy", "model"],
+            &file.policy.model,
+            problems,
+        ),
+        policy: existing_file(
+            loc,
+            base,
+            &["policy", "policy"],
+            &file.policy.policy,
+            problems,
+        ),
     };
 
     let can_justify = file.pagerduty.is_some() || file.jira.is_some();
@@ -189,11 +219,19 @@ fn typed(
 
     let pagerduty = file.pagerduty.map(|pd| {
         if secrets.pagerduty_token.is_none() {
-            problems.push(missing_secret("PAGERDUTY_TOKEN", "the [pagerduty] section is configured"));
+            problems.push(missing_secret(
+                "PAGERDUTY_TOKEN",
+                "the [pagerduty] section is configured",
+            ));
         }
         positive(loc, &["pagerduty", "timeout"], pd.timeout, problems);
         PagerDutyConfig {
-            api_base_url: url(loc, &["pagerduty", "api_base_url"], &pd.api_base_url, problems),
+            api_base_url: url(
+                loc,
+                &["pagerduty", "api_base_url"],
+                &pd.api_base_url,
+                problems,
+            ),
             timeout: pd.timeout,
             resolved_grace: pd.resolved_grace,
             from_email: pd.from_email,
@@ -202,7 +240,10 @@ fn typed(
     });
 
     let jira = file.jira.map(|j| {
-        for (var, value) in [("JIRA_EMAIL", &secrets.jira_email), ("JIRA_API_TOKEN", &secrets.jira_api_token)] {
+        for (var, value) in [
+            ("JIRA_EMAIL", &secrets.jira_email),
+            ("JIRA_API_TOKEN", &secrets.jira_api_token),
+        ] {
             if value.is_none() {
                 problems.push(missing_secret(var, "the [jira] section is configured"));
             }
@@ -247,7 +288,7 @@ fn typed(
     };
 
     Config {
-        source: loc_source(loc),
+        source: loc.path().to_path_buf(),
         server,
         slack,
         database,
@@ -259,10 +300,6 @@ fn typed(
         environments,
         secrets,
     }
-}
-
-fn loc_source(loc: &Locator<'_>) -> PathBuf {
-    locator_path(loc)
 }
 
 fn clusters(
@@ -279,7 +316,10 @@ fn clusters(
         };
         let connection = match (&c.kubeconfig, c.in_cluster) {
             (Some(_), true) => {
-                problems.push(loc.problem(&key, "set either `kubeconfig` or `in_cluster = true`, not both"));
+                problems.push(loc.problem(
+                    &key,
+                    "set either `kubeconfig` or `in_cluster = true`, not both",
+                ));
                 continue;
             }
             (None, false) => {
@@ -299,7 +339,13 @@ fn clusters(
                 ClusterConnection::InCluster
             }
             (Some(path), false) => ClusterConnection::Kubeconfig {
-                path: existing_file(loc, base, &["clusters", raw_name, "kubeconfig"], path, problems),
+                path: existing_file(
+                    loc,
+                    base,
+                    &["clusters", raw_name, "kubeconfig"],
+                    path,
+                    problems,
+                ),
                 context: c.context.clone(),
             },
         };
@@ -324,7 +370,13 @@ fn environments(
     let mut out = BTreeMap::new();
     for (raw_name, e) in &file.environments {
         let key = |k: &'static str| ["environments", raw_name.as_str(), k];
-        let env_name = name(loc, &["environments", raw_name], raw_name, EnvName::parse, problems);
+        let env_name = name(
+            loc,
+            &["environments", raw_name],
+            raw_name,
+            EnvName::parse,
+            problems,
+        );
         let cluster = if e.cluster.is_empty() {
             problems.push(loc.problem(
                 &["environments", raw_name],
@@ -338,11 +390,21 @@ fn environments(
                     let known: Vec<&str> = file.clusters.keys().map(String::as_str).collect();
                     let hint = suggestion_suffix(&e.cluster, known.iter().copied());
                     let hint = if hint.is_empty() {
-                        format!("; defined clusters: {}", if known.is_empty() { "none".into() } else { known.join(", ") })
+                        format!(
+                            "; defined clusters: {}",
+                            if known.is_empty() {
+                                "none".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        )
                     } else {
                         hint
                     };
-                    problems.push(loc.problem(&key("cluster"), format!("unknown cluster `{}`{hint}", e.cluster)));
+                    problems.push(loc.problem(
+                        &key("cluster"),
+                        format!("unknown cluster `{}`{hint}", e.cluster),
+                    ));
                     None
                 }
             }
@@ -359,7 +421,8 @@ fn environments(
             .iter()
             .filter_map(|n| {
                 if !seen.insert(n.as_str()) {
-                    problems.push(loc.problem(&key("namespaces"), format!("`{n}` is listed twice")));
+                    problems
+                        .push(loc.problem(&key("namespaces"), format!("`{n}` is listed twice")));
                     return None;
                 }
                 name(loc, &key("namespaces"), n, NamespaceName::parse, problems)
@@ -432,7 +495,8 @@ fn url(loc: &Locator<'_>, key: &[&str], value: &str, problems: &mut Vec<Problem>
             }
         }
         Ok(_) => {
-            problems.push(loc.problem(key, format!("`{value}` must be an http(s) URL with a host")));
+            problems
+                .push(loc.problem(key, format!("`{value}` must be an http(s) URL with a host")));
             placeholder_url()
         }
         Err(e) => {
@@ -454,6 +518,10 @@ fn positive(loc: &Locator<'_>, key: &[&str], d: std::time::Duration, problems: &
 }
 
 fn resolve(base: &Path, path: &Path) -> PathBuf {
+    // `~/` means the home directory, as in a shell (kubeconfig paths are often written so).
+    if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), std::env::var_os("HOME")) {
+        return PathBuf::from(home).join(rest);
+    }
     if path.is_absolute() {
         path.to_path_buf()
     } else {
@@ -495,7 +563,10 @@ fn database_from_url(url: &str, problems: &mut Vec<Problem>) -> DatabaseConfig {
         DatabaseConfig::Postgres {
             url: SecretString::from(url.to_string()),
         }
-    } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    } else if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         let path = path.split('?').next().unwrap_or(path);
         DatabaseConfig::Sqlite {
             path: PathBuf::from(path),
@@ -543,4 +614,3 @@ pub(super) fn serving_problems(config: &Config) -> Vec<Problem> {
     }
     problems
 }
-

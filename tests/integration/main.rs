@@ -1,1 +1,9 @@
 //! pitcrew's integration tests: one binary, so the library links once for every suite.
+//! Run them all with `scripts/test.sh`, which starts the real cluster and PostgreSQL.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+mod storage;
+mod testenv;

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs pitcrew's whole test suite, the way CI does (.ci/run calls exactly this):
+#   1. formatting and lints (cargo fmt --check, cargo clippy -D warnings)
+#   2. builds the Kubernetes control plane from Go modules (cached after the first run)
+#   3. starts a real cluster and a throw-away PostgreSQL on 127.0.0.1, free ports
+#   4. cargo test (unit + integration), then tears everything down
+# With CI=true, a missing Go toolchain, cluster or PostgreSQL fails the run; it never skips.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/testenv/env.sh
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+ci=false; [[ "${CI:-}" == true || "${CI:-}" == 1 ]] && ci=true
+started=$SECONDS
+
+step "checking toolchains"
+command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) >= 1.95"
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+skip="${PITCREW_TEST_SKIP:-}"
+if $ci && [[ -n "$skip" ]]; then die "PITCREW_TEST_SKIP=$skip is refused in CI: every test must run"; fi
+if ! command -v go >/dev/null; then
+  if $ci || [[ "$skip" != *cluster* ]]; then
+    die "the Go toolchain (>= 1.26) is needed to build the test Kubernetes control plane; install it, or outside CI set PITCREW_TEST_SKIP=cluster"
+  fi
+fi
+log "cargo: $(cargo --version), go: $(command -v go >/dev/null && go version | awk '{print $3}' || echo 'absent')"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "building the test binaries"
+cargo test --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
+
+testenv_init
+if [[ "$skip" == *cluster* ]]; then
+  log "SKIPPING the cluster (PITCREW_TEST_SKIP=$skip): cluster tests will report themselves skipped"
+else
+  step "starting the test Kubernetes control plane"
+  testenv_start_cluster
+fi
+if [[ "$skip" == *postgres* ]]; then
+  log "SKIPPING PostgreSQL (PITCREW_TEST_SKIP=$skip): PostgreSQL tests will report themselves skipped"
+  unset DATABASE_URL
+else
+  step "starting PostgreSQL"
+  testenv_start_postgres
+fi
+
+step "cargo test"
+cargo test --quiet -- --test-threads "${PITCREW_TEST_THREADS:-4}"
+
+step "all tests passed in $((SECONDS - started)) s"

@@ -1,0 +1,75 @@
+//! The database layer on both back-ends, against real servers: migrations apply (once),
+//! and data makes a round trip through the same queries on SQLite and PostgreSQL.
+
+use crate::common::databases::TestDb;
+
+#[tokio::test]
+async fn migrations_apply_once_and_data_round_trips_on_every_backend() {
+    for t in TestDb::all().await {
+        let db = t.db();
+        let label = t.label();
+        assert_eq!(
+            db.applied_migrations().await.expect("count"),
+            0,
+            "{label}: new database"
+        );
+        let applied = db.migrate().await.expect("migrate");
+        assert!(
+            applied >= 1,
+            "{label}: migrations applied on a new database"
+        );
+        assert_eq!(
+            db.migrate().await.expect("migrate again"),
+            0,
+            "{label}: second run applies nothing"
+        );
+
+        let created_by: String =
+            sqlx::query_scalar("SELECT value FROM pitcrew_meta WHERE key = $1")
+                .bind("created_by")
+                .fetch_one(db.pool())
+                .await
+                .expect("created_by");
+        assert!(created_by.starts_with("pitcrew "), "{label}: {created_by}");
+
+        // Text with quotes, newlines and non-ASCII survives as it was written.
+        let tricky = "it's \"prod\"\n— ünïcödé ✓";
+        sqlx::query("INSERT INTO pitcrew_meta (key, value) VALUES ($1, $2)")
+            .bind("round-trip")
+            .bind(tricky)
+            .execute(db.pool())
+            .await
+            .expect("insert");
+        let back: String = sqlx::query_scalar("SELECT value FROM pitcrew_meta WHERE key = $1")
+            .bind("round-trip")
+            .fetch_one(db.pool())
+            .await
+            .expect("select");
+        assert_eq!(back, tricky, "{label}");
+
+        // The primary key holds on both.
+        let dup = sqlx::query("INSERT INTO pitcrew_meta (key, value) VALUES ($1, $2)")
+            .bind("round-trip")
+            .bind("again")
+            .execute(db.pool())
+            .await;
+        assert!(dup.is_err(), "{label}: duplicate key refused");
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_full_sync() {
+    let t = TestDb::sqlite().await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(t.db().pool())
+        .await
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(t.db().pool())
+        .await
+        .expect("synchronous");
+    assert_eq!(sync, 2, "synchronous = FULL");
+    t.cleanup().await;
+}
