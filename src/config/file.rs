@@ -301,7 +301,9 @@ mod tests {
     #[test]
     fn the_example_documents_exactly_the_known_keys() {
         let example = include_str!("../../config/pitcrew.example.toml");
-        let root = DeTable::parse(example).expect("example parses").into_inner();
+        let root = DeTable::parse(example)
+            .expect("example parses")
+            .into_inner();
         let mut documented = BTreeSet::new();
         fn walk(table: &DeTable<'_>, prefix: &[String], out: &mut BTreeSet<(String, String)>) {
             for (k, v) in table.iter() {
@@ -311,11 +313,13 @@ mod tests {
                 if let DeValue::Table(inner) = v.get_ref() {
                     let mut p = prefix.to_vec();
                     // Operator-chosen names under clusters/environments are the `*` level.
-                    p.push(if matches!(prefix, [s] if s == "clusters" || s == "environments") {
-                        "*".into()
-                    } else {
-                        key
-                    });
+                    p.push(
+                        if matches!(prefix, [s] if s == "clusters" || s == "environments") {
+                            "*".into()
+                        } else {
+                            key
+                        },
+                    );
                     walk(inner, &p, out);
                 }
             }

@@ -57,7 +57,10 @@ pub(super) fn load(
 
 fn toml_problem(locator: &Locator<'_>, e: &toml::de::Error) -> Problem {
     let line = e.span().map(|s| locator.line_of_offset(s.start));
-    let key = e.span().and_then(|s| locator.key_at(s.start)).unwrap_or_default();
+    let key = e
+        .span()
+        .and_then(|s| locator.key_at(s.start))
+        .unwrap_or_default();
     Problem {
         place: Place::File {
             path: locator.path().to_path_buf(),

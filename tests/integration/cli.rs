@@ -103,7 +103,10 @@ fn the_example_config_passes_the_check_with_its_secrets_set() {
 #[test]
 fn config_check_lists_every_problem_with_file_line_and_key() {
     let broken = EXAMPLE
-        .replace("\nmode = \"http\"\n", "\nmode = \"http\"\nlisen = \"0.0.0.0:1\"\n")
+        .replace(
+            "\nmode = \"http\"\n",
+            "\nmode = \"http\"\nlisen = \"0.0.0.0:1\"\n",
+        )
         .replace("cluster = \"staging-eu\"", "cluster = \"staging-eux\"")
         .replace(
             "namespaces = [\"shop\", \"payments\"]",

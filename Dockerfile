@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build of pitcrew: a Rust builder, then a slim non-root runtime image.
+#   docker build -t pitcrew .
+# Note: no container engine runs on the development machines; the same `cargo build --release
+# --locked` step is what scripts/test.sh exercises (see README, "Container image").
+
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+# Dependencies first, so source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked && rm -rf src
+COPY src ./src
+COPY migrations ./migrations
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked --bin pitcrew
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+# A fixed numeric non-root user, so Kubernetes' runAsNonRoot can verify it.
+RUN useradd --system --uid 65532 --no-create-home --shell /usr/sbin/nologin pitcrew
+COPY --from=build /src/target/release/pitcrew /usr/local/bin/pitcrew
+COPY config/pitcrew.example.toml /etc/pitcrew/config/pitcrew.example.toml
+COPY policies /etc/pitcrew/policies
+USER 65532:65532
+WORKDIR /var/lib/pitcrew
+EXPOSE 3000
+ENV PITCREW_CONFIG=/etc/pitcrew/config/pitcrew.toml PITCREW_LOG_FORMAT=json
+ENTRYPOINT ["/usr/local/bin/pitcrew"]
+CMD ["serve"]

@@ -1,0 +1,85 @@
+# The demo's sample shop: two namespaces standing for staging and prod, several workloads of
+# each kind, and Deployments with several revisions (so rollback has somewhere to go).
+# Sourced by scripts/demo.sh after the cluster is up. shellcheck shell=bash
+
+shop_create() {
+  local ns rev
+  for ns in shop-staging shop-prod; do
+    kubectl create namespace "$ns" >/dev/null
+    for app in checkout cart frontend; do
+      kubectl -n "$ns" create deployment "$app" --image="registry.example/$app:1.0.0" --replicas=2 >/dev/null
+    done
+    kubectl -n "$ns" apply -f - >/dev/null <<YAML
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: orders-db}
+spec:
+  serviceName: orders-db
+  replicas: 2
+  selector: {matchLabels: {app: orders-db}}
+  template:
+    metadata: {labels: {app: orders-db}}
+    spec: {containers: [{name: db, image: "registry.example/postgres:15.4"}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: log-agent}
+spec:
+  selector: {matchLabels: {app: log-agent}}
+  template:
+    metadata: {labels: {app: log-agent}}
+    spec: {containers: [{name: agent, image: "registry.example/log-agent:2.1"}]}
+YAML
+  done
+  # Release history: checkout went 1.0.0 → 1.1.0 → 1.2.0 in prod (1.2.0 is the "bad release"
+  # of the incident); staging already runs 1.3.0, the fix waiting to be promoted.
+  for rev in 1.1.0 1.2.0; do
+    kubectl -n shop-prod set image deployment/checkout checkout="registry.example/checkout:$rev" >/dev/null
+    kubectl -n shop-prod annotate deployment/checkout kubernetes.io/change-cause="release $rev" --overwrite >/dev/null
+    kubectl -n shop-prod rollout status deployment/checkout --timeout=60s >/dev/null
+  done
+  kubectl -n shop-staging set image deployment/checkout checkout="registry.example/checkout:1.3.0" >/dev/null
+  for ns in shop-staging shop-prod; do
+    for w in deployment/checkout deployment/cart deployment/frontend statefulset/orders-db daemonset/log-agent; do
+      kubectl -n "$ns" rollout status "$w" --timeout=60s >/dev/null
+    done
+  done
+}
+
+# A pitcrew configuration for the local cluster, written into the run directory.
+shop_config() {
+  local dir="$1"
+  mkdir -p "$dir/config"
+  cp -r "$PITCREW_ROOT/policies" "$dir/policies"
+  cat >"$dir/config/pitcrew.toml" <<TOML
+# Written by scripts/demo.sh for the local demo cluster.
+[server]
+listen = "127.0.0.1:0"
+
+[database]
+sqlite_path = "pitcrew.db"
+
+# The demo's PagerDuty and Jira are local stand-ins (LOCAL, NOT THE REAL SERVICES); they join
+# the demo with the Slack work. Nothing is contacted yet.
+[pagerduty]
+api_base_url = "http://127.0.0.1:9/local-stand-in/"
+
+[jira]
+base_url = "http://127.0.0.1:9/local-stand-in/"
+allowed_projects = ["CHG"]
+approved_statuses = ["Approved"]
+
+[clusters.local]
+kubeconfig = "$KUBECONFIG"
+
+[environments.staging]
+cluster = "local"
+namespaces = ["shop-staging"]
+
+[environments.prod]
+cluster = "local"
+namespaces = ["shop-prod"]
+protected = true
+approvals = 1
+TOML
+}
