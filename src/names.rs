@@ -43,9 +43,17 @@ fn check_label_chars(label: &str) -> Result<(), String> {
         .chars()
         .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
     {
+        // Show non-ASCII characters with their code point: a Cyrillic `с` looks exactly like
+        // a Latin `c`, and only the code tells them apart.
+        let shown = if bad.is_control() || bad.is_whitespace() {
+            format!("`{}`", bad.escape_default())
+        } else if bad.is_ascii() {
+            format!("`{bad}`")
+        } else {
+            format!("`{bad}` (U+{:04X})", bad as u32)
+        };
         return Err(format!(
-            "`{}` is not allowed; use lower-case letters, digits and '-'",
-            bad.escape_default()
+            "{shown} is not allowed; use lower-case letters, digits and '-'"
         ));
     }
     if label.starts_with('-') || label.ends_with('-') {

@@ -5,5 +5,7 @@
 mod common;
 
 mod cli;
+mod parse_props;
+mod parse_table;
 mod storage;
 mod testenv;

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 
-use crate::common::cluster::{TestCluster, replica_sets, revision_of, wait_for_deployment};
+use crate::common::cluster::{
+    TestCluster, replica_sets, revision_of, wait_for_deployment, wait_for_rollout,
+};
 use crate::common::fixtures::Workload;
 
 const ROLLOUT: Duration = Duration::from_secs(60);
@@ -146,4 +148,42 @@ async fn an_image_change_makes_revision_two_and_kubectl_undo_makes_revision_thre
         ),
         "registry.invalid/shop:1"
     );
+}
+
+#[tokio::test]
+async fn statefulsets_and_daemonsets_roll_out_on_kwok_nodes() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("kinds").await;
+    let sts: Api<StatefulSet> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let ds: Api<DaemonSet> = Api::namespaced(cluster.client.clone(), &ns.name);
+    sts.create(
+        &PostParams::default(),
+        &Workload::new("db").replicas(2).statefulset(),
+    )
+    .await
+    .expect("create statefulset");
+    ds.create(&PostParams::default(), &Workload::new("agent").daemonset())
+        .await
+        .expect("create daemonset");
+
+    let s: StatefulSet = wait_for_rollout(&cluster.client, &ns.name, "db", ROLLOUT).await;
+    assert_eq!(s.status.and_then(|st| st.ready_replicas), Some(2));
+    let d: DaemonSet = wait_for_rollout(&cluster.client, &ns.name, "agent", ROLLOUT).await;
+    let nodes = cluster.kubectl(&ns.name, &["get", "nodes", "--no-headers"]);
+    let node_count = String::from_utf8_lossy(&nodes.stdout).lines().count() as i32;
+    assert_eq!(
+        d.status.map(|st| st.number_ready),
+        Some(node_count),
+        "one ready pod per kwok node"
+    );
+    for target in ["statefulset/db", "daemonset/agent"] {
+        let out = cluster.kubectl(&ns.name, &["rollout", "status", target, "--timeout=30s"]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            said.contains("complete") || said.contains("successfully rolled out"),
+            "{target}: {said}"
+        );
+    }
 }

@@ -1,0 +1,421 @@
+//! The command language: text in, a typed [`Command`] out, or a [`ParseError`] that says what
+//! to type instead.
+//!
+//! Architecture invariant: parsing is pure. No I/O, no clock, no configuration: the same text
+//! always gives the same result, which is what makes it testable with hundreds of cases and
+//! property tests. Whether an environment or a workload *exists* is decided later (resolve).
+//!
+//! Each command lives in its own file with its flags, usage, parser and canonical printing
+//! (`Display`): printing a command and parsing the text again gives the same command.
+
+mod args;
+mod audit;
+mod can_i;
+mod error;
+mod help;
+mod lexer;
+mod promote;
+mod reason;
+mod restart;
+mod rollback;
+mod status;
+mod target;
+
+use std::fmt;
+
+use serde::Serialize;
+
+pub use audit::{Audit, Since};
+pub use can_i::CanI;
+pub use error::ParseError;
+pub use help::Help;
+pub use lexer::{MAX_CHARS, Token};
+pub use promote::{Promote, Subject};
+pub use reason::{Justification, Reason};
+pub use restart::Restart;
+pub use rollback::Rollback;
+pub use status::{History, Status};
+pub use target::{Kind, Target};
+
+use crate::config::suggestion_suffix;
+use crate::names::{EnvName, NamespaceName};
+
+/// A parsed command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Command {
+    Restart(Restart),
+    Rollback(Rollback),
+    Promote(Promote),
+    Status(Status),
+    History(History),
+    CanI(CanI),
+    Audit(Audit),
+    Help(Help),
+}
+
+/// Parses the text of a slash command (with or without a leading `/pitcrew`).
+pub fn parse(text: &str) -> Result<Command, ParseError> {
+    let tokens = lexer::tokenize(text)?;
+    let Some((first, rest)) = tokens.split_first() else {
+        return Err(ParseError::Empty);
+    };
+    // Phones capitalise the first word; command names are not case-sensitive.
+    let name = if first.quoted {
+        return Err(unknown_command(&first.text));
+    } else {
+        CommandName::parse(&first.text)?
+    };
+    Ok(match name {
+        CommandName::Restart => Command::Restart(Restart::parse(rest)?),
+        CommandName::Rollback => Command::Rollback(Rollback::parse(rest)?),
+        CommandName::Promote => Command::Promote(Promote::parse(rest)?),
+        CommandName::Status => Command::Status(Status::parse(rest)?),
+        CommandName::History => Command::History(History::parse(rest)?),
+        CommandName::CanI => Command::CanI(CanI::parse(rest)?),
+        CommandName::Audit => Command::Audit(Audit::parse(rest)?),
+        CommandName::Help => Command::Help(Help::parse(rest)?),
+    })
+}
+
+impl Command {
+    pub fn name(&self) -> CommandName {
+        match self {
+            Command::Restart(_) => CommandName::Restart,
+            Command::Rollback(_) => CommandName::Rollback,
+            Command::Promote(_) => CommandName::Promote,
+            Command::Status(_) => CommandName::Status,
+            Command::History(_) => CommandName::History,
+            Command::CanI(_) => CommandName::CanI,
+            Command::Audit(_) => CommandName::Audit,
+            Command::Help(_) => CommandName::Help,
+        }
+    }
+
+    /// Whether the command changes a workload (and so needs the full pipeline).
+    pub fn is_mutating(&self) -> bool {
+        matches!(
+            self,
+            Command::Restart(_) | Command::Rollback(_) | Command::Promote(_)
+        )
+    }
+}
+
+impl fmt::Display for Command {
+    /// The canonical text: parsing it gives this command again.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Restart(c) => c.fmt(f),
+            Command::Rollback(c) => c.fmt(f),
+            Command::Promote(c) => c.fmt(f),
+            Command::Status(c) => c.fmt(f),
+            Command::History(c) => c.fmt(f),
+            Command::CanI(c) => c.fmt(f),
+            Command::Audit(c) => c.fmt(f),
+            Command::Help(c) => c.fmt(f),
+        }
+    }
+}
+
+/// The command words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommandName {
+    Restart,
+    Rollback,
+    Promote,
+    Status,
+    History,
+    CanI,
+    Audit,
+    Help,
+}
+
+impl CommandName {
+    pub const ALL: [CommandName; 8] = [
+        CommandName::Restart,
+        CommandName::Rollback,
+        CommandName::Promote,
+        CommandName::Status,
+        CommandName::History,
+        CommandName::CanI,
+        CommandName::Audit,
+        CommandName::Help,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommandName::Restart => Restart::NAME,
+            CommandName::Rollback => Rollback::NAME,
+            CommandName::Promote => Promote::NAME,
+            CommandName::Status => Status::NAME,
+            CommandName::History => History::NAME,
+            CommandName::CanI => CanI::NAME,
+            CommandName::Audit => Audit::NAME,
+            CommandName::Help => Help::NAME,
+        }
+    }
+
+    pub fn usage(self) -> &'static str {
+        match self {
+            CommandName::Restart => Restart::USAGE,
+            CommandName::Rollback => Rollback::USAGE,
+            CommandName::Promote => Promote::USAGE,
+            CommandName::Status => Status::USAGE,
+            CommandName::History => History::USAGE,
+            CommandName::CanI => CanI::USAGE,
+            CommandName::Audit => Audit::USAGE,
+            CommandName::Help => Help::USAGE,
+        }
+    }
+
+    pub fn summary(self) -> &'static str {
+        match self {
+            CommandName::Restart => Restart::SUMMARY,
+            CommandName::Rollback => Rollback::SUMMARY,
+            CommandName::Promote => Promote::SUMMARY,
+            CommandName::Status => Status::SUMMARY,
+            CommandName::History => History::SUMMARY,
+            CommandName::CanI => CanI::SUMMARY,
+            CommandName::Audit => Audit::SUMMARY,
+            CommandName::Help => Help::SUMMARY,
+        }
+    }
+
+    pub fn parse(typed: &str) -> Result<CommandName, ParseError> {
+        let lower = typed.to_lowercase();
+        CommandName::ALL
+            .into_iter()
+            .find(|c| c.as_str() == lower)
+            .ok_or_else(|| unknown_command(typed))
+    }
+}
+
+impl fmt::Display for CommandName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn unknown_command(typed: &str) -> ParseError {
+    let names = CommandName::ALL.map(CommandName::as_str);
+    ParseError::UnknownCommand {
+        typed: typed.to_string(),
+        suggestion: suggestion_suffix(typed, names),
+        known: names.join(", "),
+    }
+}
+
+/// What the policy governs: the actions of commands, plus `approve` and `break-glass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Restart,
+    Rollback,
+    Promote,
+    Status,
+    History,
+    Audit,
+    Approve,
+    BreakGlass,
+}
+
+impl Action {
+    pub const ALL: [Action; 8] = [
+        Action::Restart,
+        Action::Rollback,
+        Action::Promote,
+        Action::Status,
+        Action::History,
+        Action::Audit,
+        Action::Approve,
+        Action::BreakGlass,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Restart => "restart",
+            Action::Rollback => "rollback",
+            Action::Promote => "promote",
+            Action::Status => "status",
+            Action::History => "history",
+            Action::Audit => "audit",
+            Action::Approve => "approve",
+            Action::BreakGlass => "break-glass",
+        }
+    }
+
+    pub fn parse(typed: &str) -> Result<Action, ParseError> {
+        let lower = typed.to_lowercase();
+        let names = Action::ALL.map(Action::as_str);
+        Action::ALL
+            .into_iter()
+            .find(|a| a.as_str() == lower)
+            .ok_or_else(|| ParseError::InvalidValue {
+                flag: "action",
+                reason: format!(
+                    "`{typed}` is not an action{}; actions: {}",
+                    suggestion_suffix(typed, names),
+                    names.join(", ")
+                ),
+            })
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The phases of a command in the audit trail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    Requested,
+    Denied,
+    Approved,
+    Started,
+    Succeeded,
+    Failed,
+    Interrupted,
+    Cancelled,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 8] = [
+        Phase::Requested,
+        Phase::Denied,
+        Phase::Approved,
+        Phase::Started,
+        Phase::Succeeded,
+        Phase::Failed,
+        Phase::Interrupted,
+        Phase::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Requested => "requested",
+            Phase::Denied => "denied",
+            Phase::Approved => "approved",
+            Phase::Started => "started",
+            Phase::Succeeded => "succeeded",
+            Phase::Failed => "failed",
+            Phase::Interrupted => "interrupted",
+            Phase::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(typed: &str) -> Result<Phase, ParseError> {
+        let lower = typed.to_lowercase();
+        let names = Phase::ALL.map(Phase::as_str);
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.as_str() == lower)
+            .ok_or_else(|| ParseError::InvalidValue {
+                flag: "--outcome",
+                reason: format!(
+                    "`{typed}` is not an outcome{}; outcomes: {}",
+                    suggestion_suffix(typed, names),
+                    names.join(", ")
+                ),
+            })
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `-e ENV` and `-n NAMESPACE`; both may be left to defaults that resolution fills in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Scope {
+    pub env: Option<EnvName>,
+    pub namespace: Option<NamespaceName>,
+}
+
+impl Scope {
+    fn from_args(args: &args::Args) -> Result<Scope, ParseError> {
+        Ok(Scope {
+            env: args.value(args::ENV).map(EnvName::parse).transpose()?,
+            namespace: args
+                .value(args::NAMESPACE)
+                .map(NamespaceName::parse)
+                .transpose()?,
+        })
+    }
+}
+
+impl fmt::Display for Scope {
+    /// ` -e ENV -n NS`, each only when set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(e) = &self.env {
+            write!(f, " -e {e}")?;
+        }
+        if let Some(n) = &self.namespace {
+            write!(f, " -n {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The single positional argument of a command.
+fn one_positional<'a>(
+    command: &'static str,
+    usage: &'static str,
+    what: &'static str,
+    args: &'a args::Args,
+) -> Result<&'a str, ParseError> {
+    match args.positionals.as_slice() {
+        [] => Err(ParseError::Missing {
+            command,
+            what,
+            usage,
+        }),
+        [one] => Ok(one),
+        [_, extra, ..] => Err(ParseError::Unexpected {
+            command,
+            arg: extra.clone(),
+            usage,
+        }),
+    }
+}
+
+fn one_target(
+    command: &'static str,
+    usage: &'static str,
+    args: &args::Args,
+) -> Result<Target, ParseError> {
+    Target::parse(one_positional(
+        command,
+        usage,
+        "a target, e.g. `deploy/checkout` or just `checkout`",
+        args,
+    )?)
+}
+
+fn justification(args: &args::Args) -> Result<Option<Justification>, ParseError> {
+    match (args.value(args::REASON), args.value(args::BREAK_GLASS)) {
+        (Some(_), Some(_)) => Err(ParseError::Conflict {
+            first: "--reason",
+            second: "--break-glass",
+            hint: "give the incident or ticket with --reason; use --break-glass only when PagerDuty or Jira cannot be reached",
+        }),
+        (Some(r), None) => Ok(Some(Justification::Reason(Reason::parse(r)?))),
+        (None, Some(text)) => Ok(Some(reason::break_glass(text)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+fn fmt_justification(f: &mut fmt::Formatter<'_>, j: &Option<Justification>) -> fmt::Result {
+    match j {
+        None => Ok(()),
+        Some(Justification::Reason(r)) => write!(f, " --reason {}", args::quote(&r.to_string())),
+        Some(Justification::BreakGlass { text }) => {
+            write!(f, " --break-glass {}", args::quote(text))
+        }
+    }
+}

@@ -1,0 +1,749 @@
+//! The command language, case by case: what is accepted (and what it means, through its
+//! canonical text) and what is refused (and what the message tells the user to do).
+
+use pitcrew::command::{self, Command};
+
+enum Expect {
+    /// Accepted; the canonical text of the parsed command.
+    Ok(&'static str),
+    /// Refused; a part of the message the user sees.
+    Err(&'static str),
+}
+use Expect::{Err, Ok};
+
+const PD: &str = "https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7";
+
+const CASES: &[(&str, Expect)] = &[
+    // --- restart: targets, kinds, aliases, defaults
+    ("restart checkout", Ok("restart deployment/checkout")),
+    ("restart deploy/checkout", Ok("restart deployment/checkout")),
+    (
+        "restart deployment/checkout",
+        Ok("restart deployment/checkout"),
+    ),
+    (
+        "restart deployments/checkout",
+        Ok("restart deployment/checkout"),
+    ),
+    (
+        "restart deployment.apps/checkout",
+        Ok("restart deployment/checkout"),
+    ),
+    ("restart Deploy/checkout", Ok("restart deployment/checkout")),
+    ("restart sts/orders-db", Ok("restart statefulset/orders-db")),
+    (
+        "restart statefulset/orders-db",
+        Ok("restart statefulset/orders-db"),
+    ),
+    (
+        "restart statefulsets.apps/orders-db",
+        Ok("restart statefulset/orders-db"),
+    ),
+    ("restart ds/log-agent", Ok("restart daemonset/log-agent")),
+    (
+        "restart daemonset/log-agent",
+        Ok("restart daemonset/log-agent"),
+    ),
+    (
+        "restart daemonsets/log-agent",
+        Ok("restart daemonset/log-agent"),
+    ),
+    ("restart checkout.v2", Ok("restart deployment/checkout.v2")),
+    ("restart a", Ok("restart deployment/a")),
+    ("restart 0web", Ok("restart deployment/0web")),
+    (
+        "restart checkout -e prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout --env prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout --env=prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout -e=prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout -n shop",
+        Ok("restart deployment/checkout -n shop"),
+    ),
+    (
+        "restart checkout --namespace shop -e prod",
+        Ok("restart deployment/checkout -e prod -n shop"),
+    ),
+    (
+        "restart -e prod checkout",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart -e prod -n shop deploy/checkout",
+        Ok("restart deployment/checkout -e prod -n shop"),
+    ),
+    (
+        "restart checkout --dry-run",
+        Ok("restart deployment/checkout --dry-run"),
+    ),
+    (
+        "restart --dry-run checkout -e staging",
+        Ok("restart deployment/checkout -e staging --dry-run"),
+    ),
+    (
+        "restart checkout --reason CHG-123",
+        Ok("restart deployment/checkout --reason CHG-123"),
+    ),
+    (
+        "restart checkout --reason chg-123",
+        Ok("restart deployment/checkout --reason CHG-123"),
+    ),
+    (
+        "restart checkout --reason OPS_2-9",
+        Ok("restart deployment/checkout --reason OPS_2-9"),
+    ),
+    (
+        "restart checkout --reason PT4KHL9",
+        Ok("restart deployment/checkout --reason PT4KHL9"),
+    ),
+    (
+        "restart checkout --reason q1w2e3r4t5y6u7",
+        Ok("restart deployment/checkout --reason Q1W2E3R4T5Y6U7"),
+    ),
+    (
+        "restart checkout --reason https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7",
+        Ok(
+            "restart deployment/checkout --reason https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7",
+        ),
+    ),
+    (
+        "restart checkout --reason https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7/timeline",
+        Ok(
+            "restart deployment/checkout --reason https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7/timeline",
+        ),
+    ),
+    (
+        "restart checkout --reason https://acme.atlassian.net/browse/CHG-9",
+        Ok("restart deployment/checkout --reason https://acme.atlassian.net/browse/CHG-9"),
+    ),
+    (
+        "restart checkout --reason https://jira.acme.internal/browse/OPS-12",
+        Ok("restart deployment/checkout --reason https://jira.acme.internal/browse/OPS-12"),
+    ),
+    (
+        "restart checkout --reason https://acme.atlassian.net/jira/software/projects/OPS/boards/1?selectedIssue=OPS-7&x=1",
+        Ok(
+            "restart deployment/checkout --reason https://acme.atlassian.net/jira/software/projects/OPS/boards/1?selectedIssue=OPS-7&amp;x=1",
+        ),
+    ),
+    (
+        "restart checkout --break-glass \"PagerDuty API is down\"",
+        Ok("restart deployment/checkout --break-glass \"PagerDuty API is down\""),
+    ),
+    (
+        "restart checkout --break-glass 'Jira is down since 9:00'",
+        Ok("restart deployment/checkout --break-glass \"Jira is down since 9:00\""),
+    ),
+    (
+        "restart checkout --break-glass \"PD is down;   see  status\"",
+        Ok("restart deployment/checkout --break-glass \"PD is down; see status\""),
+    ),
+    (
+        "restart checkout --break-glass \"quote \\\"this\\\" please\"",
+        Ok("restart deployment/checkout --break-glass \"quote \\\"this\\\" please\""),
+    ),
+    (
+        "restart checkout --break-glass \"a < b & c > d, PD down\"",
+        Err("cannot be used in a command"),
+    ),
+    (
+        "restart checkout --break-glass \"—dashes in text are kept\"",
+        Ok("restart deployment/checkout --break-glass \"—dashes in text are kept\""),
+    ),
+    // --- what Slack and phones do to text
+    (
+        "/pitcrew restart checkout",
+        Ok("restart deployment/checkout"),
+    ),
+    (
+        "pitcrew restart checkout",
+        Ok("restart deployment/checkout"),
+    ),
+    (
+        "/PITCREW restart checkout",
+        Ok("restart deployment/checkout"),
+    ),
+    ("Restart checkout", Ok("restart deployment/checkout")),
+    ("RESTART checkout", Ok("restart deployment/checkout")),
+    (
+        "restart checkout —env prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout –env prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout —dry-run",
+        Ok("restart deployment/checkout --dry-run"),
+    ),
+    (
+        "restart checkout —reason CHG-1",
+        Ok("restart deployment/checkout --reason CHG-1"),
+    ),
+    (
+        "restart checkout —namespace shop",
+        Ok("restart deployment/checkout -n shop"),
+    ),
+    (
+        "restart checkout ―env prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout −−env prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout —-env prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart\u{a0}checkout\u{a0}-e\u{a0}prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    ("restart\u{202f}checkout", Ok("restart deployment/checkout")),
+    ("restart\u{2003}checkout", Ok("restart deployment/checkout")),
+    ("restart\u{3000}checkout", Ok("restart deployment/checkout")),
+    (
+        "  restart    checkout   -e   prod  ",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart\tcheckout\n-e prod",
+        Ok("restart deployment/checkout -e prod"),
+    ),
+    (
+        "restart checkout --break-glass “PagerDuty is down”",
+        Ok("restart deployment/checkout --break-glass \"PagerDuty is down\""),
+    ),
+    (
+        "restart checkout --break-glass „PagerDuty is down“",
+        Ok("restart deployment/checkout --break-glass \"PagerDuty is down\""),
+    ),
+    (
+        "restart checkout --break-glass ‘PagerDuty is down’",
+        Ok("restart deployment/checkout --break-glass \"PagerDuty is down\""),
+    ),
+    (
+        "restart checkout --break-glass «PagerDuty is down»",
+        Ok("restart deployment/checkout --break-glass \"PagerDuty is down\""),
+    ),
+    (
+        "restart checkout --reason <https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7|INC 42: checkout down>",
+        Ok(
+            "restart deployment/checkout --reason https://acme.pagerduty.com/incidents/Q1W2E3R4T5Y6U7",
+        ),
+    ),
+    (
+        "restart checkout --reason <https://acme.atlassian.net/browse/CHG-9>",
+        Ok("restart deployment/checkout --reason https://acme.atlassian.net/browse/CHG-9"),
+    ),
+    (
+        "restart checkout --reason <https://acme.atlassian.net/jira/software/projects/OPS/boards/1?selectedIssue=OPS-7&amp;x=1|OPS-7>",
+        Ok(
+            "restart deployment/checkout --reason https://acme.atlassian.net/jira/software/projects/OPS/boards/1?selectedIssue=OPS-7&amp;x=1",
+        ),
+    ),
+    (
+        "restart checkout --break-glass \"PD &lt;down&gt; &amp; Jira too\"",
+        Ok("restart deployment/checkout --break-glass \"PD &lt;down&gt; &amp; Jira too\""),
+    ),
+    (
+        "restart checkout -e prod --reason=CHG-5",
+        Ok("restart deployment/checkout -e prod --reason CHG-5"),
+    ),
+    // --- rollback
+    ("rollback checkout", Ok("rollback deployment/checkout")),
+    (
+        "rollback checkout -e prod -n shop",
+        Ok("rollback deployment/checkout -e prod -n shop"),
+    ),
+    (
+        "rollback sts/orders-db --to-revision 3",
+        Ok("rollback statefulset/orders-db --to-revision 3"),
+    ),
+    (
+        "rollback ds/log-agent --to-revision=12",
+        Ok("rollback daemonset/log-agent --to-revision 12"),
+    ),
+    (
+        "rollback checkout --to-revision 1 --dry-run",
+        Ok("rollback deployment/checkout --to-revision 1 --dry-run"),
+    ),
+    (
+        "rollback checkout --reason CHG-1 --to-revision 2",
+        Ok("rollback deployment/checkout --to-revision 2 --reason CHG-1"),
+    ),
+    (
+        "rollback checkout —to-revision 2",
+        Ok("rollback deployment/checkout --to-revision 2"),
+    ),
+    (
+        "Rollback deploy/checkout -e prod",
+        Ok("rollback deployment/checkout -e prod"),
+    ),
+    (
+        "rollback checkout --to-revision 18446744073709551615",
+        Ok("rollback deployment/checkout --to-revision 18446744073709551615"),
+    ),
+    // --- promote
+    (
+        "promote checkout --from staging --to prod",
+        Ok("promote checkout --from staging --to prod"),
+    ),
+    (
+        "promote deploy/checkout --from staging --to prod",
+        Ok("promote deployment/checkout --from staging --to prod"),
+    ),
+    (
+        "promote sts/orders-db --from staging --to prod",
+        Ok("promote statefulset/orders-db --from staging --to prod"),
+    ),
+    (
+        "promote checkout --to prod --from staging",
+        Ok("promote checkout --from staging --to prod"),
+    ),
+    (
+        "promote checkout --from=staging --to=prod --dry-run",
+        Ok("promote checkout --from staging --to prod --dry-run"),
+    ),
+    (
+        "promote checkout --from staging --to prod --reason CHG-77",
+        Ok("promote checkout --from staging --to prod --reason CHG-77"),
+    ),
+    (
+        "promote checkout —from staging —to prod",
+        Ok("promote checkout --from staging --to prod"),
+    ),
+    // --- status, history
+    ("status checkout", Ok("status deployment/checkout")),
+    (
+        "status sts/orders-db -e prod",
+        Ok("status statefulset/orders-db -e prod"),
+    ),
+    (
+        "status ds/log-agent -n kube-system",
+        Ok("status daemonset/log-agent -n kube-system"),
+    ),
+    (
+        "Status checkout -e prod",
+        Ok("status deployment/checkout -e prod"),
+    ),
+    ("history checkout", Ok("history deployment/checkout")),
+    (
+        "history deploy/checkout -e prod -n shop",
+        Ok("history deployment/checkout -e prod -n shop"),
+    ),
+    // --- can-i
+    (
+        "can-i restart checkout",
+        Ok("can-i restart deployment/checkout"),
+    ),
+    (
+        "can-i rollback sts/orders-db -e prod",
+        Ok("can-i rollback statefulset/orders-db -e prod"),
+    ),
+    (
+        "can-i break-glass checkout -e prod",
+        Ok("can-i break-glass deployment/checkout -e prod"),
+    ),
+    (
+        "can-i approve checkout -e prod -n shop",
+        Ok("can-i approve deployment/checkout -e prod -n shop"),
+    ),
+    (
+        "can-i Restart checkout",
+        Ok("can-i restart deployment/checkout"),
+    ),
+    (
+        "CAN-I status checkout",
+        Ok("can-i status deployment/checkout"),
+    ),
+    // --- audit
+    ("audit", Ok("audit")),
+    ("audit --since 24h", Ok("audit --since 1day")),
+    ("audit --since 7d", Ok("audit --since 7days")),
+    ("audit --since 90m", Ok("audit --since \"1h 30m\"")),
+    (
+        "audit --since 2026-11-23T09:00:00Z",
+        Ok("audit --since 2026-11-23T09:00:00Z"),
+    ),
+    (
+        "audit --since 2026-11-23T10:00:00+01:00",
+        Ok("audit --since 2026-11-23T09:00:00Z"),
+    ),
+    (
+        "audit --env prod --action restart",
+        Ok("audit --env prod --action restart"),
+    ),
+    ("audit -e prod", Ok("audit --env prod")),
+    (
+        "audit --actor <@U012ABCDEF|alice>",
+        Ok("audit --actor @U012ABCDEF"),
+    ),
+    ("audit --actor @U012ABCDEF", Ok("audit --actor @U012ABCDEF")),
+    ("audit --actor W012ABCDEF", Ok("audit --actor @W012ABCDEF")),
+    (
+        "audit --target sts/orders-db --outcome failed",
+        Ok("audit --target statefulset/orders-db --outcome failed"),
+    ),
+    (
+        "audit --outcome Interrupted",
+        Ok("audit --outcome interrupted"),
+    ),
+    (
+        "audit --action break-glass",
+        Ok("audit --action break-glass"),
+    ),
+    // --- help
+    ("help", Ok("help")),
+    ("help restart", Ok("help restart")),
+    ("help can-i", Ok("help can-i")),
+    ("HELP Rollback", Ok("help rollback")),
+    // ===== refused
+    ("", Err("the command is empty")),
+    ("   ", Err("the command is empty")),
+    ("/pitcrew", Err("the command is empty")),
+    (
+        "restrat checkout",
+        Err("unknown command `restrat`; did you mean `restart`?"),
+    ),
+    ("rolback checkout", Err("did you mean `rollback`?")),
+    ("promte checkout", Err("did you mean `promote`?")),
+    ("staus checkout", Err("did you mean `status`?")),
+    ("canI restart x", Err("did you mean `can-i`?")),
+    ("deploy checkout", Err("unknown command `deploy`")),
+    ("kubectl get pods", Err("unknown command `kubectl`")),
+    ("\"restart\" checkout", Err("unknown command `restart`")),
+    ("restart", Err("`restart` needs a target")),
+    ("rollback -e prod", Err("`rollback` needs a target")),
+    ("status", Err("`status` needs a target")),
+    (
+        "restart a b",
+        Err("unexpected `b` after the restart command"),
+    ),
+    ("status checkout extra", Err("unexpected `extra`")),
+    (
+        "restart checkout --namspace shop",
+        Err("`restart` has no flag `--namspace`; did you mean `--namespace`?"),
+    ),
+    (
+        "restart checkout --enviroment prod",
+        Err("has no flag `--enviroment`"),
+    ),
+    (
+        "restart checkout --reasn CHG-1",
+        Err("did you mean `--reason`?"),
+    ),
+    (
+        "restart checkout --dryrun",
+        Err("did you mean `--dry-run`?"),
+    ),
+    (
+        "restart checkout --to-revision 2",
+        Err("`restart` has no flag `--to-revision`"),
+    ),
+    (
+        "status checkout --dry-run",
+        Err("`status` has no flag `--dry-run`"),
+    ),
+    ("restart checkout -x", Err("has no flag `-x`")),
+    ("restart checkout --", Err("has no flag `--`")),
+    (
+        "restart checkout -e",
+        Err("`-e` needs a value, e.g. `-e prod`"),
+    ),
+    ("restart checkout --reason", Err("`--reason` needs a value")),
+    (
+        "restart checkout -e -n shop",
+        Err("`-e` needs a value, but `-n` looks like a flag"),
+    ),
+    ("restart checkout -e --dry-run", Err("looks like a flag")),
+    ("restart checkout --env=", Err("`--env` needs a value")),
+    (
+        "restart checkout -e prod -e staging",
+        Err("`-e` is given twice"),
+    ),
+    (
+        "restart checkout -e prod --env staging",
+        Err("`--env` is given twice"),
+    ),
+    (
+        "restart checkout --dry-run --dry-run",
+        Err("is given twice"),
+    ),
+    (
+        "restart checkout --dry-run=yes",
+        Err("`--dry-run` takes no value"),
+    ),
+    (
+        "restart Checkout",
+        Err("names are lower-case: did you mean `checkout`?"),
+    ),
+    ("restart deploy/Checkout", Err("did you mean `checkout`?")),
+    ("restart check_out", Err("`_` is not allowed")),
+    ("restart -checkout", Err("has no flag `-checkout`")),
+    (
+        "restart checkout- ",
+        Err("must start and end with a letter or digit"),
+    ),
+    ("restart checkout..v2", Err("empty part between dots")),
+    (
+        "restart aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        Err("at most 253 are allowed"),
+    ),
+    ("restart pod/checkout", Err("`pod` is not a workload kind")),
+    ("restart svc/checkout", Err("is not a workload kind")),
+    ("restart deploy/", Err("it is empty")),
+    ("restart /checkout", Err("`` is not a workload kind")),
+    ("restart deploy/a/b", Err("`/` is not allowed")),
+    (
+        "restart checkout -e Prod",
+        Err("`Prod` is not a valid environment name"),
+    ),
+    (
+        "restart checkout -e prod_eu",
+        Err("is not a valid environment name"),
+    ),
+    (
+        "restart checkout -n Shop",
+        Err("`Shop` is not a valid namespace name"),
+    ),
+    (
+        "restart checkout -n shop.eu",
+        Err("is not a valid namespace name"),
+    ),
+    (
+        "restart checkout -n aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        Err("at most 63 are allowed"),
+    ),
+    (
+        "restart checkout --reason fixit",
+        Err("`fixit` is not a PagerDuty incident or a Jira issue"),
+    ),
+    (
+        "restart checkout --reason 1234",
+        Err("is not a PagerDuty incident or a Jira issue"),
+    ),
+    (
+        "restart checkout --reason CHG-0",
+        Err("is not a PagerDuty incident"),
+    ),
+    (
+        "restart checkout --reason http://acme.pagerduty.com/incidents/Q1W2E3R4",
+        Err("is not a PagerDuty incident"),
+    ),
+    (
+        "restart checkout --reason https://u:p@acme.atlassian.net/browse/CHG-1",
+        Err("is not a PagerDuty incident"),
+    ),
+    (
+        "restart checkout --reason https://acme.pagerduty.com/services/PABC123",
+        Err("is not a PagerDuty incident"),
+    ),
+    (
+        "restart checkout --reason https://evil.example/page",
+        Err("is not a PagerDuty incident"),
+    ),
+    (
+        "restart checkout --reason CHG-1 --break-glass \"PD is down now\"",
+        Err("`--reason` and `--break-glass` cannot be used together"),
+    ),
+    (
+        "restart checkout --break-glass short",
+        Err("at least 8 characters"),
+    ),
+    (
+        "restart checkout --break-glass \"\"",
+        Err("say in a sentence why"),
+    ),
+    (
+        "restart checkout --break-glass \"unclosed text",
+        Err("is never closed"),
+    ),
+    (
+        "restart checkout --break-glass \"glued\"text",
+        Err("is never closed"),
+    ),
+    (
+        "rollback checkout --to-revision 0",
+        Err("`0` is not a revision number"),
+    ),
+    (
+        "rollback checkout --to-revision -1",
+        Err("`-1` looks like a flag"),
+    ),
+    (
+        "rollback checkout --to-revision two",
+        Err("`two` is not a revision number"),
+    ),
+    (
+        "rollback checkout --to-revision 1.5",
+        Err("is not a revision number"),
+    ),
+    (
+        "rollback checkout --to-revision 99999999999999999999",
+        Err("is not a revision number"),
+    ),
+    ("promote checkout", Err("`promote` needs `--from ENV`")),
+    (
+        "promote checkout --from staging",
+        Err("`promote` needs `--to ENV`"),
+    ),
+    (
+        "promote --from staging --to prod",
+        Err("`promote` needs an app or a target"),
+    ),
+    (
+        "promote checkout --from prod --to prod",
+        Err("promoting from `prod` to itself changes nothing"),
+    ),
+    (
+        "promote checkout -e prod --from a --to b",
+        Err("`promote` has no flag `-e`"),
+    ),
+    (
+        "promote pod/x --from a --to b",
+        Err("`pod` is not a workload kind"),
+    ),
+    ("can-i", Err("`can-i` needs an action and a target")),
+    ("can-i restart", Err("needs a target after the action")),
+    ("can-i reboot checkout", Err("`reboot` is not an action")),
+    ("can-i restrat checkout", Err("did you mean `restart`?")),
+    ("can-i restart checkout extra", Err("unexpected `extra`")),
+    (
+        "audit something",
+        Err("unexpected `something` after the audit command"),
+    ),
+    (
+        "audit --since yesterday",
+        Err("`yesterday` is neither a duration"),
+    ),
+    ("audit --since 0s", Err("is neither a duration")),
+    ("audit --actor @alice", Err("`@alice` is not a Slack user")),
+    ("audit --actor alice", Err("is not a Slack user")),
+    (
+        "audit --outcome exploded",
+        Err("`exploded` is not an outcome"),
+    ),
+    ("audit --outcome faild", Err("did you mean `failed`?")),
+    ("audit --action reboot", Err("`reboot` is not an action")),
+    ("audit --target pod/x", Err("is not a workload kind")),
+    ("audit --env", Err("`--env` needs a value")),
+    ("help reboot", Err("unknown command `reboot`")),
+    ("help restart rollback", Err("unexpected `rollback`")),
+    // hidden, control and markup characters
+    ("restart\u{200B} checkout", Err("ZERO WIDTH SPACE")),
+    ("restart check\u{200D}out", Err("ZERO WIDTH JOINER")),
+    ("restart checkout\u{FEFF}", Err("ZERO WIDTH NO-BREAK SPACE")),
+    (
+        "restart checkout \u{202E}dorp e-",
+        Err("BIDIRECTIONAL FORMATTING"),
+    ),
+    (
+        "restart checkout \u{2066}-e prod\u{2069}",
+        Err("BIDIRECTIONAL ISOLATE"),
+    ),
+    ("restart checkout\u{200F}", Err("RIGHT-TO-LEFT MARK")),
+    ("restart checkout\u{0}", Err("CONTROL CHARACTER")),
+    ("restart checkout\u{1b}[31m", Err("CONTROL CHARACTER")),
+    ("restart checkout\u{7f}", Err("CONTROL CHARACTER")),
+    ("restart check\u{AD}out", Err("SOFT HYPHEN")),
+    ("restart checkout \u{E0001}", Err("TAG CHARACTER")),
+    (
+        "restart checkout <!channel>",
+        Err("a special mention such as @channel or @here"),
+    ),
+    ("restart checkout <!here|here>", Err("special mention")),
+    ("restart <!subteam^S123|oncall>", Err("special mention")),
+    (
+        "restart checkout <mailto:a@b.c|a@b.c>",
+        Err("an email link"),
+    ),
+    ("restart checkout <weird>", Err("remove the formatting")),
+    (
+        "restart checkout <https://x",
+        Err("a `<` must be closed by `>`"),
+    ),
+    ("restart <@U123ABC>", Err("`@` is not allowed")),
+    ("restart <#C123ABC|general>", Err("`#` is not allowed")),
+    (
+        "restart checkout &lt;script&gt;",
+        Err("unexpected `<script>`"),
+    ),
+    ("restart $(reboot)", Err("`$` is not allowed")),
+    ("restart checkout;reboot", Err("`;` is not allowed")),
+    ("restart `checkout`", Err("is not allowed")),
+    ("restart ../../etc", Err("`..` is not a workload kind")),
+    ("restart ✓", Err("`✓` (U+2713) is not allowed")),
+    ("restart сheckout", Err("`с` (U+0441) is not allowed")),
+];
+
+#[test]
+fn every_case_in_the_table() {
+    assert!(CASES.len() >= 150, "the table holds {} cases", CASES.len());
+    let mut failures = Vec::new();
+    for (input, expect) in CASES {
+        match (command::parse(input), expect) {
+            (Result::Ok(cmd), Ok(canonical)) => {
+                if cmd.to_string() != *canonical {
+                    failures.push(format!(
+                        "{input:?}: parsed as `{cmd}`, expected `{canonical}`"
+                    ));
+                }
+                // The canonical text means the same command.
+                match command::parse(&cmd.to_string()) {
+                    Result::Ok(again) if again == cmd => {}
+                    other => failures.push(format!(
+                        "{input:?}: canonical text `{cmd}` re-parses as {other:?}"
+                    )),
+                }
+            }
+            (Result::Err(e), Err(part)) => {
+                if !e.to_string().contains(part) {
+                    failures.push(format!(
+                        "{input:?}: refused with `{e}`, expected it to contain `{part}`"
+                    ));
+                }
+            }
+            (Result::Ok(cmd), Err(part)) => failures.push(format!(
+                "{input:?}: accepted as `{cmd}`, expected refusal `{part}`"
+            )),
+            (Result::Err(e), Ok(canonical)) => failures.push(format!(
+                "{input:?}: refused with `{e}`, expected `{canonical}`"
+            )),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn a_parsed_reason_keeps_the_system_and_the_id() {
+    let Result::Ok(Command::Restart(r)) =
+        command::parse(&format!("restart checkout --reason {PD}"))
+    else {
+        panic!("restart parses");
+    };
+    let json = serde_json::to_value(&r).expect("json");
+    assert_eq!(json["justification"]["kind"], "reason");
+    assert_eq!(json["justification"]["system"], "pager-duty");
+    assert_eq!(json["justification"]["incident"], "Q1W2E3R4T5Y6U7");
+    assert_eq!(json["target"]["kind"], "Deployment");
+}
