@@ -20,7 +20,7 @@ started=$SECONDS
 say "1/5 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
 command -v cargo >/dev/null || die "cargo not found: install Rust >= 1.95 (https://rustup.rs)"
 cargo build --quiet --bin pitcrew
-pitcrew="$PWD/target/debug/pitcrew"
+pitcrew="${CARGO_TARGET_DIR:-$PWD/target}/debug/pitcrew"
 
 say "2/5 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
 testenv_init
