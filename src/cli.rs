@@ -81,7 +81,9 @@ pub enum Command {
         script: Option<PathBuf>,
     },
     /// Parse command text and print the typed command (exit 0) or the error (exit 2).
+    /// Without --json it prints the canonical text: what pitcrew understood.
     Parse {
+        /// Print the typed command as JSON (on refusal: {"error", "kind"} on stdout too).
         #[arg(long)]
         json: bool,
         #[arg(last = true, required = true)]
@@ -234,7 +236,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Serve { .. } => not_yet("serve", 7),
         Command::Exec { .. } => not_yet("exec", 4),
         Command::Chat { .. } => not_yet("chat", 7),
-        Command::Parse { .. } => not_yet("parse", 4),
+        Command::Parse { json, text } => Ok(parse_command(&text.join(" "), json)),
         Command::Policy(PolicyCommand::Check { .. }) => not_yet("policy check", 5),
         Command::Policy(PolicyCommand::Lint { .. }) => not_yet("policy lint", 5),
         Command::Audit(AuditCommand::Query { .. }) => not_yet("audit query", 6),
@@ -244,6 +246,34 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Audit(AuditCommand::Archive { .. }) => not_yet("audit archive", 6),
         Command::Approve { .. } => not_yet("approve", 7),
         Command::Manifest { .. } => not_yet("manifest", 7),
+    }
+}
+
+/// `pitcrew parse`: the typed command (exit 0) or the refusal a chat user would see (exit 2).
+fn parse_command(text: &str, json: bool) -> ExitCode {
+    match crate::command::parse(text) {
+        Ok(cmd) if json => match serde_json::to_string_pretty(&cmd) {
+            Ok(s) => {
+                println!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot print the command as JSON: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Ok(cmd) => {
+            println!("{cmd}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if json {
+                let out = serde_json::json!({"error": e.to_string(), "kind": e.metric_label()});
+                println!("{out}");
+            }
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! and holds the crate-wide error type.
 
 pub mod cli;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod db;

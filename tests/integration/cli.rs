@@ -297,7 +297,6 @@ fn commands_not_built_yet_say_so_and_exit_69() {
     let ws = Workspace::with_config(EXAMPLE);
     for args in [
         vec!["serve"],
-        vec!["parse", "--", "restart", "web"],
         vec!["exec", "--as", "U1", "--", "status", "web"],
         vec!["audit", "verify"],
         vec!["policy", "lint"],
@@ -312,4 +311,49 @@ fn commands_not_built_yet_say_so_and_exit_69() {
         );
         assert!(stdout.is_empty(), "no pretend output: {stdout}");
     }
+}
+
+#[test]
+fn parse_prints_the_typed_command_or_the_refusal() {
+    let ws = Workspace::with_config(EXAMPLE);
+    let out = ws.run(
+        &[
+            "parse",
+            "--json",
+            "--",
+            "restart",
+            "deploy/checkout",
+            "—env",
+            "prod",
+            "--reason",
+            "CHG-7",
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(json["command"], "restart");
+    assert_eq!(json["target"]["name"], "checkout");
+    assert_eq!(json["env"], "prod");
+    assert_eq!(json["justification"]["key"], "CHG-7");
+
+    let out = ws.run(
+        &["parse", "--", "rollback checkout --to-revision 2 -e prod"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out).0.trim(),
+        "rollback deployment/checkout -e prod --to-revision 2"
+    );
+
+    let out = ws.run(
+        &["parse", "--", "restart", "checkout", "--namspace", "shop"],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("did you mean `--namespace`?"), "{stderr}");
 }

@@ -1,0 +1,72 @@
+//! One kube client per configured cluster, built from a kubeconfig (file + context) or the
+//! pod's ServiceAccount, with timeouts so that a dead API server fails a command quickly.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kube::Client;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use super::Error;
+use crate::config::{ClusterConnection, Config};
+use crate::names::ClusterName;
+
+/// Connect and per-request write timeouts. Reads keep kube's default (long enough for watches).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The clients of every configured cluster, by name.
+#[derive(Clone)]
+pub struct Clusters {
+    clients: BTreeMap<ClusterName, Client>,
+}
+
+impl Clusters {
+    /// Builds a client for each cluster. No request is sent: a cluster that is down is
+    /// reported when a command needs it, not at start.
+    pub async fn connect(config: &Config) -> Result<Clusters, Error> {
+        crate::install_crypto_provider();
+        let mut clients = BTreeMap::new();
+        for (name, connection) in &config.clusters {
+            clients.insert(name.clone(), client_for(name, connection).await?);
+        }
+        Ok(Clusters { clients })
+    }
+
+    pub fn client(&self, cluster: &ClusterName) -> Result<&Client, Error> {
+        self.clients.get(cluster).ok_or_else(|| Error::Connect {
+            cluster: cluster.to_string(),
+            reason: "it is not in the configuration".into(),
+        })
+    }
+}
+
+async fn client_for(name: &ClusterName, connection: &ClusterConnection) -> Result<Client, Error> {
+    let fail = |reason: String| Error::Connect {
+        cluster: name.to_string(),
+        reason,
+    };
+    let mut config = match connection {
+        ClusterConnection::Kubeconfig { path, context } => {
+            let file = Kubeconfig::read_from(path)
+                .map_err(|e| fail(format!("cannot read kubeconfig {}: {e}", path.display())))?;
+            let options = KubeConfigOptions {
+                context: context.clone(),
+                ..KubeConfigOptions::default()
+            };
+            kube::Config::from_custom_kubeconfig(file, &options)
+                .await
+                .map_err(|e| fail(format!("kubeconfig {}: {e}", path.display())))?
+        }
+        ClusterConnection::InCluster => kube::Config::incluster().map_err(|e| {
+            fail(format!(
+                "not running in a cluster with a service account: {e}"
+            ))
+        })?,
+    };
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.write_timeout = Some(WRITE_TIMEOUT);
+    config.read_timeout = Some(READ_TIMEOUT);
+    Client::try_from(config).map_err(|e| fail(e.to_string()))
+}

@@ -1,0 +1,92 @@
+//! What can go wrong on the Kubernetes side, each with what the user can do about it.
+
+use crate::command::Kind;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot connect to cluster `{cluster}`: {reason}")]
+    Connect { cluster: String, reason: String },
+
+    #[error(
+        "the Kubernetes API failed while {doing}: {source}; check that the cluster is reachable and pitcrew's account may do this"
+    )]
+    Api {
+        doing: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("{kind} `{name}` was not found in namespace `{namespace}`{suggestion}")]
+    NotFound {
+        kind: Kind,
+        name: String,
+        namespace: String,
+        suggestion: String,
+    },
+
+    #[error(
+        "can't restart paused deployment `{name}` (run `kubectl rollout resume deployment/{name}` first)"
+    )]
+    PausedRestart { name: String },
+
+    #[error(
+        "you cannot roll back paused deployment `{name}`; resume it first (`kubectl rollout resume deployment/{name}`) and try again"
+    )]
+    PausedRollback { name: String },
+
+    #[error("{kind} `{name}` has no earlier revision to roll back to")]
+    NoHistory { kind: Kind, name: String },
+
+    #[error(
+        "revision {revision} of {kind} `{name}` is not in its history (revisions: {available}); see `history`"
+    )]
+    RevisionNotFound {
+        kind: Kind,
+        name: String,
+        revision: i64,
+        available: String,
+    },
+
+    #[error(
+        "{kind} `{name}` already runs the template of revision {revision}; nothing to roll back"
+    )]
+    AlreadyAtRevision {
+        kind: Kind,
+        name: String,
+        revision: i64,
+    },
+
+    #[error(
+        "the object returned by the API is incomplete ({what}); this is a bug or an unusual API server, please report it"
+    )]
+    Malformed { what: String },
+}
+
+impl Error {
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Connect { .. } => "connect",
+            Error::Api { .. } => "api",
+            Error::NotFound { .. } => "not_found",
+            Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
+            Error::NoHistory { .. } => "no_history",
+            Error::RevisionNotFound { .. } => "revision_not_found",
+            Error::AlreadyAtRevision { .. } => "already_at_revision",
+            Error::Malformed { .. } => "malformed",
+        }
+    }
+
+    /// Whether the cluster could not be reached or answered with an error (infrastructure),
+    /// as opposed to a refusal about the workload itself.
+    pub fn is_infrastructure(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect { .. } | Error::Api { .. } | Error::Malformed { .. }
+        )
+    }
+
+    pub(crate) fn api(doing: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let doing = doing.into();
+        move |source| Error::Api { doing, source }
+    }
+}

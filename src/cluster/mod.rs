@@ -1,0 +1,63 @@
+//! Kubernetes: one client per configured cluster, and the actions with exactly kubectl's
+//! semantics (`kubectl rollout restart|undo|status|history`), through typed kube-rs calls.
+//!
+//! Architecture invariant: only this module imports `kube` and `k8s_openapi`; the rest of
+//! pitcrew sees [`Workload`], [`Change`] and [`RolloutState`].
+
+mod connect;
+mod error;
+mod objects;
+mod restart;
+mod rollback;
+mod status;
+
+pub use connect::Clusters;
+pub use error::Error;
+pub use objects::{Snapshot, Workload};
+pub use restart::{RESTARTED_AT, restart};
+pub use rollback::rollback;
+pub use status::{RolloutState, rollout_state, snapshot};
+
+use crate::command::Kind;
+
+/// The field manager pitcrew's patches carry, so `managedFields` shows who changed what.
+pub const FIELD_MANAGER: &str = "pitcrew";
+
+/// What a mutating action did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+    pub dry_run: bool,
+    pub before: Snapshot,
+    pub after: Snapshot,
+    /// Pod-template annotations that the action set (restart: `restartedAt`).
+    pub annotations_set: Vec<(String, String)>,
+    /// The revision the workload was rolled back to (rollback only).
+    pub to_revision: Option<i64>,
+}
+
+impl Change {
+    /// "images before → after" lines, one per container whose image changes.
+    pub fn image_changes(&self) -> Vec<String> {
+        self.after
+            .images
+            .iter()
+            .filter_map(|(container, after)| {
+                let before = self
+                    .before
+                    .images
+                    .iter()
+                    .find(|(c, _)| c == container)
+                    .map(|(_, i)| i.as_str());
+                (before != Some(after.as_str())).then(|| {
+                    format!(
+                        "{container}: {} → {after}",
+                        before.unwrap_or("(new container)")
+                    )
+                })
+            })
+            .collect()
+    }
+}

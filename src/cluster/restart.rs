@@ -1,0 +1,86 @@
+//! `restart`, as `kubectl rollout restart` does it: a strategic-merge patch that sets the
+//! pod-template annotation `kubectl.kubernetes.io/restartedAt` to the current time (RFC 3339),
+//! which makes the controller replace every pod under the workload's own rollout strategy.
+//! A paused Deployment is refused, with kubectl's advice.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client};
+
+use super::objects::Workload;
+use super::status::snapshot;
+use super::{Change, Error, FIELD_MANAGER};
+use crate::command::Kind;
+
+/// The annotation kubectl (and so pitcrew) sets to trigger a restart.
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// Restarts `kind/name` in `namespace` at time `now`. With `dry_run`, the API server validates
+/// and admits the same patch without persisting it, and the returned [`Change`] shows it.
+pub async fn restart(
+    client: &Client,
+    namespace: &str,
+    kind: Kind,
+    name: &str,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<Change, Error> {
+    let current = Workload::get(client, kind, namespace, name).await?;
+    if let Workload::Deployment(d) = &current
+        && d.spec.as_ref().and_then(|s| s.paused) == Some(true)
+    {
+        return Err(Error::PausedRestart {
+            name: name.to_string(),
+        });
+    }
+    let before = snapshot(client, namespace, &current).await?;
+
+    // Go's time.RFC3339 in UTC ("2026-11-23T09:00:00Z"), as kubectl writes it.
+    let stamp = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let patch = serde_json::json!({
+        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
+    });
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run,
+        ..PatchParams::default()
+    };
+    let doing = format!("restarting {kind} {namespace}/{name}");
+    let patched = match kind {
+        Kind::Deployment => Workload::Deployment(
+            Api::<Deployment>::namespaced(client.clone(), namespace)
+                .patch(name, &params, &Patch::Strategic(&patch))
+                .await
+                .map_err(Error::api(doing))?,
+        ),
+        Kind::StatefulSet => Workload::StatefulSet(
+            Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                .patch(name, &params, &Patch::Strategic(&patch))
+                .await
+                .map_err(Error::api(doing))?,
+        ),
+        Kind::DaemonSet => Workload::DaemonSet(
+            Api::<DaemonSet>::namespaced(client.clone(), namespace)
+                .patch(name, &params, &Patch::Strategic(&patch))
+                .await
+                .map_err(Error::api(doing))?,
+        ),
+    };
+    // A new template means a new revision once the controller sees it; before that (and in a
+    // dry run) the next revision is the current one plus one.
+    let mut after = snapshot(client, namespace, &patched).await?;
+    if after.revision == before.revision {
+        after.revision = before.revision.map(|r| r + 1);
+    }
+    Ok(Change {
+        kind,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        dry_run,
+        before,
+        after,
+        annotations_set: vec![(RESTARTED_AT.to_string(), stamp)],
+        to_revision: None,
+    })
+}

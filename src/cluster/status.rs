@@ -1,0 +1,209 @@
+//! "Is the rollout done?" with the rules and words of `kubectl rollout status`
+//! (k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go).
+
+use kube::{Client, ResourceExt};
+use serde::Serialize;
+
+use super::Error;
+use super::objects::{Snapshot, Workload, controller_revisions, revision_annotation};
+
+/// Where a rollout stands, with the counts a progress message shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RolloutState {
+    pub done: bool,
+    /// Why the rollout failed (the Deployment's progress deadline passed), if it did.
+    pub failed: Option<String>,
+    /// kubectl's own words for the state.
+    pub message: String,
+    pub desired: i32,
+    pub updated: i32,
+    pub ready: i32,
+    pub available: i32,
+}
+
+pub fn rollout_state(workload: &Workload) -> RolloutState {
+    match workload {
+        Workload::Deployment(d) => {
+            let name = d.name_any();
+            let status = d.status.clone().unwrap_or_default();
+            let desired = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let updated = status.updated_replicas.unwrap_or(0);
+            let available = status.available_replicas.unwrap_or(0);
+            let mut state = RolloutState {
+                done: false,
+                failed: None,
+                message: String::new(),
+                desired,
+                updated,
+                ready: status.ready_replicas.unwrap_or(0),
+                available,
+            };
+            if d.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0) {
+                state.message = "Waiting for deployment spec update to be observed...".into();
+                return state;
+            }
+            let timed_out = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "Progressing")
+                .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+            if let Some(c) = timed_out {
+                let why = format!("deployment \"{name}\" exceeded its progress deadline");
+                state.message = why.clone();
+                state.failed = Some(match &c.message {
+                    Some(m) => format!("{why}: {m}"),
+                    None => why,
+                });
+                return state;
+            }
+            let replicas = status.replicas.unwrap_or(0);
+            state.message = if updated < desired {
+                format!(
+                    "Waiting for deployment \"{name}\" rollout to finish: {updated} out of {desired} new replicas have been updated..."
+                )
+            } else if replicas > updated {
+                format!(
+                    "Waiting for deployment \"{name}\" rollout to finish: {} old replicas are pending termination...",
+                    replicas - updated
+                )
+            } else if available < updated {
+                format!(
+                    "Waiting for deployment \"{name}\" rollout to finish: {available} of {updated} updated replicas are available..."
+                )
+            } else {
+                state.done = true;
+                format!("deployment \"{name}\" successfully rolled out")
+            };
+            state
+        }
+        Workload::StatefulSet(s) => {
+            let status = s.status.clone().unwrap_or_default();
+            let spec = s.spec.clone().unwrap_or_default();
+            let desired = spec.replicas.unwrap_or(1);
+            let mut state = RolloutState {
+                done: false,
+                failed: None,
+                message: String::new(),
+                desired,
+                updated: status.updated_replicas.unwrap_or(0),
+                ready: status.ready_replicas.unwrap_or(0),
+                available: status.available_replicas.unwrap_or(0),
+            };
+            let strategy = spec.update_strategy.clone().unwrap_or_default();
+            if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
+                state.done = true;
+                state.message =
+                    "rollout status is only available for RollingUpdate strategy type".into();
+                return state;
+            }
+            if status.observed_generation.unwrap_or(0) == 0
+                || s.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0)
+            {
+                state.message = "Waiting for statefulset spec update to be observed...".into();
+                return state;
+            }
+            if state.ready < desired {
+                state.message =
+                    format!("Waiting for {} pods to be ready...", desired - state.ready);
+                return state;
+            }
+            if let Some(partition) = strategy.rolling_update.and_then(|r| r.partition) {
+                if state.updated < desired - partition {
+                    state.message = format!(
+                        "Waiting for partitioned roll out to finish: {} out of {} new pods have been updated...",
+                        state.updated,
+                        desired - partition
+                    );
+                } else {
+                    state.done = true;
+                    state.message = format!(
+                        "partitioned roll out complete: {} new pods have been updated...",
+                        state.updated
+                    );
+                }
+                return state;
+            }
+            let update = status.update_revision.clone().unwrap_or_default();
+            if status.update_revision != status.current_revision {
+                state.message = format!(
+                    "waiting for statefulset rolling update to complete {} pods at revision {update}...",
+                    state.updated
+                );
+                return state;
+            }
+            state.done = true;
+            state.message = format!(
+                "statefulset rolling update complete {} pods at revision {}...",
+                status.current_replicas.unwrap_or(0),
+                status.current_revision.unwrap_or_default()
+            );
+            state
+        }
+        Workload::DaemonSet(d) => {
+            let name = d.name_any();
+            let status = d.status.clone().unwrap_or_default();
+            let desired = status.desired_number_scheduled;
+            let updated = status.updated_number_scheduled.unwrap_or(0);
+            let available = status.number_available.unwrap_or(0);
+            let mut state = RolloutState {
+                done: false,
+                failed: None,
+                message: String::new(),
+                desired,
+                updated,
+                ready: status.number_ready,
+                available,
+            };
+            let strategy = d
+                .spec
+                .as_ref()
+                .and_then(|s| s.update_strategy.clone())
+                .unwrap_or_default();
+            if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
+                state.done = true;
+                state.message =
+                    "rollout status is only available for RollingUpdate strategy type".into();
+                return state;
+            }
+            if d.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0) {
+                state.message = "Waiting for daemon set spec update to be observed...".into();
+                return state;
+            }
+            state.message = if updated < desired {
+                format!(
+                    "Waiting for daemon set \"{name}\" rollout to finish: {updated} out of {desired} new pods have been updated..."
+                )
+            } else if available < desired {
+                format!(
+                    "Waiting for daemon set \"{name}\" rollout to finish: {available} of {desired} updated pods are available..."
+                )
+            } else {
+                state.done = true;
+                format!("daemon set \"{name}\" successfully rolled out")
+            };
+            state
+        }
+    }
+}
+
+/// The workload's revision and images now.
+pub async fn snapshot(
+    client: &Client,
+    namespace: &str,
+    workload: &Workload,
+) -> Result<Snapshot, Error> {
+    let revision = match workload {
+        Workload::Deployment(d) => revision_annotation(d),
+        Workload::StatefulSet(_) | Workload::DaemonSet(_) => {
+            controller_revisions(client, namespace, workload)
+                .await?
+                .last()
+                .map(|r| r.revision)
+        }
+    };
+    Ok(Snapshot {
+        revision,
+        images: workload.images(),
+    })
+}
