@@ -234,7 +234,22 @@ fn run(command: Command) -> Result<ExitCode> {
             runtime()?.block_on(migrate(&config.database))
         }
         Command::Serve { .. } => not_yet("serve", 7),
-        Command::Exec { .. } => not_yet("exec", 4),
+        Command::Exec {
+            config,
+            as_user,
+            channel,
+            yes,
+            text,
+        } => {
+            let config = load(&config.config)?;
+            runtime()?.block_on(exec(
+                config,
+                &as_user,
+                channel.as_deref(),
+                yes,
+                &text.join(" "),
+            ))
+        }
         Command::Chat { .. } => not_yet("chat", 7),
         Command::Parse { json, text } => Ok(parse_command(&text.join(" "), json)),
         Command::Policy(PolicyCommand::Check { .. }) => not_yet("policy check", 5),
@@ -354,6 +369,83 @@ fn describe_database(db: &DatabaseConfig) -> String {
         DatabaseConfig::Sqlite { path } => format!("SQLite file {}", path.display()),
         DatabaseConfig::Postgres { .. } => "PostgreSQL from DATABASE_URL".into(),
     }
+}
+
+/// `pitcrew exec`: one command through the whole pipeline, printing what a chat user would see.
+async fn exec(
+    config: Config,
+    as_user: &str,
+    channel: Option<&str>,
+    yes: bool,
+    text: &str,
+) -> Result<ExitCode> {
+    use crate::names::{SlackChannelId, SlackUserId};
+    use crate::workflow::{self, Event, Outcome, Request};
+    let actor = match SlackUserId::parse(as_user) {
+        Ok(a) => a,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::BadInput {
+                message: format!("--as: {e}"),
+            }));
+        }
+    };
+    let channel = match channel.map(SlackChannelId::parse).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::BadInput {
+                message: format!("--channel: {e}"),
+            }));
+        }
+    };
+    let ctx = match workflow::Context::new(config).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::Unavailable {
+                message: e.to_string(),
+            }));
+        }
+    };
+    let request = Request {
+        actor,
+        channel,
+        text: text.to_string(),
+        confirmed: yes,
+    };
+    let report = |event: Event| {
+        let line = match event {
+            Event::Understood { canonical } => format!("» {canonical}"),
+            Event::Authorized { explanation } => format!("✓ allowed: {explanation}"),
+            Event::Justification { verification } => match verification {
+                workflow::gates::Verification::Verified { summary } => {
+                    format!("✓ justified: {summary}")
+                }
+                workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
+                workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
+            },
+            Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
+            Event::Progress { state } => format!(
+                "… {} ({}/{} updated, {} ready, {} available)",
+                state.message, state.updated, state.desired, state.ready, state.available
+            ),
+        };
+        println!("{line}");
+    };
+    let outcome = workflow::run(&ctx, &request, &report).await;
+    Ok(print_outcome(&outcome))
+}
+
+fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {
+    use crate::workflow::Outcome;
+    let code = outcome.exit_code();
+    match outcome {
+        Outcome::Done { message } => println!("{message}"),
+        Outcome::ActionFailed { message } => println!("✗ failed: {message}"),
+        Outcome::BadInput { message } => println!("✗ {message}"),
+        Outcome::Refused { message } => println!("✗ refused: {message}"),
+        Outcome::Unjustified { message } => println!("✗ not justified: {message}"),
+        Outcome::Unavailable { message } => println!("✗ unavailable: {message}"),
+    }
+    ExitCode::from(code)
 }
 
 async fn migrate(db: &DatabaseConfig) -> Result<ExitCode> {

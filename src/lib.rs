@@ -11,7 +11,9 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod names;
+pub mod resolve;
 pub mod telemetry;
+pub mod workflow;
 
 use std::sync::Once;
 

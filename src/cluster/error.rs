@@ -82,7 +82,13 @@ impl Error {
         matches!(
             self,
             Error::Connect { .. } | Error::Api { .. } | Error::Malformed { .. }
-        )
+        ) && !self.is_rejection()
+    }
+
+    /// Whether the API server answered and refused the request (4xx other than 429: invalid,
+    /// forbidden, conflict, an admission webhook's denial): the action was tried and failed.
+    pub fn is_rejection(&self) -> bool {
+        matches!(self, Error::Api { source: kube::Error::Api(status), .. } if (400..500).contains(&status.code) && status.code != 429)
     }
 
     pub(crate) fn api(doing: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {

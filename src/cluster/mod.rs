@@ -6,6 +6,8 @@
 
 mod connect;
 mod error;
+mod follow;
+mod history;
 mod objects;
 mod restart;
 mod rollback;
@@ -13,12 +15,17 @@ mod status;
 
 pub use connect::Clusters;
 pub use error::Error;
+pub use follow::{Followed, follow};
+pub use history::{Revision, history};
 pub use objects::{Snapshot, Workload};
 pub use restart::{RESTARTED_AT, restart};
 pub use rollback::rollback;
 pub use status::{RolloutState, rollout_state, snapshot};
 
 use crate::command::Kind;
+
+/// A connection to one cluster (kube's client, named here so that only this module imports kube).
+pub type Client = kube::Client;
 
 /// The field manager pitcrew's patches carry, so `managedFields` shows who changed what.
 pub const FIELD_MANAGER: &str = "pitcrew";

@@ -116,7 +116,7 @@ pub enum ClusterConnection {
     InCluster,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Environment {
     pub cluster: ClusterName,
     pub namespaces: Vec<NamespaceName>,

@@ -297,7 +297,6 @@ fn commands_not_built_yet_say_so_and_exit_69() {
     let ws = Workspace::with_config(EXAMPLE);
     for args in [
         vec!["serve"],
-        vec!["exec", "--as", "U1", "--", "status", "web"],
         vec!["audit", "verify"],
         vec!["policy", "lint"],
         vec!["manifest"],

@@ -6,6 +6,7 @@ mod common;
 
 mod actions;
 mod cli;
+mod exec;
 mod parse_props;
 mod parse_table;
 mod storage;

@@ -1,0 +1,586 @@
+//! The pipeline, independent of the transport: Slack (later), Socket Mode (later) and
+//! `pitcrew exec` all call [`run`] and render the [`Event`]s it reports.
+//!
+//! receive → parse → resolve → authorize → justify → confirm → lock → audit `started` → act →
+//! follow → audit outcome.
+//!
+//! Architecture invariant: nothing touches Kubernetes before the `started` audit event was
+//! recorded; if recording fails, the command ends as unavailable and nothing runs.
+
+pub mod gates;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::cluster::{self, Change, Clusters, Followed, RolloutState};
+use crate::command::{self, Action, Command, Justification, Phase, Target};
+use crate::config::Config;
+use crate::names::{SlackChannelId, SlackUserId};
+use crate::resolve::{self, Place};
+use gates::{
+    AccessRequest, AuditEvent, AuditSink, Authorizer, Decision, Justifier, Locks, Verification,
+};
+
+/// Everything a command may use, built once and shared.
+pub struct Context {
+    pub config: Config,
+    pub clusters: Clusters,
+    pub authorizer: Box<dyn Authorizer>,
+    pub justifier: Box<dyn Justifier>,
+    pub audit: Box<dyn AuditSink>,
+    pub locks: Locks,
+}
+
+impl Context {
+    /// The context with today's gates (see [`gates`]).
+    pub async fn new(config: Config) -> Result<Arc<Context>, cluster::Error> {
+        let clusters = Clusters::connect(&config).await?;
+        Ok(Arc::new(Context {
+            config,
+            clusters,
+            authorizer: Box::new(gates::ConfigOnly),
+            justifier: Box::new(gates::RecordOnly),
+            audit: Box::new(gates::LogOnly),
+            locks: Locks::default(),
+        }))
+    }
+}
+
+/// A command as it arrives from any transport.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub actor: SlackUserId,
+    pub channel: Option<SlackChannelId>,
+    pub text: String,
+    /// The requester already confirmed (a button in Slack, `--yes` in a terminal).
+    pub confirmed: bool,
+}
+
+/// What the user sees along the way; a transport renders these.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    Understood { canonical: String },
+    Authorized { explanation: String },
+    Justification { verification: Verification },
+    Planned { change: Change },
+    Progress { state: RolloutState },
+}
+
+/// How a command ended. Each has the process exit code `pitcrew exec` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Done (read-only answers, dry runs, completed rollouts). Exit 0.
+    Done { message: String },
+    /// The action ran but failed (rollout failed or timed out, or the API refused it). Exit 1.
+    ActionFailed { message: String },
+    /// The command could not be understood or does not fit the target. Exit 2.
+    BadInput { message: String },
+    /// Refused by policy. Exit 3.
+    Refused { message: String },
+    /// The justification was refused. Exit 4.
+    Unjustified { message: String },
+    /// Something pitcrew depends on is unavailable; nothing was done. Exit 5.
+    Unavailable { message: String },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Done { .. } => 0,
+            Outcome::ActionFailed { .. } => 1,
+            Outcome::BadInput { .. } => 2,
+            Outcome::Refused { .. } => 3,
+            Outcome::Unjustified { .. } => 4,
+            Outcome::Unavailable { .. } => 5,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Outcome::Done { message }
+            | Outcome::ActionFailed { message }
+            | Outcome::BadInput { message }
+            | Outcome::Refused { message }
+            | Outcome::Unjustified { message }
+            | Outcome::Unavailable { message } => message,
+        }
+    }
+}
+
+/// Runs one command through the pipeline, reporting events to `report`.
+pub async fn run(
+    ctx: &Context,
+    request: &Request,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Outcome {
+    let command = match command::parse(&request.text) {
+        Ok(c) => c,
+        Err(e) => {
+            return Outcome::BadInput {
+                message: e.to_string(),
+            };
+        }
+    };
+    report(Event::Understood {
+        canonical: command.to_string(),
+    });
+    let correlation = uuid::Uuid::now_v7().to_string();
+    let run = Run {
+        ctx,
+        request,
+        report,
+        correlation,
+    };
+    match &command {
+        Command::Help(h) => Outcome::Done { message: h.text() },
+        Command::Status(s) => run.status(&s.target, &s.scope).await,
+        Command::History(h) => run.history(&h.target, &h.scope).await,
+        Command::CanI(c) => run.can_i(c).await,
+        Command::Restart(r) => {
+            run.mutate(
+                Action::Restart,
+                &r.target,
+                &r.scope,
+                &r.justification,
+                r.dry_run,
+                &command,
+            )
+            .await
+        }
+        Command::Rollback(r) => {
+            run.mutate(
+                Action::Rollback,
+                &r.target,
+                &r.scope,
+                &r.justification,
+                r.dry_run,
+                &command,
+            )
+            .await
+        }
+        Command::Promote(_) => Outcome::BadInput {
+            message: "promote is not built yet; nothing was done".into(),
+        },
+        Command::Audit(_) => Outcome::BadInput {
+            message: "the audit trail is not built yet; nothing to show".into(),
+        },
+    }
+}
+
+struct Run<'a> {
+    ctx: &'a Context,
+    request: &'a Request,
+    report: &'a (dyn Fn(Event) + Send + Sync),
+    correlation: String,
+}
+
+impl Run<'_> {
+    fn place(&self, scope: &command::Scope) -> Result<Place<'_>, Outcome> {
+        resolve::place(
+            &self.ctx.config,
+            scope.env.as_ref(),
+            scope.namespace.as_ref(),
+        )
+        .map_err(|e| Outcome::BadInput {
+            message: e.to_string(),
+        })
+    }
+
+    fn authorize(
+        &self,
+        action: Action,
+        place: &Place<'_>,
+        target: &Target,
+    ) -> Result<Decision, Outcome> {
+        let request = AccessRequest {
+            actor: self.request.actor.clone(),
+            channel: self.request.channel.clone(),
+            action,
+            env: place.env.clone(),
+            cluster: place.cluster.clone(),
+            namespace: place.namespace.clone(),
+            target: target.clone(),
+        };
+        let decision = self.ctx.authorizer.decide(&request, place.environment);
+        if decision.allowed {
+            (self.report)(Event::Authorized {
+                explanation: decision.explanation.clone(),
+            });
+            Ok(decision)
+        } else {
+            Err(Outcome::Refused {
+                message: format!(
+                    "you may not {action} {target} in {}: {}",
+                    place.env, decision.explanation
+                ),
+            })
+        }
+    }
+
+    fn client(&self, place: &Place<'_>) -> Result<&cluster::Client, Outcome> {
+        self.ctx
+            .clusters
+            .client(&place.cluster)
+            .map_err(|e| Outcome::Unavailable {
+                message: e.to_string(),
+            })
+    }
+
+    fn audit(&self, phase: Phase, detail: serde_json::Value) -> Result<(), String> {
+        self.ctx.audit.record(&AuditEvent {
+            correlation: self.correlation.clone(),
+            phase,
+            actor: self.request.actor.clone(),
+            text: self.request.text.clone(),
+            detail,
+        })
+    }
+
+    async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
+        let place = match self.place(scope) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        if let Err(o) = self.authorize(Action::Status, &place, target) {
+            return o;
+        }
+        let client = match self.client(&place) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let ns = place.namespace.as_str();
+        let workload =
+            match cluster::Workload::get(client, target.kind, ns, target.name.as_str()).await {
+                Ok(w) => w,
+                Err(e) => return cluster_outcome(e),
+            };
+        let state = cluster::rollout_state(&workload);
+        let snapshot = match cluster::snapshot(client, ns, &workload).await {
+            Ok(s) => s,
+            Err(e) => return cluster_outcome(e),
+        };
+        let mut lines = vec![
+            format!("{target} in {} ({ns}): {}", place.env, state.message),
+            format!(
+                "replicas: {} desired, {} updated, {} ready, {} available",
+                state.desired, state.updated, state.ready, state.available
+            ),
+        ];
+        if let Some(r) = snapshot.revision {
+            lines.push(format!("revision: {r}"));
+        }
+        for (container, image) in &snapshot.images {
+            lines.push(format!("image {container}: {image}"));
+        }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    async fn history(&self, target: &Target, scope: &command::Scope) -> Outcome {
+        let place = match self.place(scope) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        if let Err(o) = self.authorize(Action::History, &place, target) {
+            return o;
+        }
+        let client = match self.client(&place) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let ns = place.namespace.as_str();
+        let result = async {
+            let w = cluster::Workload::get(client, target.kind, ns, target.name.as_str()).await?;
+            cluster::history(client, ns, &w).await
+        }
+        .await;
+        let revisions = match result {
+            Ok(r) => r,
+            Err(e) => return cluster_outcome(e),
+        };
+        let now = Utc::now();
+        let mut lines = vec![format!(
+            "{target} in {} ({ns}): {} revisions",
+            place.env,
+            revisions.len()
+        )];
+        for r in revisions.iter().rev() {
+            let images: Vec<String> = r.images.iter().map(|(_, i)| i.clone()).collect();
+            let age = r
+                .created
+                .map(|c| {
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        (now - c).num_seconds().max(0) as u64,
+                    ))
+                    .to_string()
+                })
+                .map(|a| format!(", {a} ago"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{}{:>4}  {}  {}{age}",
+                if r.current { "→" } else { " " },
+                r.number,
+                images.join(", "),
+                r.change_cause.as_deref().unwrap_or("<no change cause>"),
+            ));
+        }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    async fn can_i(&self, c: &command::CanI) -> Outcome {
+        let place = match self.place(&c.scope) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        match self.authorize(c.action, &place, &c.target) {
+            Ok(d) => Outcome::Done {
+                message: format!("yes: {}", d.explanation),
+            },
+            Err(Outcome::Refused { message }) => Outcome::Done {
+                message: format!("no: {message}"),
+            },
+            Err(o) => o,
+        }
+    }
+
+    async fn mutate(
+        &self,
+        action: Action,
+        target: &Target,
+        scope: &command::Scope,
+        justification: &Option<Justification>,
+        dry_run: bool,
+        command: &Command,
+    ) -> Outcome {
+        let place = match self.place(scope) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        let requested = serde_json::json!({"command": command, "env": place.env, "cluster": place.cluster, "namespace": place.namespace});
+        if let Err(e) = self.audit(Phase::Requested, requested) {
+            return unavailable_audit(e);
+        }
+        let decision = match self.authorize(action, &place, target) {
+            Ok(d) => d,
+            Err(o) => {
+                let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                return o;
+            }
+        };
+        if let Some(j) = justification {
+            let verification = self.ctx.justifier.verify(j, place.environment);
+            (self.report)(Event::Justification {
+                verification: verification.clone(),
+            });
+            if let Verification::Refused { message } = verification {
+                let o = Outcome::Unjustified { message };
+                let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                return o;
+            }
+        } else if place.environment.protected {
+            let o = Outcome::Unjustified {
+                message: format!(
+                    "environment `{}` is protected: give --reason with a PagerDuty incident or a Jira issue",
+                    place.env
+                ),
+            };
+            let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+            return o;
+        }
+        if let Err(e) = self.audit(Phase::Approved, serde_json::json!({"decision": decision})) {
+            return unavailable_audit(e);
+        }
+        let client = match self.client(&place) {
+            Ok(c) => c,
+            Err(o) => return o,
+        };
+        let ns = place.namespace.as_str();
+        let key = format!("{}/{}/{}", place.cluster, ns, target);
+        let Some(_lock) = self.ctx.locks.try_lock(key) else {
+            return Outcome::BadInput {
+                message: format!(
+                    "another action on {target} in {} is running; wait for it to finish",
+                    place.env
+                ),
+            };
+        };
+        // The last gate before Kubernetes: no durable `started`, no action.
+        if let Err(e) = self.audit(Phase::Started, serde_json::json!({"dry_run": dry_run})) {
+            return unavailable_audit(e);
+        }
+        let name = target.name.as_str();
+        let acted = match command {
+            Command::Restart(_) => {
+                cluster::restart(client, ns, target.kind, name, Utc::now(), dry_run).await
+            }
+            Command::Rollback(r) => {
+                let to = r
+                    .to_revision
+                    .map(|n| i64::try_from(n.get()).unwrap_or(i64::MAX));
+                cluster::rollback(client, ns, target.kind, name, to, dry_run).await
+            }
+            _ => unreachable_command(),
+        };
+        let change = match acted {
+            Ok(c) => c,
+            Err(e) => {
+                let o = cluster_outcome(e);
+                let _ = self.audit(Phase::Failed, serde_json::json!({"outcome": &o}));
+                return o;
+            }
+        };
+        (self.report)(Event::Planned {
+            change: change.clone(),
+        });
+        if dry_run {
+            let o = Outcome::Done {
+                message: format!("dry run: {}; nothing was changed", describe(&change)),
+            };
+            let _ = self.audit(
+                Phase::Succeeded,
+                serde_json::json!({"change": change, "dry_run": true}),
+            );
+            return o;
+        }
+        let started = std::time::Instant::now();
+        let report = self.report;
+        let followed = cluster::follow(
+            client,
+            ns,
+            target.kind,
+            name,
+            self.ctx.config.rollout.timeout,
+            std::future::pending::<()>(),
+            |state| {
+                report(Event::Progress {
+                    state: state.clone(),
+                })
+            },
+        )
+        .await;
+        let seconds = started.elapsed().as_secs_f64();
+        let (phase, outcome) = match followed {
+            Ok(Followed::Complete { state }) => (
+                Phase::Succeeded,
+                Outcome::Done {
+                    message: format!("{}; {} ({seconds:.1} s)", describe(&change), state.message),
+                },
+            ),
+            Ok(Followed::Failed { state }) => (
+                Phase::Failed,
+                Outcome::ActionFailed {
+                    message: format!(
+                        "{}, but the rollout failed: {}; roll back with `rollback {target} -e {}`",
+                        describe(&change),
+                        state.failed.unwrap_or(state.message),
+                        place.env
+                    ),
+                },
+            ),
+            Ok(Followed::TimedOut {
+                state,
+                after_seconds,
+            }) => (
+                Phase::Failed,
+                Outcome::ActionFailed {
+                    message: format!(
+                        "{}, but the rollout did not finish within {after_seconds} s{}; check `status {target} -e {}`",
+                        describe(&change),
+                        state
+                            .map(|s| format!(" ({})", s.message))
+                            .unwrap_or_default(),
+                        place.env
+                    ),
+                },
+            ),
+            Ok(Followed::Cancelled { .. }) => (
+                Phase::Interrupted,
+                Outcome::ActionFailed {
+                    message: format!("{}; following the rollout was cancelled", describe(&change)),
+                },
+            ),
+            Err(e) => (Phase::Failed, cluster_outcome(e)),
+        };
+        if let Err(e) = self.audit(
+            phase,
+            serde_json::json!({"change": change, "outcome": &outcome}),
+        ) {
+            tracing::error!(error = %e, "could not record the outcome in the audit trail");
+        }
+        outcome
+    }
+}
+
+fn unreachable_command() -> Result<Change, cluster::Error> {
+    Err(cluster::Error::Malformed {
+        what: "a non-mutating command reached the action step".into(),
+    })
+}
+
+fn unavailable_audit(e: String) -> Outcome {
+    Outcome::Unavailable {
+        message: format!("the audit trail cannot be written ({e}); nothing was done"),
+    }
+}
+
+/// One line for a change: what was done to what, from which revision and images to which.
+pub fn describe(change: &Change) -> String {
+    let what = match (change.to_revision, change.annotations_set.is_empty()) {
+        (Some(r), _) => format!(
+            "rolled back {}/{} to revision {r}",
+            change.kind, change.name
+        ),
+        (None, false) => format!("restarted {}/{}", change.kind, change.name),
+        (None, true) => format!("changed {}/{}", change.kind, change.name),
+    };
+    let what = if change.dry_run {
+        what.replacen("restarted", "would restart", 1)
+            .replacen("rolled back", "would roll back", 1)
+    } else {
+        what
+    };
+    let revisions = match (change.before.revision, change.after.revision) {
+        (Some(a), Some(b)) => format!(", revision {a} → {b}"),
+        _ => String::new(),
+    };
+    let images = change.image_changes();
+    let images = if images.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", images.join(", "))
+    };
+    let annotations: Vec<String> = change
+        .annotations_set
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let annotations = if annotations.is_empty() {
+        String::new()
+    } else {
+        format!(", sets {}", annotations.join(", "))
+    };
+    format!(
+        "{what} in {}{revisions}{images}{annotations}",
+        change.namespace
+    )
+}
+
+/// Maps a cluster error to an outcome: a workload problem is the user's to fix (2), an API
+/// refusal means the action failed (1), an unreachable cluster is unavailable (5).
+fn cluster_outcome(e: cluster::Error) -> Outcome {
+    let message = e.to_string();
+    if e.is_rejection() {
+        Outcome::ActionFailed { message }
+    } else if e.is_infrastructure() {
+        Outcome::Unavailable { message }
+    } else {
+        Outcome::BadInput { message }
+    }
+}

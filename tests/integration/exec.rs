@@ -1,0 +1,260 @@
+//! `pitcrew exec` end to end against the real cluster: what a user sees, and the documented
+//! exit codes (0 done, 1 action failed, 2 bad input, 3 refused by policy).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::PostParams;
+
+use crate::common::cluster::{TestCluster, TestNamespace, revision_of, wait_for_deployment};
+use crate::common::fixtures::Workload;
+
+/// A config with `staging` (unprotected, the test namespace) and `prod` (protected).
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn setup(cluster: &TestCluster, staging: &TestNamespace, timeout: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("policies")).expect("mkdir");
+    for f in ["model.conf", "policy.csv"] {
+        std::fs::copy(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("policies")
+                .join(f),
+            dir.path().join("policies").join(f),
+        )
+        .expect("copy");
+    }
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[policy]
+model = "policies/model.conf"
+policy = "policies/policy.csv"
+[rollout]
+timeout = "{timeout}"
+[jira]
+base_url = "https://jira.invalid"
+allowed_projects = ["CHG"]
+approved_statuses = ["Approved"]
+[clusters.test]
+kubeconfig = "{}"
+[environments.staging]
+cluster = "test"
+namespaces = ["{}"]
+[environments.prod]
+cluster = "test"
+namespaces = ["{}"]
+protected = true
+"#,
+            cluster.kubeconfig, staging.name, staging.name
+        ),
+    )
+    .expect("write config");
+    Setup { _dir: dir, config }
+}
+
+fn exec(setup: &Setup, text: &str) -> (i32, String) {
+    let out: Output = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("JIRA_EMAIL", "test@example.com")
+        .env("JIRA_API_TOKEN", "test-token")
+        .args([
+            "exec",
+            "--config",
+            setup.config.to_str().expect("utf-8"),
+            "--as",
+            "U01TESTER1",
+            "--",
+            text,
+        ])
+        .output()
+        .expect("run pitcrew exec");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn exec_restarts_follows_and_reports_with_exit_codes() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("exec").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").replicas(3).deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let setup = setup(&cluster, &ns, "60s");
+
+    let (code, out) = exec(&setup, "/pitcrew restart checkout —env staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("» restart deployment/checkout -e staging\n"),
+        "{out}"
+    );
+    assert!(out.contains("→ restarted deployment/checkout in "), "{out}");
+    assert!(out.contains("revision 1 → 2"), "{out}");
+    assert!(
+        out.contains("… Waiting for deployment \"checkout\" rollout to finish"),
+        "progress is shown:\n{out}"
+    );
+    assert!(
+        out.contains("deployment \"checkout\" successfully rolled out ("),
+        "{out}"
+    );
+    let d = api.get("checkout").await.expect("get");
+    assert_eq!(revision_of(&d), 2, "the restart really happened");
+
+    let (code, out) = exec(&setup, "status checkout -e staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("replicas: 3 desired, 3 updated, 3 ready, 3 available"),
+        "{out}"
+    );
+    assert!(out.contains("revision: 2"), "{out}");
+
+    let (code, out) = exec(&setup, "history checkout -e staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 revisions"), "{out}");
+
+    let (code, out) = exec(&setup, "rollback checkout -e staging --dry-run");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("would roll back deployment/checkout to revision 1"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert_eq!(
+        revision_of(&api.get("checkout").await.expect("get")),
+        2,
+        "a dry run changes nothing"
+    );
+
+    // Refusals, each with its exit code and nothing changed.
+    let (code, out) = exec(&setup, "restart checkout -e prod --reason CHG-1");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("✗ refused: you may not restart deployment/checkout in prod: environment `prod` is protected"), "{out}");
+    let (code, out) = exec(&setup, "restart chekout -e staging");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("did you mean `checkout`?"), "{out}");
+    let (code, out) = exec(&setup, "restart checkout --namspace x");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("did you mean `--namespace`?"), "{out}");
+    let (code, out) = exec(&setup, "restart checkout");
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("say which environment with -e: prod, staging"),
+        "{out}"
+    );
+    assert_eq!(
+        revision_of(&api.get("checkout").await.expect("get")),
+        2,
+        "refusals change nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_rollout_that_never_becomes_ready_is_reported_as_failed_with_the_reason() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("stuck").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    // Revision 1 runs; revision 2's pods need a node that does not exist, so they stay
+    // Pending and never become ready, and the 2-second progress deadline passes.
+    api.create(
+        &PostParams::default(),
+        &Workload::new("stuck").progress_deadline(2).deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(&cluster.client, &ns.name, "stuck", Duration::from_secs(60)).await;
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
+    api.patch(
+        "stuck",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .expect("patch");
+    let setup = setup(&cluster, &ns, "60s");
+
+    let (code, out) = exec(&setup, "restart stuck -e staging");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("but the rollout failed: deployment \"stuck\" exceeded its progress deadline"),
+        "{out}"
+    );
+    assert!(
+        out.contains("roll back with `rollback deployment/stuck -e staging`"),
+        "{out}"
+    );
+    // kubectl agrees.
+    let kubectl = Command::new(&cluster.kubectl)
+        .env("KUBECONFIG", &cluster.kubeconfig)
+        .args([
+            "-n",
+            &ns.name,
+            "rollout",
+            "status",
+            "deployment/stuck",
+            "--timeout=5s",
+        ])
+        .output()
+        .expect("kubectl");
+    assert!(!kubectl.status.success());
+    assert!(String::from_utf8_lossy(&kubectl.stderr).contains("exceeded its progress deadline"));
+}
+
+#[tokio::test]
+async fn a_rollout_that_outlasts_the_timeout_is_reported_as_such() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("slow").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(&PostParams::default(), &Workload::new("slow").deployment())
+        .await
+        .expect("create");
+    wait_for_deployment(&cluster.client, &ns.name, "slow", Duration::from_secs(60)).await;
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
+    api.patch(
+        "slow",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .expect("patch");
+    let setup = setup(&cluster, &ns, "3s");
+    let started = std::time::Instant::now();
+    let (code, out) = exec(&setup, "restart slow -e staging");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("but the rollout did not finish within 3 s"),
+        "{out}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the timeout is honoured"
+    );
+}
