@@ -162,9 +162,7 @@ pub async fn run(
             )
             .await
         }
-        Command::Promote(_) => Outcome::BadInput {
-            message: "promote is not built yet; nothing was done".into(),
-        },
+        Command::Promote(p) => run.promote(p, &command).await,
         Command::Audit(_) => Outcome::BadInput {
             message: "the audit trail is not built yet; nothing to show".into(),
         },
@@ -238,6 +236,238 @@ impl Run<'_> {
             text: self.request.text.clone(),
             detail,
         })
+    }
+
+    /// Checks the justification; a refusal is audited as `denied`.
+    fn justify(
+        &self,
+        justification: &Option<Justification>,
+        env: &crate::names::EnvName,
+        environment: &crate::config::Environment,
+    ) -> Result<(), Outcome> {
+        let refused = match justification {
+            Some(j) => {
+                let verification = self.ctx.justifier.verify(j, environment);
+                (self.report)(Event::Justification {
+                    verification: verification.clone(),
+                });
+                match verification {
+                    Verification::Refused { message } => Some(message),
+                    _ => None,
+                }
+            }
+            None if environment.protected => Some(format!(
+                "environment `{env}` is protected: give --reason with a PagerDuty incident or a Jira issue"
+            )),
+            None => None,
+        };
+        match refused {
+            Some(message) => {
+                let o = Outcome::Unjustified { message };
+                let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                Err(o)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// `promote`: authorized as `status` on every source namespace and `promote` on every
+    /// destination namespace, then one change per workload whose images differ.
+    async fn promote(&self, p: &command::Promote, command: &Command) -> Outcome {
+        let config = &self.ctx.config;
+        let (from, to) = match (
+            resolve::environment(config, Some(&p.from)),
+            resolve::environment(config, Some(&p.to)),
+        ) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) | (_, Err(e)) => {
+                return Outcome::BadInput {
+                    message: e.to_string(),
+                };
+            }
+        };
+        if from.1.cluster != to.1.cluster && self.ctx.clusters.client(&from.1.cluster).is_err() {
+            return Outcome::Unavailable {
+                message: format!(
+                    "cluster `{}` of environment `{}` is not connected",
+                    from.1.cluster, from.0
+                ),
+            };
+        }
+        let target = match &p.subject {
+            command::Subject::App { name } => Target {
+                kind: command::Kind::Deployment,
+                name: name.clone(),
+            },
+            command::Subject::Workload { target } => target.clone(),
+        };
+        if let Err(e) = self.audit(Phase::Requested, serde_json::json!({"command": command})) {
+            return unavailable_audit(e);
+        }
+        let checks = [(Action::Status, &from), (Action::Promote, &to)];
+        let mut decisions = Vec::new();
+        for (action, (env, environment)) in checks {
+            for ns in &environment.namespaces {
+                let place = Place {
+                    env: env.clone(),
+                    environment,
+                    cluster: environment.cluster.clone(),
+                    namespace: ns.clone(),
+                };
+                match self.authorize(action, &place, &target) {
+                    Ok(d) => decisions.push(d),
+                    Err(o) => {
+                        let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                        return o;
+                    }
+                }
+            }
+        }
+        if let Err(o) = self.justify(&p.justification, &to.0, to.1) {
+            return o;
+        }
+        if let Err(e) = self.audit(Phase::Approved, serde_json::json!({"decisions": decisions})) {
+            return unavailable_audit(e);
+        }
+        let (Ok(src_client), Ok(dst_client)) = (
+            self.ctx.clusters.client(&from.1.cluster),
+            self.ctx.clusters.client(&to.1.cluster),
+        ) else {
+            return Outcome::Unavailable {
+                message: "a cluster of these environments is not connected".into(),
+            };
+        };
+        let name = target.name.as_str();
+        let Some(_lock) = self
+            .ctx
+            .locks
+            .try_lock(format!("promote/{}/{name}", to.1.cluster))
+        else {
+            return Outcome::BadInput {
+                message: format!(
+                    "another promote of {name} into {} is running; wait for it to finish",
+                    to.0
+                ),
+            };
+        };
+        if let Err(e) = self.audit(Phase::Started, serde_json::json!({"dry_run": p.dry_run})) {
+            return unavailable_audit(e);
+        }
+        let side = |client, env: &crate::config::Environment| cluster::Side {
+            client,
+            namespaces: env.namespaces.iter().map(|n| n.to_string()).collect(),
+        };
+        let planned = cluster::promote(
+            &side(src_client, from.1),
+            &side(dst_client, to.1),
+            &p.kinds(),
+            name,
+            to.1.allow_gitops,
+            p.dry_run,
+        )
+        .await;
+        let changes = match planned {
+            Ok(Ok(changes)) => changes,
+            Ok(Err(mismatch)) => {
+                let o = Outcome::BadInput {
+                    message: format!(
+                        "cannot promote {name} from {} to {}: {}",
+                        from.0,
+                        to.0,
+                        mismatch.problems.join("; ")
+                    ),
+                };
+                let _ = self.audit(Phase::Cancelled, serde_json::json!({"outcome": &o}));
+                return o;
+            }
+            Err(e) => {
+                let o = cluster_outcome(e);
+                let _ = self.audit(Phase::Failed, serde_json::json!({"outcome": &o}));
+                return o;
+            }
+        };
+        if changes.is_empty() {
+            let o = Outcome::Done {
+                message: format!(
+                    "{} already runs the images {} runs; nothing to promote",
+                    to.0, from.0
+                ),
+            };
+            let _ = self.audit(Phase::Succeeded, serde_json::json!({"outcome": &o}));
+            return o;
+        }
+        for change in &changes {
+            (self.report)(Event::Planned {
+                change: change.clone(),
+            });
+        }
+        let summary: Vec<String> = changes.iter().map(describe).collect();
+        if p.dry_run {
+            let o = Outcome::Done {
+                message: format!("dry run: {}; nothing was changed", summary.join("; ")),
+            };
+            let _ = self.audit(
+                Phase::Succeeded,
+                serde_json::json!({"changes": changes, "dry_run": true}),
+            );
+            return o;
+        }
+        let mut failures = Vec::new();
+        for change in &changes {
+            let report = self.report;
+            let followed = cluster::follow(
+                dst_client,
+                &change.namespace,
+                change.kind,
+                &change.name,
+                config.rollout.timeout,
+                std::future::pending::<()>(),
+                |state| {
+                    report(Event::Progress {
+                        state: state.clone(),
+                    })
+                },
+            )
+            .await;
+            match followed {
+                Ok(Followed::Complete { .. }) => {}
+                Ok(Followed::Failed { state }) => failures.push(format!(
+                    "{}/{}: {}",
+                    change.kind,
+                    change.name,
+                    state.failed.unwrap_or(state.message)
+                )),
+                Ok(other) => failures.push(format!("{}/{}: {other:?}", change.kind, change.name)),
+                Err(e) => failures.push(e.to_string()),
+            }
+        }
+        let (phase, o) = if failures.is_empty() {
+            (
+                Phase::Succeeded,
+                Outcome::Done {
+                    message: format!(
+                        "promoted {name} from {} to {}: {}",
+                        from.0,
+                        to.0,
+                        summary.join("; ")
+                    ),
+                },
+            )
+        } else {
+            (
+                Phase::Failed,
+                Outcome::ActionFailed {
+                    message: format!("promoted {name} to {}, but: {}", to.0, failures.join("; ")),
+                },
+            )
+        };
+        if let Err(e) = self.audit(
+            phase,
+            serde_json::json!({"changes": changes, "outcome": &o}),
+        ) {
+            tracing::error!(error = %e, "could not record the outcome in the audit trail");
+        }
+        o
     }
 
     async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
@@ -374,24 +604,7 @@ impl Run<'_> {
                 return o;
             }
         };
-        if let Some(j) = justification {
-            let verification = self.ctx.justifier.verify(j, place.environment);
-            (self.report)(Event::Justification {
-                verification: verification.clone(),
-            });
-            if let Verification::Refused { message } = verification {
-                let o = Outcome::Unjustified { message };
-                let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
-                return o;
-            }
-        } else if place.environment.protected {
-            let o = Outcome::Unjustified {
-                message: format!(
-                    "environment `{}` is protected: give --reason with a PagerDuty incident or a Jira issue",
-                    place.env
-                ),
-            };
-            let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+        if let Err(o) = self.justify(justification, &place.env, place.environment) {
             return o;
         }
         if let Err(e) = self.audit(Phase::Approved, serde_json::json!({"decision": decision})) {
@@ -538,11 +751,12 @@ pub fn describe(change: &Change) -> String {
             change.kind, change.name
         ),
         (None, false) => format!("restarted {}/{}", change.kind, change.name),
-        (None, true) => format!("changed {}/{}", change.kind, change.name),
+        (None, true) => format!("set the images of {}/{}", change.kind, change.name),
     };
     let what = if change.dry_run {
         what.replacen("restarted", "would restart", 1)
             .replacen("rolled back", "would roll back", 1)
+            .replacen("set the images", "would set the images", 1)
     } else {
         what
     };

@@ -13,12 +13,24 @@ use crate::common::cluster::{TestCluster, TestNamespace, revision_of, wait_for_d
 use crate::common::fixtures::Workload;
 
 /// A config with `staging` (unprotected, the test namespace) and `prod` (protected).
-struct Setup {
+pub struct Setup {
     _dir: tempfile::TempDir,
     config: PathBuf,
 }
 
 fn setup(cluster: &TestCluster, staging: &TestNamespace, timeout: &str) -> Setup {
+    setup_with(
+        cluster,
+        &[
+            ("staging", &staging.name, false),
+            ("prod", &staging.name, true),
+        ],
+        timeout,
+    )
+}
+
+/// A config whose environments are `(name, namespace, protected)` on the test cluster.
+pub fn setup_with(cluster: &TestCluster, envs: &[(&str, &str, bool)], timeout: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("policies")).expect("mkdir");
     for f in ["model.conf", "policy.csv"] {
@@ -30,11 +42,8 @@ fn setup(cluster: &TestCluster, staging: &TestNamespace, timeout: &str) -> Setup
         )
         .expect("copy");
     }
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
+    let mut text = format!(
+        r#"
 [policy]
 model = "policies/model.conf"
 policy = "policies/policy.csv"
@@ -46,22 +55,20 @@ allowed_projects = ["CHG"]
 approved_statuses = ["Approved"]
 [clusters.test]
 kubeconfig = "{}"
-[environments.staging]
-cluster = "test"
-namespaces = ["{}"]
-[environments.prod]
-cluster = "test"
-namespaces = ["{}"]
-protected = true
 "#,
-            cluster.kubeconfig, staging.name, staging.name
-        ),
-    )
-    .expect("write config");
+        cluster.kubeconfig
+    );
+    for (name, ns, protected) in envs {
+        text.push_str(&format!(
+            "[environments.{name}]\ncluster = \"test\"\nnamespaces = [\"{ns}\"]\nprotected = {protected}\n"
+        ));
+    }
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(&config, text).expect("write config");
     Setup { _dir: dir, config }
 }
 
-fn exec(setup: &Setup, text: &str) -> (i32, String) {
+pub fn exec(setup: &Setup, text: &str) -> (i32, String) {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

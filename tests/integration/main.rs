@@ -9,5 +9,6 @@ mod cli;
 mod exec;
 mod parse_props;
 mod parse_table;
+mod promote;
 mod storage;
 mod testenv;
