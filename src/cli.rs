@@ -411,6 +411,13 @@ async fn exec(
         text: text.to_string(),
         confirmed: yes,
     };
+    // Ctrl-C stops following the rollout (the change itself is already made) and says so.
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.send_replace(true);
+        }
+    });
     let report = |event: Event| {
         let line = match event {
             Event::Understood { canonical } => format!("» {canonical}"),

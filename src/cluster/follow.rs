@@ -47,7 +47,11 @@ pub async fn follow(
     cancel: impl Future<Output = ()>,
     mut progress: impl FnMut(&RolloutState),
 ) -> Result<Followed, Error> {
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    // The server ends each watch after 25 s, before the client's 30 s read timeout, so a quiet
+    // rollout is a clean re-watch rather than an error.
+    let config = watcher::Config::default()
+        .fields(&format!("metadata.name={name}"))
+        .timeout(25);
     let stream = match kind {
         Kind::Deployment => watcher(
             Api::<Deployment>::namespaced(client.clone(), namespace),

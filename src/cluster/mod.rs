@@ -14,7 +14,7 @@ mod restart;
 mod rollback;
 mod status;
 
-pub use connect::Clusters;
+pub use connect::{Clusters, client_with_nodelay};
 pub use error::Error;
 pub use follow::{Followed, follow};
 pub use history::{Revision, history};

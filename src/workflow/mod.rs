@@ -31,20 +31,37 @@ pub struct Context {
     pub justifier: Box<dyn Justifier>,
     pub audit: Box<dyn AuditSink>,
     pub locks: Locks,
+    /// Set to `true` to stop following rollouts (Ctrl-C in a terminal, shutdown of a server).
+    /// The actions themselves are already done by then; only the waiting stops.
+    pub cancel: tokio::sync::watch::Sender<bool>,
 }
 
 impl Context {
     /// The context with today's gates (see [`gates`]).
     pub async fn new(config: Config) -> Result<Arc<Context>, cluster::Error> {
         let clusters = Clusters::connect(&config).await?;
-        Ok(Arc::new(Context {
+        Ok(Context::with_clusters(config, clusters))
+    }
+
+    /// The context with today's gates over clusters connected elsewhere.
+    pub fn with_clusters(config: Config, clusters: Clusters) -> Arc<Context> {
+        Arc::new(Context {
             config,
             clusters,
             authorizer: Box::new(gates::ConfigOnly),
             justifier: Box::new(gates::RecordOnly),
             audit: Box::new(gates::LogOnly),
             locks: Locks::default(),
-        }))
+            cancel: tokio::sync::watch::Sender::new(false),
+        })
+    }
+
+    /// Resolves when [`Context::cancel`] is set.
+    pub fn cancelled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.cancel.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
     }
 }
 
@@ -421,7 +438,7 @@ impl Run<'_> {
                 change.kind,
                 &change.name,
                 config.rollout.timeout,
-                std::future::pending::<()>(),
+                self.ctx.cancelled(),
                 |state| {
                     report(Event::Progress {
                         state: state.clone(),
@@ -670,7 +687,7 @@ impl Run<'_> {
             target.kind,
             name,
             self.ctx.config.rollout.timeout,
-            std::future::pending::<()>(),
+            self.ctx.cancelled(),
             |state| {
                 report(Event::Progress {
                     state: state.clone(),
@@ -716,7 +733,11 @@ impl Run<'_> {
             Ok(Followed::Cancelled { .. }) => (
                 Phase::Interrupted,
                 Outcome::ActionFailed {
-                    message: format!("{}; following the rollout was cancelled", describe(&change)),
+                    message: format!(
+                        "{}; stopped following the rollout, which goes on in the cluster; check `status {target} -e {}`",
+                        describe(&change),
+                        place.env
+                    ),
                 },
             ),
             Err(e) => (Phase::Failed, cluster_outcome(e)),

@@ -265,3 +265,52 @@ async fn a_rollout_that_outlasts_the_timeout_is_reported_as_such() {
         "the timeout is honoured"
     );
 }
+
+#[tokio::test]
+async fn following_a_rollout_stops_when_cancelled_and_reports_the_last_state() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("cancel").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(&PostParams::default(), &Workload::new("stuck").deployment())
+        .await
+        .expect("create");
+    wait_for_deployment(&cluster.client, &ns.name, "stuck", Duration::from_secs(60)).await;
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
+    api.patch(
+        "stuck",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .expect("patch");
+    let started = std::time::Instant::now();
+    let mut seen = 0;
+    let followed = pitcrew::cluster::follow(
+        &cluster.client,
+        &ns.name,
+        pitcrew::command::Kind::Deployment,
+        "stuck",
+        Duration::from_secs(120),
+        tokio::time::sleep(Duration::from_millis(1500)),
+        |_| seen += 1,
+    )
+    .await
+    .expect("follow");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "cancel is honoured at once"
+    );
+    match followed {
+        pitcrew::cluster::Followed::Cancelled { state: Some(state) } => {
+            assert!(!state.done);
+            assert!(
+                state.message.contains("Waiting for deployment \"stuck\""),
+                "{state:?}"
+            );
+        }
+        other => panic!("expected a cancelled follow with its last state, got {other:?}"),
+    }
+    assert!(seen >= 1, "progress was reported before the cancel");
+}
