@@ -19,9 +19,46 @@ pub struct RolloutState {
     pub updated: i32,
     pub ready: i32,
     pub available: i32,
+    /// The workload's conditions as `Type=Status (Reason)`.
+    pub conditions: Vec<String>,
 }
 
 pub fn rollout_state(workload: &Workload) -> RolloutState {
+    let mut state = verdict(workload);
+    state.conditions = conditions(workload);
+    state
+}
+
+fn conditions(workload: &Workload) -> Vec<String> {
+    fn fmt(type_: &str, status: &str, reason: Option<&String>) -> String {
+        match reason {
+            Some(r) => format!("{type_}={status} ({r})"),
+            None => format!("{type_}={status}"),
+        }
+    }
+    match workload {
+        Workload::Deployment(d) => d
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .map(|c| fmt(&c.type_, &c.status, c.reason.as_ref()))
+            .collect(),
+        Workload::StatefulSet(s) => s
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .map(|c| fmt(&c.type_, &c.status, c.reason.as_ref()))
+            .collect(),
+        Workload::DaemonSet(d) => d
+            .status
+            .iter()
+            .flat_map(|s| s.conditions.iter().flatten())
+            .map(|c| fmt(&c.type_, &c.status, c.reason.as_ref()))
+            .collect(),
+    }
+}
+
+fn verdict(workload: &Workload) -> RolloutState {
     match workload {
         Workload::Deployment(d) => {
             let name = d.name_any();
@@ -37,6 +74,7 @@ pub fn rollout_state(workload: &Workload) -> RolloutState {
                 updated,
                 ready: status.ready_replicas.unwrap_or(0),
                 available,
+                conditions: Vec::new(),
             };
             if d.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0) {
                 state.message = "Waiting for deployment spec update to be observed...".into();
@@ -89,6 +127,7 @@ pub fn rollout_state(workload: &Workload) -> RolloutState {
                 updated: status.updated_replicas.unwrap_or(0),
                 ready: status.ready_replicas.unwrap_or(0),
                 available: status.available_replicas.unwrap_or(0),
+                conditions: Vec::new(),
             };
             let strategy = spec.update_strategy.clone().unwrap_or_default();
             if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
@@ -154,6 +193,7 @@ pub fn rollout_state(workload: &Workload) -> RolloutState {
                 updated,
                 ready: status.number_ready,
                 available,
+                conditions: Vec::new(),
             };
             let strategy = d
                 .spec

@@ -520,6 +520,9 @@ impl Run<'_> {
         if let Some(r) = snapshot.revision {
             lines.push(format!("revision: {r}"));
         }
+        if !state.conditions.is_empty() {
+            lines.push(format!("conditions: {}", state.conditions.join(", ")));
+        }
         for (container, image) in &snapshot.images {
             lines.push(format!("image {container}: {image}"));
         }

@@ -53,14 +53,14 @@ timeout = "{timeout}"
 base_url = "https://jira.invalid"
 allowed_projects = ["CHG"]
 approved_statuses = ["Approved"]
-[clusters.test]
-kubeconfig = "{}"
-"#,
-        cluster.kubeconfig
+"#
     );
+    // Each environment on a cluster entry of its own (all reaching the test API server), so
+    // that every command also exercises talking to several clusters at once.
     for (name, ns, protected) in envs {
         text.push_str(&format!(
-            "[environments.{name}]\ncluster = \"test\"\nnamespaces = [\"{ns}\"]\nprotected = {protected}\n"
+            "[clusters.c-{name}]\nkubeconfig = \"{}\"\n[environments.{name}]\ncluster = \"c-{name}\"\nnamespaces = [\"{ns}\"]\nprotected = {protected}\n",
+            cluster.kubeconfig
         ));
     }
     let config = dir.path().join("pitcrew.toml");
@@ -139,6 +139,7 @@ async fn exec_restarts_follows_and_reports_with_exit_codes() {
         "{out}"
     );
     assert!(out.contains("revision: 2"), "{out}");
+    assert!(out.contains("conditions: Available=True (MinimumReplicasAvailable), Progressing=True (NewReplicaSetAvailable)"), "{out}");
 
     let (code, out) = exec(&setup, "history checkout -e staging");
     assert_eq!(code, 0, "{out}");
