@@ -32,6 +32,16 @@ pub type Client = kube::Client;
 /// The field manager pitcrew's patches carry, so `managedFields` shows who changed what.
 pub const FIELD_MANAGER: &str = "pitcrew";
 
+/// Patch parameters for every change pitcrew makes: its field manager, and the server-side
+/// dry run when asked.
+pub(crate) fn patch_params(dry_run: bool) -> kube::api::PatchParams {
+    kube::api::PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run,
+        ..kube::api::PatchParams::default()
+    }
+}
+
 /// What a mutating action did (or, in a dry run, would do).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Change {

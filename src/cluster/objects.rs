@@ -5,7 +5,7 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use kube::api::ListParams;
+use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 
@@ -106,6 +106,39 @@ impl Workload {
             Workload::StatefulSet(o) => o.spec.as_ref().map(|s| &s.selector),
             Workload::DaemonSet(o) => o.spec.as_ref().map(|s| &s.selector),
         }
+    }
+
+    /// Patches `kind/name` and returns the object as the API server answered (for a dry run:
+    /// as it would be). `doing` names the step in the error message.
+    pub async fn patch(
+        client: &Client,
+        kind: Kind,
+        namespace: &str,
+        name: &str,
+        params: &PatchParams,
+        patch: &Patch<serde_json::Value>,
+        doing: String,
+    ) -> Result<Workload, Error> {
+        Ok(match kind {
+            Kind::Deployment => Workload::Deployment(
+                Api::<Deployment>::namespaced(client.clone(), namespace)
+                    .patch(name, params, patch)
+                    .await
+                    .map_err(Error::api(doing))?,
+            ),
+            Kind::StatefulSet => Workload::StatefulSet(
+                Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                    .patch(name, params, patch)
+                    .await
+                    .map_err(Error::api(doing))?,
+            ),
+            Kind::DaemonSet => Workload::DaemonSet(
+                Api::<DaemonSet>::namespaced(client.clone(), namespace)
+                    .patch(name, params, patch)
+                    .await
+                    .map_err(Error::api(doing))?,
+            ),
+        })
     }
 
     pub fn images(&self) -> Vec<(String, String)> {

@@ -9,15 +9,14 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::{ListParams, Patch};
 use kube::{Api, Client, Resource};
 use serde::Serialize;
 
 use super::objects::{Workload, images_of, selector_string};
 use super::status::snapshot;
-use super::{Change, Error, FIELD_MANAGER};
+use super::{Change, Error, patch_params};
 use crate::command::Kind;
 
 /// Labels and annotations by which Argo CD and Flux mark what they manage.
@@ -237,35 +236,19 @@ async fn apply(client: &Client, step: &Step, dry_run: bool) -> Result<Option<Cha
         spec["initContainers"] = serde_json::Value::Array(entries(init));
     }
     let patch = serde_json::json!({"spec": {"template": {"spec": spec}}});
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        dry_run,
-        ..PatchParams::default()
-    };
-    let doing = format!(
-        "promoting images into {} {}/{}",
-        step.kind, step.namespace, step.name
-    );
-    let patched = match step.kind {
-        Kind::Deployment => Workload::Deployment(
-            Api::<Deployment>::namespaced(client.clone(), &step.namespace)
-                .patch(&step.name, &params, &Patch::Strategic(&patch))
-                .await
-                .map_err(Error::api(doing))?,
+    let patched = Workload::patch(
+        client,
+        step.kind,
+        &step.namespace,
+        &step.name,
+        &patch_params(dry_run),
+        &Patch::Strategic(patch),
+        format!(
+            "promoting images into {} {}/{}",
+            step.kind, step.namespace, step.name
         ),
-        Kind::StatefulSet => Workload::StatefulSet(
-            Api::<StatefulSet>::namespaced(client.clone(), &step.namespace)
-                .patch(&step.name, &params, &Patch::Strategic(&patch))
-                .await
-                .map_err(Error::api(doing))?,
-        ),
-        Kind::DaemonSet => Workload::DaemonSet(
-            Api::<DaemonSet>::namespaced(client.clone(), &step.namespace)
-                .patch(&step.name, &params, &Patch::Strategic(&patch))
-                .await
-                .map_err(Error::api(doing))?,
-        ),
-    };
+    )
+    .await?;
     Ok(Some(Change {
         kind: step.kind,
         namespace: step.namespace.clone(),

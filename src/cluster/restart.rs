@@ -4,13 +4,12 @@
 //! A paused Deployment is refused, with kubectl's advice.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use kube::api::{Patch, PatchParams};
-use kube::{Api, Client};
+use kube::Client;
+use kube::api::Patch;
 
 use super::objects::Workload;
 use super::status::snapshot;
-use super::{Change, Error, FIELD_MANAGER};
+use super::{Change, Error, patch_params};
 use crate::command::Kind;
 
 /// The annotation kubectl (and so pitcrew) sets to trigger a restart.
@@ -41,32 +40,16 @@ pub async fn restart(
     let patch = serde_json::json!({
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
     });
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        dry_run,
-        ..PatchParams::default()
-    };
-    let doing = format!("restarting {kind} {namespace}/{name}");
-    let patched = match kind {
-        Kind::Deployment => Workload::Deployment(
-            Api::<Deployment>::namespaced(client.clone(), namespace)
-                .patch(name, &params, &Patch::Strategic(&patch))
-                .await
-                .map_err(Error::api(doing))?,
-        ),
-        Kind::StatefulSet => Workload::StatefulSet(
-            Api::<StatefulSet>::namespaced(client.clone(), namespace)
-                .patch(name, &params, &Patch::Strategic(&patch))
-                .await
-                .map_err(Error::api(doing))?,
-        ),
-        Kind::DaemonSet => Workload::DaemonSet(
-            Api::<DaemonSet>::namespaced(client.clone(), namespace)
-                .patch(name, &params, &Patch::Strategic(&patch))
-                .await
-                .map_err(Error::api(doing))?,
-        ),
-    };
+    let patched = Workload::patch(
+        client,
+        kind,
+        namespace,
+        name,
+        &patch_params(dry_run),
+        &Patch::Strategic(patch),
+        format!("restarting {kind} {namespace}/{name}"),
+    )
+    .await?;
     // A new template means a new revision once the controller sees it; before that (and in a
     // dry run) the next revision is the current one plus one.
     let mut after = snapshot(client, namespace, &patched).await?;

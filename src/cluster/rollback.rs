@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 
@@ -22,7 +22,7 @@ use super::objects::{
     replica_sets, revision_annotation, template_without_hash,
 };
 use super::status::snapshot;
-use super::{Change, Error, FIELD_MANAGER};
+use super::{Change, Error, patch_params};
 use crate::command::Kind;
 
 /// Deployment annotations kept from the Deployment rather than copied from the ReplicaSet
@@ -47,11 +47,7 @@ pub async fn rollback(
 ) -> Result<Change, Error> {
     let current = Workload::get(client, kind, namespace, name).await?;
     let before = snapshot(client, namespace, &current).await?;
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        dry_run,
-        ..PatchParams::default()
-    };
+    let params = patch_params(dry_run);
     let (revision, target_images) = match &current {
         Workload::Deployment(d) => {
             rollback_deployment(client, namespace, d, &current, to_revision, &params).await?
@@ -234,29 +230,25 @@ async fn rollback_with_history(
             revision: chosen.revision,
         });
     }
+    if kind == Kind::Deployment {
+        return Err(Error::Malformed {
+            what: "deployment rolled back through ControllerRevisions".into(),
+        });
+    }
     let doing = format!(
         "rolling back {kind} {namespace}/{name} to revision {}",
         chosen.revision
     );
-    match kind {
-        Kind::StatefulSet => {
-            Api::<StatefulSet>::namespaced(client.clone(), namespace)
-                .patch(&name, params, &Patch::Strategic(&data))
-                .await
-                .map_err(Error::api(doing))?;
-        }
-        Kind::DaemonSet => {
-            Api::<DaemonSet>::namespaced(client.clone(), namespace)
-                .patch(&name, params, &Patch::Strategic(&data))
-                .await
-                .map_err(Error::api(doing))?;
-        }
-        Kind::Deployment => {
-            return Err(Error::Malformed {
-                what: "deployment rolled back through ControllerRevisions".into(),
-            });
-        }
-    }
+    Workload::patch(
+        client,
+        kind,
+        namespace,
+        &name,
+        params,
+        &Patch::Strategic(data),
+        doing,
+    )
+    .await?;
     Ok((chosen.revision, images_of(&target)))
 }
 

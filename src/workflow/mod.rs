@@ -487,16 +487,22 @@ impl Run<'_> {
         o
     }
 
+    /// Resolve, authorize and connect for a read-only command.
+    fn read_access(
+        &self,
+        action: Action,
+        target: &Target,
+        scope: &command::Scope,
+    ) -> Result<(Place<'_>, &cluster::Client), Outcome> {
+        let place = self.place(scope)?;
+        self.authorize(action, &place, target)?;
+        let client = self.client(&place)?;
+        Ok((place, client))
+    }
+
     async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
-        let place = match self.place(scope) {
-            Ok(p) => p,
-            Err(o) => return o,
-        };
-        if let Err(o) = self.authorize(Action::Status, &place, target) {
-            return o;
-        }
-        let client = match self.client(&place) {
-            Ok(c) => c,
+        let (place, client) = match self.read_access(Action::Status, target, scope) {
+            Ok(x) => x,
             Err(o) => return o,
         };
         let ns = place.namespace.as_str();
@@ -532,15 +538,8 @@ impl Run<'_> {
     }
 
     async fn history(&self, target: &Target, scope: &command::Scope) -> Outcome {
-        let place = match self.place(scope) {
-            Ok(p) => p,
-            Err(o) => return o,
-        };
-        if let Err(o) = self.authorize(Action::History, &place, target) {
-            return o;
-        }
-        let client = match self.client(&place) {
-            Ok(c) => c,
+        let (place, client) = match self.read_access(Action::History, target, scope) {
+            Ok(x) => x,
             Err(o) => return o,
         };
         let ns = place.namespace.as_str();

@@ -91,6 +91,33 @@ pub fn exec(setup: &Setup, text: &str) -> (i32, String) {
     )
 }
 
+/// A Deployment whose next rollout can never finish: revision 1 runs, and its new template
+/// asks for a node that does not exist, so new pods stay Pending and never become ready.
+async fn stuck_deployment(
+    cluster: &TestCluster,
+    ns: &TestNamespace,
+    name: &str,
+    progress_deadline: Option<i32>,
+) {
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let mut fixture = Workload::new(name);
+    if let Some(seconds) = progress_deadline {
+        fixture = fixture.progress_deadline(seconds);
+    }
+    api.create(&PostParams::default(), &fixture.deployment())
+        .await
+        .expect("create");
+    wait_for_deployment(&cluster.client, &ns.name, name, Duration::from_secs(60)).await;
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .expect("patch");
+}
+
 #[tokio::test]
 async fn exec_restarts_follows_and_reports_with_exit_codes() {
     let Some(cluster) = TestCluster::connect().await else {
@@ -187,24 +214,8 @@ async fn a_rollout_that_never_becomes_ready_is_reported_as_failed_with_the_reaso
         return;
     };
     let ns = cluster.namespace("stuck").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    // Revision 1 runs; revision 2's pods need a node that does not exist, so they stay
-    // Pending and never become ready, and the 2-second progress deadline passes.
-    api.create(
-        &PostParams::default(),
-        &Workload::new("stuck").progress_deadline(2).deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(&cluster.client, &ns.name, "stuck", Duration::from_secs(60)).await;
-    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
-    api.patch(
-        "stuck",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Strategic(&patch),
-    )
-    .await
-    .expect("patch");
+    // The 2-second progress deadline passes while the new pods stay Pending.
+    stuck_deployment(&cluster, &ns, "stuck", Some(2)).await;
     let setup = setup(&cluster, &ns, "60s");
 
     let (code, out) = exec(&setup, "restart stuck -e staging");
@@ -240,19 +251,7 @@ async fn a_rollout_that_outlasts_the_timeout_is_reported_as_such() {
         return;
     };
     let ns = cluster.namespace("slow").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(&PostParams::default(), &Workload::new("slow").deployment())
-        .await
-        .expect("create");
-    wait_for_deployment(&cluster.client, &ns.name, "slow", Duration::from_secs(60)).await;
-    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
-    api.patch(
-        "slow",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Strategic(&patch),
-    )
-    .await
-    .expect("patch");
+    stuck_deployment(&cluster, &ns, "slow", None).await;
     let setup = setup(&cluster, &ns, "3s");
     let started = std::time::Instant::now();
     let (code, out) = exec(&setup, "restart slow -e staging");
@@ -273,19 +272,7 @@ async fn following_a_rollout_stops_when_cancelled_and_reports_the_last_state() {
         return;
     };
     let ns = cluster.namespace("cancel").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(&PostParams::default(), &Workload::new("stuck").deployment())
-        .await
-        .expect("create");
-    wait_for_deployment(&cluster.client, &ns.name, "stuck", Duration::from_secs(60)).await;
-    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
-    api.patch(
-        "stuck",
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Strategic(&patch),
-    )
-    .await
-    .expect("patch");
+    stuck_deployment(&cluster, &ns, "stuck", None).await;
     let started = std::time::Instant::now();
     let mut seen = 0;
     let followed = pitcrew::cluster::follow(
