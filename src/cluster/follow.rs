@@ -37,6 +37,10 @@ pub enum Followed {
     },
 }
 
+/// How long the API server keeps one watch open. It ends each watch after 25 s, before the
+/// client's 30 s read timeout, so a quiet rollout means a clean re-watch rather than an error.
+pub const WATCH_SECONDS: u32 = 25;
+
 /// Watches `kind/name` until its rollout ends, calling `progress` whenever the state changes.
 pub async fn follow(
     client: &Client,
@@ -45,13 +49,37 @@ pub async fn follow(
     name: &str,
     timeout: Duration,
     cancel: impl Future<Output = ()>,
+    progress: impl FnMut(&RolloutState),
+) -> Result<Followed, Error> {
+    follow_with_watch_timeout(
+        client,
+        namespace,
+        kind,
+        name,
+        timeout,
+        WATCH_SECONDS,
+        cancel,
+        progress,
+    )
+    .await
+}
+
+/// [`follow`] with the length of each watch chosen by the caller (tests use a short one to
+/// prove that following survives watches ending under it).
+#[allow(clippy::too_many_arguments)]
+pub async fn follow_with_watch_timeout(
+    client: &Client,
+    namespace: &str,
+    kind: Kind,
+    name: &str,
+    timeout: Duration,
+    watch_seconds: u32,
+    cancel: impl Future<Output = ()>,
     mut progress: impl FnMut(&RolloutState),
 ) -> Result<Followed, Error> {
-    // The server ends each watch after 25 s, before the client's 30 s read timeout, so a quiet
-    // rollout is a clean re-watch rather than an error.
     let config = watcher::Config::default()
         .fields(&format!("metadata.name={name}"))
-        .timeout(25);
+        .timeout(watch_seconds);
     let stream = match kind {
         Kind::Deployment => watcher(
             Api::<Deployment>::namespaced(client.clone(), namespace),

@@ -16,7 +16,7 @@ mod status;
 
 pub use connect::{Clusters, client_with_nodelay};
 pub use error::Error;
-pub use follow::{Followed, follow};
+pub use follow::{Followed, follow, follow_with_watch_timeout};
 pub use history::{Revision, history};
 pub use objects::{Snapshot, Workload};
 pub use promote::{Mismatch, Side, promote};

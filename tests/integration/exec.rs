@@ -302,3 +302,52 @@ async fn following_a_rollout_stops_when_cancelled_and_reports_the_last_state() {
     }
     assert!(seen >= 1, "progress was reported before the cancel");
 }
+
+#[tokio::test]
+async fn following_survives_watches_that_end_under_it() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("rewatch").await;
+    stuck_deployment(&cluster, &ns, "slow", None).await;
+    // Unblock the rollout after 4 s; each watch lasts 1 s, so following must re-watch (from
+    // the last resource version) several times before it sees the rollout complete.
+    let client = cluster.client.clone();
+    let namespace = ns.name.clone();
+    let unblock = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let api: Api<Deployment> = Api::namespaced(client, &namespace);
+        let patch =
+            serde_json::json!([{"op": "remove", "path": "/spec/template/spec/nodeSelector"}]);
+        let patch: json_patch::Patch = serde_json::from_value(patch).expect("json patch");
+        api.patch(
+            "slow",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::<()>::Json(patch),
+        )
+        .await
+        .expect("unblock");
+    });
+    let started = std::time::Instant::now();
+    let followed = pitcrew::cluster::follow_with_watch_timeout(
+        &cluster.client,
+        &ns.name,
+        pitcrew::command::Kind::Deployment,
+        "slow",
+        Duration::from_secs(60),
+        1,
+        std::future::pending::<()>(),
+        |_| {},
+    )
+    .await
+    .expect("follow");
+    unblock.await.expect("unblocked");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "completion came after the unblock"
+    );
+    assert!(
+        matches!(followed, pitcrew::cluster::Followed::Complete { .. }),
+        "the rollout was followed to completion across several watches: {followed:?}"
+    );
+}
