@@ -5,6 +5,7 @@
 //! audit → write back. `ARCHITECTURE.md` maps the modules; this file is the table of contents
 //! and holds the crate-wide error type.
 
+pub mod audit;
 pub mod cli;
 pub mod cluster;
 pub mod command;

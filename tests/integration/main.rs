@@ -5,6 +5,7 @@
 mod common;
 
 mod actions;
+mod audit;
 mod cli;
 mod exec;
 mod parse_props;

@@ -1,0 +1,59 @@
+//! The audit trail: an append-only, hash-chained table of events on SQLite or PostgreSQL, and
+//! the tools to query and verify it.
+//!
+//! Architecture invariant: events are only ever appended through [`AuditStore::append`],
+//! which serialises writers (in-process mutex, plus a PostgreSQL advisory lock across
+//! processes) so that the chain never forks. The database refuses UPDATE and DELETE itself.
+
+mod chain;
+mod store;
+
+pub use chain::{FIELDS, GENESIS, encode, hash};
+pub use store::{AuditStore, Filter, Problem, VerifyReport};
+
+use serde::{Deserialize, Serialize};
+
+/// One stored event, as it is hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: i64,
+    pub at: String,
+    pub correlation: String,
+    pub phase: String,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub team: Option<String>,
+    pub channel: Option<String>,
+    pub command_text: String,
+    pub action: Option<String>,
+    pub env: Option<String>,
+    pub cluster: Option<String>,
+    pub namespace: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub reason: Option<String>,
+    /// JSON: justification, decision, before/after, outcome.
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An event to append; the store assigns `id`, `at` and the hashes.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub correlation: String,
+    pub phase: String,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub team: Option<String>,
+    pub channel: Option<String>,
+    pub command_text: String,
+    pub action: Option<String>,
+    pub env: Option<String>,
+    pub cluster: Option<String>,
+    pub namespace: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub reason: Option<String>,
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,263 @@
+//! Appending to, verifying and querying the audit trail, with one set of queries for SQLite
+//! and PostgreSQL.
+
+use std::sync::Arc;
+
+use chrono::{SecondsFormat, Utc};
+use futures::TryStreamExt;
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::chain::{GENESIS, hash};
+use super::{NewEvent, Record};
+use crate::Result;
+use crate::db::{Backend, Database};
+
+const COLUMNS: &str = "id, at, correlation, phase, actor_id, actor_name, team, channel, command_text, action, env, \
+     cluster, namespace, kind, name, reason, detail, prev_hash, hash";
+
+/// The key of the PostgreSQL advisory lock that serialises appends across processes.
+const APPEND_LOCK: i64 = 0x7069_7463_7277; // "pitcrw"
+
+#[derive(Clone)]
+pub struct AuditStore {
+    db: Database,
+    /// One writer at a time in this process; PostgreSQL's advisory lock covers other processes.
+    append: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub events: u64,
+    /// The hash of the last event: the chain head to keep outside the database.
+    pub head: String,
+    pub first_problem: Option<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub id: i64,
+    pub what: String,
+}
+
+/// Filters for [`AuditStore::query`]; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub actor: Option<String>,
+    pub env: Option<String>,
+    pub cluster: Option<String>,
+    pub namespace: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub action: Option<String>,
+    pub phase: Option<String>,
+    pub reason: Option<String>,
+    pub correlation: Option<String>,
+    pub limit: Option<i64>,
+}
+
+impl AuditStore {
+    pub fn new(db: Database) -> AuditStore {
+        AuditStore {
+            db,
+            append: Arc::default(),
+        }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Appends one event at the end of the chain and returns it as stored. When this returns
+    /// `Ok`, the event is durable (committed; SQLite with `synchronous = FULL`).
+    pub async fn append(&self, event: NewEvent) -> Result<Record> {
+        let _writer = self.append.lock().await;
+        let err = |e| self.db.error(e);
+        let mut tx = self.db.pool().begin().await.map_err(err)?;
+        if self.db.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(APPEND_LOCK)
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
+        let last = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(err)?;
+        let (prev_id, prev_hash) = match last {
+            Some(row) => (
+                row.try_get::<i64, _>(0).map_err(err)?,
+                row.try_get::<String, _>(1).map_err(err)?,
+            ),
+            None => (0, GENESIS.to_string()),
+        };
+        let mut record = Record {
+            id: prev_id + 1,
+            at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            correlation: event.correlation,
+            phase: event.phase,
+            actor_id: event.actor_id,
+            actor_name: event.actor_name,
+            team: event.team,
+            channel: event.channel,
+            command_text: event.command_text,
+            action: event.action,
+            env: event.env,
+            cluster: event.cluster,
+            namespace: event.namespace,
+            kind: event.kind,
+            name: event.name,
+            reason: event.reason,
+            detail: event.detail.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        record.hash = hash(&record);
+        let sql = format!(
+            "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(record.id)
+            .bind(&record.at)
+            .bind(&record.correlation)
+            .bind(&record.phase)
+            .bind(&record.actor_id)
+            .bind(&record.actor_name)
+            .bind(&record.team)
+            .bind(&record.channel)
+            .bind(&record.command_text)
+            .bind(&record.action)
+            .bind(&record.env)
+            .bind(&record.cluster)
+            .bind(&record.namespace)
+            .bind(&record.kind)
+            .bind(&record.name)
+            .bind(&record.reason)
+            .bind(&record.detail)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(record)
+    }
+
+    /// Walks the whole chain in order, recomputing every hash. Stops at the first problem.
+    pub async fn verify(&self) -> Result<VerifyReport> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_events ORDER BY id");
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(self.db.pool());
+        let (mut expected_id, mut prev_hash, mut events) = (1_i64, GENESIS.to_string(), 0_u64);
+        while let Some(row) = rows.try_next().await.map_err(|e| self.db.error(e))? {
+            let record = record_from(&row).map_err(|e| self.db.error(e))?;
+            let problem = if record.id != expected_id {
+                Some(format!(
+                    "expected event {expected_id} next but found {}: events were removed or inserted",
+                    record.id
+                ))
+            } else if record.prev_hash != prev_hash {
+                Some("its prev_hash does not match the previous event's hash: an event before it was changed, removed or inserted".into())
+            } else if hash(&record) != record.hash {
+                Some(
+                    "its content does not match its hash: it was changed after it was written"
+                        .into(),
+                )
+            } else {
+                None
+            };
+            if let Some(what) = problem {
+                return Ok(VerifyReport {
+                    events,
+                    head: prev_hash,
+                    first_problem: Some(Problem {
+                        id: record.id,
+                        what,
+                    }),
+                });
+            }
+            events += 1;
+            expected_id = record.id + 1;
+            prev_hash = record.hash;
+        }
+        Ok(VerifyReport {
+            events,
+            head: prev_hash,
+            first_problem: None,
+        })
+    }
+
+    /// Events matching `filter`, oldest first.
+    pub async fn query(&self, filter: &Filter) -> Result<Vec<Record>> {
+        let mut clauses = Vec::new();
+        let mut values: Vec<String> = Vec::new();
+        let mut add = |clause: &str, value: &Option<String>| {
+            if let Some(v) = value {
+                values.push(v.clone());
+                clauses.push(format!("{clause} ${}", values.len()));
+            }
+        };
+        add("at >=", &filter.since);
+        add("at <", &filter.until);
+        add("actor_id =", &filter.actor);
+        add("env =", &filter.env);
+        add("cluster =", &filter.cluster);
+        add("namespace =", &filter.namespace);
+        add("kind =", &filter.kind);
+        add("name =", &filter.name);
+        add("action =", &filter.action);
+        add("phase =", &filter.phase);
+        add("reason =", &filter.reason);
+        add("correlation =", &filter.correlation);
+        let mut sql = format!("SELECT {COLUMNS} FROM audit_events");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(" ORDER BY id");
+        if let Some(limit) = filter.limit {
+            sql.push_str(&format!(" LIMIT {}", limit.max(0)));
+        }
+        // Only fixed column names and numbered placeholders are formatted into the SQL;
+        // every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for v in values {
+            query = query.bind(v);
+        }
+        let rows = query
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(|e| self.db.error(e))?;
+        rows.iter()
+            .map(|r| record_from(r).map_err(|e| self.db.error(e)))
+            .collect()
+    }
+}
+
+fn record_from(row: &AnyRow) -> std::result::Result<Record, sqlx::Error> {
+    Ok(Record {
+        id: row.try_get("id")?,
+        at: row.try_get("at")?,
+        correlation: row.try_get("correlation")?,
+        phase: row.try_get("phase")?,
+        actor_id: row.try_get("actor_id")?,
+        actor_name: row.try_get("actor_name")?,
+        team: row.try_get("team")?,
+        channel: row.try_get("channel")?,
+        command_text: row.try_get("command_text")?,
+        action: row.try_get("action")?,
+        env: row.try_get("env")?,
+        cluster: row.try_get("cluster")?,
+        namespace: row.try_get("namespace")?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        reason: row.try_get("reason")?,
+        detail: row.try_get("detail")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
