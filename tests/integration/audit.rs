@@ -12,7 +12,7 @@ fn event(i: usize, phase: &str) -> NewEvent {
     NewEvent {
         correlation: format!("corr-{}", i / 3),
         phase: phase.into(),
-        actor_id: if i % 2 == 0 {
+        actor_id: if i.is_multiple_of(2) {
             "U0ALICE01".into()
         } else {
             "U0BOB0001".into()
@@ -20,7 +20,14 @@ fn event(i: usize, phase: &str) -> NewEvent {
         channel: Some("C0INCIDENT".into()),
         command_text: format!("restart checkout -e prod --reason CHG-{i}"),
         action: Some("restart".into()),
-        env: Some(if i % 4 == 0 { "staging" } else { "prod" }.into()),
+        env: Some(
+            if i.is_multiple_of(4) {
+                "staging"
+            } else {
+                "prod"
+            }
+            .into(),
+        ),
         cluster: Some("main".into()),
         namespace: Some("shop".into()),
         kind: Some("deployment".into()),
