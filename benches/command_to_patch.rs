@@ -136,9 +136,17 @@ fn main() {
     let stock = kube::Client::try_from(kube_config).expect("stock client");
     let stock_config = Config::load(&config_path, &|_| None).expect("config");
     let cluster_name = pitcrew::names::ClusterName::parse("bench").expect("name");
-    let stock_ctx = workflow::Context::with_clusters(
+    // Its own SQLite audit trail, like the main context's (each writes durable events).
+    let stock_db = rt
+        .block_on(pitcrew::db::Database::open_sqlite(
+            &dir.path().join("stock.db"),
+        ))
+        .expect("stock database");
+    rt.block_on(stock_db.migrate()).expect("migrate");
+    let stock_ctx = workflow::Context::with_parts(
         stock_config,
         pitcrew::cluster::Clusters::from_clients([(cluster_name, stock)].into_iter().collect()),
+        Box::new(pitcrew::audit::AuditStore::new(stock_db)),
     );
 
     let (mut ours, mut theirs, mut whole, mut stock_times) =

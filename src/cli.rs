@@ -153,16 +153,20 @@ pub enum AuditCommand {
     Query {
         #[command(flatten)]
         config: ConfigArg,
-        #[arg(long)]
-        since: Option<String>,
-        #[arg(long)]
-        format: Option<String>,
+        #[command(flatten)]
+        filter: Box<AuditFilterArgs>,
+        /// `table` for people; `json`, `jsonl`, `csv` for tools.
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::audit::render::Format,
     },
-    /// Print one command's whole story.
+    /// Print one command's whole story (every event of its correlation id).
     Show {
         #[command(flatten)]
         config: ConfigArg,
+        /// A correlation id, or an event id (its command's story is shown).
         id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::audit::render::Format,
     },
     /// Write events to a file an auditor can keep, with the chain head.
     Export {
@@ -173,7 +177,7 @@ pub enum AuditCommand {
         #[arg(long)]
         until: Option<String>,
     },
-    /// Walk the hash chain; exit 0 when intact.
+    /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
         #[command(flatten)]
         config: ConfigArg,
@@ -185,6 +189,40 @@ pub enum AuditCommand {
         #[arg(long)]
         before: String,
     },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditFilterArgs {
+    /// From: a duration back from now (`24h`, `7d`) or an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until (exclusive): a duration back from now or an RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Slack user id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub env: Option<String>,
+    #[arg(long)]
+    pub cluster: Option<String>,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// KIND/NAME or a Deployment name.
+    #[arg(long)]
+    pub target: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    /// A phase: requested, denied, approved, started, succeeded, failed, interrupted, cancelled.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// An incident or ticket id (`CHG-123`, `Q1ABC…`).
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub correlation: Option<String>,
+    #[arg(long)]
+    pub limit: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,10 +292,24 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Parse { json, text } => Ok(parse_command(&text.join(" "), json)),
         Command::Policy(PolicyCommand::Check { .. }) => not_yet("policy check", 5),
         Command::Policy(PolicyCommand::Lint { .. }) => not_yet("policy lint", 5),
-        Command::Audit(AuditCommand::Query { .. }) => not_yet("audit query", 6),
-        Command::Audit(AuditCommand::Show { .. }) => not_yet("audit show", 6),
+        Command::Audit(AuditCommand::Query {
+            config,
+            filter,
+            format,
+        }) => {
+            let config = load(&config.config)?;
+            let filter = audit_filter(&filter)?;
+            runtime()?.block_on(audit_query(&config, &filter, format))
+        }
+        Command::Audit(AuditCommand::Show { config, id, format }) => {
+            let config = load(&config.config)?;
+            runtime()?.block_on(audit_show(&config, &id, format))
+        }
         Command::Audit(AuditCommand::Export { .. }) => not_yet("audit export", 6),
-        Command::Audit(AuditCommand::Verify { .. }) => not_yet("audit verify", 6),
+        Command::Audit(AuditCommand::Verify { config }) => {
+            let config = load(&config.config)?;
+            runtime()?.block_on(audit_verify(&config))
+        }
         Command::Audit(AuditCommand::Archive { .. }) => not_yet("audit archive", 6),
         Command::Approve { .. } => not_yet("approve", 7),
         Command::Manifest { .. } => not_yet("manifest", 7),
@@ -453,6 +505,128 @@ fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {
         Outcome::Unavailable { message } => println!("✗ unavailable: {message}"),
     }
     ExitCode::from(code)
+}
+
+async fn audit_store(config: &Config) -> Result<crate::audit::AuditStore> {
+    let db = Database::connect(&config.database).await?;
+    db.migrate().await?;
+    Ok(crate::audit::AuditStore::new(db))
+}
+
+/// `--since`/`--until`: a duration back from now or an RFC 3339 time, as stored (UTC, ms).
+fn audit_time(flag: &str, value: &str) -> Result<String> {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        t.with_timezone(&Utc)
+    } else {
+        let d = humantime::parse_duration(value).map_err(|_| {
+            Error::Usage(format!(
+                "{flag} `{value}` is neither a duration (`24h`, `7d`) nor an RFC 3339 time (`2026-11-23T09:00:00Z`)"
+            ))
+        })?;
+        let d = chrono::Duration::from_std(d)
+            .map_err(|_| Error::Usage(format!("{flag} `{value}` is too long ago")))?;
+        Utc::now() - d
+    };
+    Ok(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {
+    let (kind, name) = match &a.target {
+        Some(t) => {
+            let t = crate::command::Target::parse(t)
+                .map_err(|e| Error::Usage(format!("--target: {e}")))?;
+            (Some(t.kind.to_string()), Some(t.name.to_string()))
+        }
+        None => (None, None),
+    };
+    Ok(crate::audit::Filter {
+        since: a
+            .since
+            .as_deref()
+            .map(|v| audit_time("--since", v))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|v| audit_time("--until", v))
+            .transpose()?,
+        actor: a
+            .actor
+            .clone()
+            .map(|a| a.trim_start_matches('@').to_string()),
+        env: a.env.clone(),
+        cluster: a.cluster.clone(),
+        namespace: a.namespace.clone(),
+        kind,
+        name,
+        action: a.action.clone(),
+        phase: a.outcome.clone(),
+        reason: a.reason.clone().map(|r| r.to_uppercase()),
+        correlation: a.correlation.clone(),
+        limit: a.limit,
+    })
+}
+
+async fn audit_query(
+    config: &Config,
+    filter: &crate::audit::Filter,
+    format: crate::audit::render::Format,
+) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let records = store.query(filter).await?;
+    print!("{}", crate::audit::render::render(&records, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_show(
+    config: &Config,
+    id: &str,
+    format: crate::audit::render::Format,
+) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let correlation = match id.parse::<i64>() {
+        Ok(event_id) => {
+            let all = store.query(&crate::audit::Filter::default()).await?;
+            match all.into_iter().find(|r| r.id == event_id) {
+                Some(r) => r.correlation,
+                None => return Err(Error::Usage(format!("there is no audit event {event_id}"))),
+            }
+        }
+        Err(_) => id.to_string(),
+    };
+    let story = store
+        .query(&crate::audit::Filter {
+            correlation: Some(correlation.clone()),
+            ..crate::audit::Filter::default()
+        })
+        .await?;
+    if story.is_empty() {
+        return Err(Error::Usage(format!("no audit events for `{id}`")));
+    }
+    print!("{}", crate::audit::render::render(&story, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn audit_verify(config: &Config) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let report = store.verify().await?;
+    match &report.first_problem {
+        None => {
+            println!(
+                "audit trail intact: {} events, chain head {}",
+                report.events, report.head
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(p) => {
+            println!(
+                "audit trail BROKEN at event {}: {} ({} events before it verify; their head is {})",
+                p.id, p.what, report.events, report.head
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
 }
 
 async fn migrate(db: &DatabaseConfig) -> Result<ExitCode> {

@@ -44,6 +44,12 @@ pub enum Error {
     #[error("`pitcrew {command}` is not built yet (planned in issue #{issue}); nothing was done")]
     NotBuiltYet { command: &'static str, issue: u32 },
 
+    #[error("{0}")]
+    Cluster(#[from] cluster::Error),
+
+    #[error("{0}")]
+    Usage(String),
+
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -59,14 +65,16 @@ impl Error {
             Error::Migrate(_) => "migrate",
             Error::NotBuiltYet { .. } => "not_built_yet",
             Error::Runtime(_) => "runtime",
+            Error::Cluster(e) => e.metric_label(),
+            Error::Usage(_) => "usage",
         }
     }
 
     /// The process exit code for this error (documented in README.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) => 2,
-            Error::Database { .. } | Error::Migrate(_) | Error::Runtime(_) => 5,
+            Error::Config(_) | Error::Usage(_) => 2,
+            Error::Database { .. } | Error::Migrate(_) | Error::Runtime(_) | Error::Cluster(_) => 5,
             // EX_UNAVAILABLE from sysexits.h: distinct from every exit code pitcrew gives.
             Error::NotBuiltYet { .. } => 69,
         }

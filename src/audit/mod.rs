@@ -6,6 +6,7 @@
 //! processes) so that the chain never forks. The database refuses UPDATE and DELETE itself.
 
 mod chain;
+pub mod render;
 mod store;
 
 pub use chain::{FIELDS, GENESIS, encode, hash};

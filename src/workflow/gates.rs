@@ -137,22 +137,68 @@ pub struct AuditEvent {
     pub correlation: String,
     pub phase: crate::command::Phase,
     pub actor: SlackUserId,
+    pub channel: Option<SlackChannelId>,
     pub text: String,
+    pub action: Option<Action>,
+    pub env: Option<EnvName>,
+    pub cluster: Option<ClusterName>,
+    pub namespace: Option<NamespaceName>,
+    pub target: Option<Target>,
+    /// The incident or ticket id, for filtering.
+    pub reason: Option<String>,
     pub detail: serde_json::Value,
 }
 
 pub trait AuditSink: Send + Sync {
     /// Records an event durably, or says why it could not; the workflow does not act on
     /// Kubernetes unless the `started` event was recorded.
-    fn record(&self, event: &AuditEvent) -> Result<(), String>;
+    fn record<'a>(
+        &'a self,
+        event: &'a AuditEvent,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>>;
 }
 
-/// Today's audit sink: structured log lines (target `pitcrew::audit`). Not tamper-evident
-/// and only as durable as the log pipeline; the hash-chained store replaces it.
+/// The hash-chained store (SQLite or PostgreSQL): the audit trail proper.
+impl AuditSink for crate::audit::AuditStore {
+    fn record<'a>(
+        &'a self,
+        e: &'a AuditEvent,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let event = crate::audit::NewEvent {
+                correlation: e.correlation.clone(),
+                phase: e.phase.to_string(),
+                actor_id: e.actor.to_string(),
+                actor_name: None,
+                team: None,
+                channel: e.channel.as_ref().map(|c| c.to_string()),
+                command_text: e.text.clone(),
+                action: e.action.map(|a| a.to_string()),
+                env: e.env.as_ref().map(|v| v.to_string()),
+                cluster: e.cluster.as_ref().map(|v| v.to_string()),
+                namespace: e.namespace.as_ref().map(|v| v.to_string()),
+                kind: e.target.as_ref().map(|t| t.kind.to_string()),
+                name: e.target.as_ref().map(|t| t.name.to_string()),
+                reason: e.reason.clone(),
+                detail: e.detail.clone(),
+            };
+            self.append(event)
+                .await
+                .map(|_| ())
+                .map_err(|err| err.to_string())
+        })
+    }
+}
+
+/// Structured log lines only (target `pitcrew::audit`): for tests and tools that run without
+/// a database. Not tamper-evident.
 pub struct LogOnly;
 
 impl AuditSink for LogOnly {
-    fn record(&self, event: &AuditEvent) -> Result<(), String> {
+    fn record<'a>(
+        &'a self,
+        event: &'a AuditEvent,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
         let detail = event.detail.to_string();
         tracing::info!(
             target: "pitcrew::audit",
@@ -163,7 +209,7 @@ impl AuditSink for LogOnly {
             detail = %detail,
             "audit"
         );
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 

@@ -37,20 +37,31 @@ pub struct Context {
 }
 
 impl Context {
-    /// The context with today's gates (see [`gates`]).
-    pub async fn new(config: Config) -> Result<Arc<Context>, cluster::Error> {
+    /// The context with today's gates (see [`gates`]): clusters connected, the database
+    /// opened and migrated, the audit trail in it.
+    pub async fn new(config: Config) -> crate::Result<Arc<Context>> {
         let clusters = Clusters::connect(&config).await?;
-        Ok(Context::with_clusters(config, clusters))
+        let db = crate::db::Database::connect(&config.database).await?;
+        db.migrate().await?;
+        Ok(Context::with_parts(
+            config,
+            clusters,
+            Box::new(crate::audit::AuditStore::new(db)),
+        ))
     }
 
-    /// The context with today's gates over clusters connected elsewhere.
-    pub fn with_clusters(config: Config, clusters: Clusters) -> Arc<Context> {
+    /// The context with today's gates over clusters and an audit sink made elsewhere.
+    pub fn with_parts(
+        config: Config,
+        clusters: Clusters,
+        audit: Box<dyn AuditSink>,
+    ) -> Arc<Context> {
         Arc::new(Context {
             config,
             clusters,
             authorizer: Box::new(gates::ConfigOnly),
             justifier: Box::new(gates::RecordOnly),
-            audit: Box::new(gates::LogOnly),
+            audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
         })
@@ -151,6 +162,7 @@ pub async fn run(
         request,
         report,
         correlation,
+        subject: std::sync::Mutex::default(),
     };
     match &command {
         Command::Help(h) => Outcome::Done { message: h.text() },
@@ -191,6 +203,18 @@ struct Run<'a> {
     request: &'a Request,
     report: &'a (dyn Fn(Event) + Send + Sync),
     correlation: String,
+    /// What the command is about, filled in as it is resolved; every audit event carries it.
+    subject: std::sync::Mutex<Subject>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Subject {
+    action: Option<Action>,
+    env: Option<crate::names::EnvName>,
+    cluster: Option<crate::names::ClusterName>,
+    namespace: Option<crate::names::NamespaceName>,
+    target: Option<Target>,
+    reason: Option<String>,
 }
 
 impl Run<'_> {
@@ -245,18 +269,53 @@ impl Run<'_> {
             })
     }
 
-    fn audit(&self, phase: Phase, detail: serde_json::Value) -> Result<(), String> {
-        self.ctx.audit.record(&AuditEvent {
+    fn set_subject(
+        &self,
+        action: Action,
+        place: Option<&Place<'_>>,
+        target: &Target,
+        justification: &Option<Justification>,
+    ) {
+        let mut s = self.subject.lock().unwrap_or_else(|p| p.into_inner());
+        s.action = Some(action);
+        if let Some(p) = place {
+            s.env = Some(p.env.clone());
+            s.cluster = Some(p.cluster.clone());
+            s.namespace = Some(p.namespace.clone());
+        }
+        s.target = Some(target.clone());
+        s.reason = match justification {
+            Some(Justification::Reason(r)) => Some(r.id().to_string()),
+            Some(Justification::BreakGlass { .. }) => Some("break-glass".into()),
+            None => None,
+        };
+    }
+
+    async fn audit(&self, phase: Phase, detail: serde_json::Value) -> Result<(), String> {
+        let subject = self
+            .subject
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let event = AuditEvent {
             correlation: self.correlation.clone(),
             phase,
             actor: self.request.actor.clone(),
+            channel: self.request.channel.clone(),
             text: self.request.text.clone(),
+            action: subject.action,
+            env: subject.env,
+            cluster: subject.cluster,
+            namespace: subject.namespace,
+            target: subject.target,
+            reason: subject.reason,
             detail,
-        })
+        };
+        self.ctx.audit.record(&event).await
     }
 
     /// Checks the justification; a refusal is audited as `denied`.
-    fn justify(
+    async fn justify(
         &self,
         justification: &Option<Justification>,
         env: &crate::names::EnvName,
@@ -281,7 +340,9 @@ impl Run<'_> {
         match refused {
             Some(message) => {
                 let o = Outcome::Unjustified { message };
-                let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                let _ = self
+                    .audit(Phase::Denied, serde_json::json!({"outcome": &o}))
+                    .await;
                 Err(o)
             }
             None => Ok(()),
@@ -318,7 +379,19 @@ impl Run<'_> {
             },
             command::Subject::Workload { target } => target.clone(),
         };
-        if let Err(e) = self.audit(Phase::Requested, serde_json::json!({"command": command})) {
+        self.set_subject(Action::Promote, None, &target, &p.justification);
+        {
+            let mut subject = self.subject.lock().unwrap_or_else(|e| e.into_inner());
+            subject.env = Some(to.0.clone());
+            subject.cluster = Some(to.1.cluster.clone());
+        }
+        if let Err(e) = self
+            .audit(
+                Phase::Requested,
+                serde_json::json!({"command": command, "from": from.0}),
+            )
+            .await
+        {
             return unavailable_audit(e);
         }
         let checks = [(Action::Status, &from), (Action::Promote, &to)];
@@ -334,16 +407,21 @@ impl Run<'_> {
                 match self.authorize(action, &place, &target) {
                     Ok(d) => decisions.push(d),
                     Err(o) => {
-                        let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                        let _ = self
+                            .audit(Phase::Denied, serde_json::json!({"outcome": &o}))
+                            .await;
                         return o;
                     }
                 }
             }
         }
-        if let Err(o) = self.justify(&p.justification, &to.0, to.1) {
+        if let Err(o) = self.justify(&p.justification, &to.0, to.1).await {
             return o;
         }
-        if let Err(e) = self.audit(Phase::Approved, serde_json::json!({"decisions": decisions})) {
+        if let Err(e) = self
+            .audit(Phase::Approved, serde_json::json!({"decisions": decisions}))
+            .await
+        {
             return unavailable_audit(e);
         }
         let (Ok(src_client), Ok(dst_client)) = (
@@ -367,7 +445,10 @@ impl Run<'_> {
                 ),
             };
         };
-        if let Err(e) = self.audit(Phase::Started, serde_json::json!({"dry_run": p.dry_run})) {
+        if let Err(e) = self
+            .audit(Phase::Started, serde_json::json!({"dry_run": p.dry_run}))
+            .await
+        {
             return unavailable_audit(e);
         }
         let side = |client, env: &crate::config::Environment| cluster::Side {
@@ -394,12 +475,16 @@ impl Run<'_> {
                         mismatch.problems.join("; ")
                     ),
                 };
-                let _ = self.audit(Phase::Cancelled, serde_json::json!({"outcome": &o}));
+                let _ = self
+                    .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
+                    .await;
                 return o;
             }
             Err(e) => {
                 let o = cluster_outcome(e);
-                let _ = self.audit(Phase::Failed, serde_json::json!({"outcome": &o}));
+                let _ = self
+                    .audit(Phase::Failed, serde_json::json!({"outcome": &o}))
+                    .await;
                 return o;
             }
         };
@@ -410,7 +495,9 @@ impl Run<'_> {
                     to.0, from.0
                 ),
             };
-            let _ = self.audit(Phase::Succeeded, serde_json::json!({"outcome": &o}));
+            let _ = self
+                .audit(Phase::Succeeded, serde_json::json!({"outcome": &o}))
+                .await;
             return o;
         }
         for change in &changes {
@@ -423,10 +510,12 @@ impl Run<'_> {
             let o = Outcome::Done {
                 message: format!("dry run: {}; nothing was changed", summary.join("; ")),
             };
-            let _ = self.audit(
-                Phase::Succeeded,
-                serde_json::json!({"changes": changes, "dry_run": true}),
-            );
+            let _ = self
+                .audit(
+                    Phase::Succeeded,
+                    serde_json::json!({"changes": changes, "dry_run": true}),
+                )
+                .await;
             return o;
         }
         let mut failures = Vec::new();
@@ -478,10 +567,13 @@ impl Run<'_> {
                 },
             )
         };
-        if let Err(e) = self.audit(
-            phase,
-            serde_json::json!({"changes": changes, "outcome": &o}),
-        ) {
+        if let Err(e) = self
+            .audit(
+                phase,
+                serde_json::json!({"changes": changes, "outcome": &o}),
+            )
+            .await
+        {
             tracing::error!(error = %e, "could not record the outcome in the audit trail");
         }
         o
@@ -612,21 +704,30 @@ impl Run<'_> {
             Ok(p) => p,
             Err(o) => return o,
         };
+        self.set_subject(action, Some(&place), target, justification);
         let requested = serde_json::json!({"command": command, "env": place.env, "cluster": place.cluster, "namespace": place.namespace});
-        if let Err(e) = self.audit(Phase::Requested, requested) {
+        if let Err(e) = self.audit(Phase::Requested, requested).await {
             return unavailable_audit(e);
         }
         let decision = match self.authorize(action, &place, target) {
             Ok(d) => d,
             Err(o) => {
-                let _ = self.audit(Phase::Denied, serde_json::json!({"outcome": &o}));
+                let _ = self
+                    .audit(Phase::Denied, serde_json::json!({"outcome": &o}))
+                    .await;
                 return o;
             }
         };
-        if let Err(o) = self.justify(justification, &place.env, place.environment) {
+        if let Err(o) = self
+            .justify(justification, &place.env, place.environment)
+            .await
+        {
             return o;
         }
-        if let Err(e) = self.audit(Phase::Approved, serde_json::json!({"decision": decision})) {
+        if let Err(e) = self
+            .audit(Phase::Approved, serde_json::json!({"decision": decision}))
+            .await
+        {
             return unavailable_audit(e);
         }
         let client = match self.client(&place) {
@@ -644,7 +745,10 @@ impl Run<'_> {
             };
         };
         // The last gate before Kubernetes: no durable `started`, no action.
-        if let Err(e) = self.audit(Phase::Started, serde_json::json!({"dry_run": dry_run})) {
+        if let Err(e) = self
+            .audit(Phase::Started, serde_json::json!({"dry_run": dry_run}))
+            .await
+        {
             return unavailable_audit(e);
         }
         let name = target.name.as_str();
@@ -664,7 +768,9 @@ impl Run<'_> {
             Ok(c) => c,
             Err(e) => {
                 let o = cluster_outcome(e);
-                let _ = self.audit(Phase::Failed, serde_json::json!({"outcome": &o}));
+                let _ = self
+                    .audit(Phase::Failed, serde_json::json!({"outcome": &o}))
+                    .await;
                 return o;
             }
         };
@@ -675,10 +781,12 @@ impl Run<'_> {
             let o = Outcome::Done {
                 message: format!("dry run: {}; nothing was changed", describe(&change)),
             };
-            let _ = self.audit(
-                Phase::Succeeded,
-                serde_json::json!({"change": change, "dry_run": true}),
-            );
+            let _ = self
+                .audit(
+                    Phase::Succeeded,
+                    serde_json::json!({"change": change, "dry_run": true}),
+                )
+                .await;
             return o;
         }
         let started = std::time::Instant::now();
@@ -744,10 +852,13 @@ impl Run<'_> {
             ),
             Err(e) => (Phase::Failed, cluster_outcome(e)),
         };
-        if let Err(e) = self.audit(
-            phase,
-            serde_json::json!({"change": change, "outcome": &outcome}),
-        ) {
+        if let Err(e) = self
+            .audit(
+                phase,
+                serde_json::json!({"change": change, "outcome": &outcome}),
+            )
+            .await
+        {
             tracing::error!(error = %e, "could not record the outcome in the audit trail");
         }
         outcome

@@ -277,3 +277,102 @@ async fn queries_filter_by_what_compliance_asks() {
         t.cleanup().await;
     }
 }
+
+/// `pitcrew audit query|show|verify` on the embedded database, as an auditor runs them.
+#[tokio::test]
+async fn the_audit_commands_query_show_and_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for f in ["model.conf", "policy.csv"] {
+        std::fs::write(dir.path().join(f), "").expect("write");
+    }
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(&config, "[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.c]\nin_cluster = true\n[environments.dev]\ncluster = \"c\"\nnamespaces = [\"dev\"]\n").expect("config");
+    let db = pitcrew::db::Database::open_sqlite(&dir.path().join("pitcrew.db"))
+        .await
+        .expect("db");
+    db.migrate().await.expect("migrate");
+    let store = AuditStore::new(db.clone());
+    for i in 0..6 {
+        store
+            .append(event(i, ["requested", "approved", "succeeded"][i % 3]))
+            .await
+            .expect("append");
+    }
+    // Text as a hostile user might type it: a terminal escape and a spreadsheet formula.
+    let mut hostile = event(6, "requested");
+    hostile.command_text = "=HYPERLINK(\"http://evil\") \u{1b}[2J".into();
+    store.append(hostile).await.expect("append");
+
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+            .env_clear()
+            .arg("audit")
+            .args(args)
+            .args(["--config", config.to_str().expect("utf-8")])
+            .output()
+            .expect("run");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("audit trail intact: 7 events, chain head "),
+        "{out}"
+    );
+
+    let (code, out) = run(&["query", "--reason", "chg-4", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (code, out) = run(&[
+        "query",
+        "--since",
+        "1h",
+        "--actor",
+        "@U0ALICE01",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(json.as_array().map(|a| a.len()), Some(4));
+    let (_, out) = run(&["query", "--since", "2999-01-01T00:00:00Z"]);
+    assert_eq!(out.lines().count(), 1, "only the header: {out}");
+
+    let (_, table) = run(&["query"]);
+    assert!(
+        !table.contains('\u{1b}'),
+        "no terminal escape reaches the screen"
+    );
+    let (_, csv) = run(&["query", "--format", "csv"]);
+    assert!(
+        csv.contains("\"'=HYPERLINK(\"\"http://evil\"\")"),
+        "formula defused:\n{csv}"
+    );
+
+    let (code, out) = run(&["show", "2"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        out.lines().count(),
+        4,
+        "header and the 3 events of event 2's command:\n{out}"
+    );
+
+    // Tamper behind the store's back; verify names the event and fails.
+    sqlx::query("DROP TRIGGER audit_events_no_update")
+        .execute(db.pool())
+        .await
+        .expect("drop");
+    sqlx::query("UPDATE audit_events SET phase = 'succeeded' WHERE id = 5")
+        .execute(db.pool())
+        .await
+        .expect("tamper");
+    let (code, out) = run(&["verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("audit trail BROKEN at event 5: its content does not match its hash"),
+        "{out}"
+    );
+}

@@ -297,7 +297,7 @@ fn commands_not_built_yet_say_so_and_exit_69() {
     let ws = Workspace::with_config(EXAMPLE);
     for args in [
         vec!["serve"],
-        vec!["audit", "verify"],
+        vec!["audit", "archive", "--before", "2026-01-01"],
         vec!["policy", "lint"],
         vec!["manifest"],
     ] {

@@ -351,3 +351,132 @@ async fn following_survives_watches_that_end_under_it() {
         "the rollout was followed to completion across several watches: {followed:?}"
     );
 }
+
+/// An audit sink that records in memory and fails on one phase, to prove the gate.
+struct FailingAt(pitcrew::command::Phase, std::sync::Mutex<Vec<String>>);
+
+impl pitcrew::workflow::gates::AuditSink for FailingAt {
+    fn record<'a>(
+        &'a self,
+        e: &'a pitcrew::workflow::gates::AuditEvent,
+    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+        let result = if e.phase == self.0 {
+            Err("disk full".to_string())
+        } else {
+            self.1.lock().expect("lock").push(e.phase.to_string());
+            Ok(())
+        };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+#[tokio::test]
+async fn nothing_runs_when_the_started_event_cannot_be_recorded() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("nostart").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let setup = setup(&cluster, &ns, "60s");
+    let env = |k: &str| match k {
+        "JIRA_EMAIL" | "JIRA_API_TOKEN" => Some("x".to_string()),
+        _ => None,
+    };
+    let config = pitcrew::config::Config::load(&setup.config, &env).expect("config");
+    let clusters = pitcrew::cluster::Clusters::connect(&config)
+        .await
+        .expect("clusters");
+    let sink = FailingAt(pitcrew::command::Phase::Started, Default::default());
+    let ctx = pitcrew::workflow::Context::with_parts(config, clusters, Box::new(sink));
+    let request = pitcrew::workflow::Request {
+        actor: pitcrew::names::SlackUserId::parse("U01TESTER1").expect("id"),
+        channel: None,
+        text: "restart checkout -e staging".into(),
+        confirmed: true,
+    };
+    let outcome = pitcrew::workflow::run(&ctx, &request, &|_| {}).await;
+    assert_eq!(outcome.exit_code(), 5, "{outcome:?}");
+    assert_eq!(
+        outcome.message(),
+        "the audit trail cannot be written (disk full); nothing was done"
+    );
+    assert_eq!(
+        revision_of(&api.get("checkout").await.expect("get")),
+        1,
+        "the restart did not happen"
+    );
+}
+
+#[tokio::test]
+async fn exec_writes_a_verifiable_audit_trail_to_the_embedded_database() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("trail").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let setup = setup(&cluster, &ns, "60s");
+    assert_eq!(
+        exec(&setup, "restart checkout -e staging --reason CHG-42").0,
+        0
+    );
+    assert_eq!(exec(&setup, "restart checkout -e prod").0, 3);
+
+    let db = pitcrew::db::Database::open_sqlite(&setup.config.with_file_name("pitcrew.db"))
+        .await
+        .expect("db");
+    let store = pitcrew::audit::AuditStore::new(db);
+    let all = store
+        .query(&pitcrew::audit::Filter::default())
+        .await
+        .expect("query");
+    let phases: Vec<(&str, &str)> = all
+        .iter()
+        .map(|r| (r.env.as_deref().unwrap_or(""), r.phase.as_str()))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            ("staging", "requested"),
+            ("staging", "approved"),
+            ("staging", "started"),
+            ("staging", "succeeded"),
+            ("prod", "requested"),
+            ("prod", "denied")
+        ]
+    );
+    assert_eq!(all[0].reason.as_deref(), Some("CHG-42"));
+    assert_eq!(all[0].kind.as_deref(), Some("deployment"));
+    assert_eq!(all[0].name.as_deref(), Some("checkout"));
+    assert_eq!(
+        all[0].correlation, all[3].correlation,
+        "one command, one correlation id"
+    );
+    assert_ne!(all[0].correlation, all[4].correlation);
+    assert_eq!(store.verify().await.expect("verify").first_problem, None);
+}
