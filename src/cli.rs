@@ -463,6 +463,24 @@ async fn exec(
         text: text.to_string(),
         confirmed: yes,
     };
+    // Close what an earlier, interrupted pitcrew left open, before anything new runs.
+    match workflow::reconcile(&ctx).await {
+        Ok(closed) => {
+            for r in closed {
+                println!(
+                    "! closed an interrupted command as `interrupted`: {} — found: {}",
+                    r.command_text, r.found
+                );
+            }
+        }
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::Unavailable {
+                message: format!(
+                    "cannot reconcile interrupted commands in the audit trail ({e}); nothing was done"
+                ),
+            }));
+        }
+    }
     // Ctrl-C stops following the rollout (the change itself is already made) and says so.
     let cancel = ctx.cancel.clone();
     tokio::spawn(async move {

@@ -191,6 +191,23 @@ impl AuditStore {
         })
     }
 
+    /// The `started` events of commands that never recorded an outcome (succeeded, failed,
+    /// interrupted, cancelled): what a crash or kill left behind.
+    pub async fn unfinished(&self) -> Result<Vec<Record>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE phase = 'started' AND correlation NOT IN \
+             (SELECT correlation FROM audit_events WHERE phase IN ('succeeded', 'failed', 'interrupted', 'cancelled')) \
+             ORDER BY id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(self.db.pool())
+            .await
+            .map_err(|e| self.db.error(e))?;
+        rows.iter()
+            .map(|r| record_from(r).map_err(|e| self.db.error(e)))
+            .collect()
+    }
+
     /// Events matching `filter`, oldest first.
     pub async fn query(&self, filter: &Filter) -> Result<Vec<Record>> {
         let mut clauses = Vec::new();

@@ -156,6 +156,22 @@ pub trait AuditSink: Send + Sync {
         &'a self,
         event: &'a AuditEvent,
     ) -> futures::future::BoxFuture<'a, Result<(), String>>;
+
+    /// The `started` events of commands with no recorded outcome (for start-up reconciliation).
+    fn unfinished(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Appends an event about an earlier command (reconciliation), keeping its correlation.
+    fn record_raw(
+        &self,
+        event: crate::audit::NewEvent,
+    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        let _ = event;
+        Box::pin(std::future::ready(Ok(())))
+    }
 }
 
 /// The hash-chained store (SQLite or PostgreSQL): the audit trail proper.
@@ -186,6 +202,28 @@ impl AuditSink for crate::audit::AuditStore {
                 .await
                 .map(|_| ())
                 .map_err(|err| err.to_string())
+        })
+    }
+
+    fn unfinished(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
+        Box::pin(async move {
+            crate::audit::AuditStore::unfinished(self)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn record_raw(
+        &self,
+        event: crate::audit::NewEvent,
+    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(async move {
+            self.append(event)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -877,6 +877,88 @@ fn unavailable_audit(e: String) -> Outcome {
     }
 }
 
+/// A command that was interrupted (pitcrew stopped between `started` and its outcome) and is
+/// now closed as `interrupted`, with what the cluster shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reconciled {
+    pub correlation: String,
+    pub command_text: String,
+    pub found: String,
+}
+
+/// Start-up reconciliation: closes every command with a `started` event and no outcome as
+/// `interrupted`, recording the workload's state as found in the cluster now.
+pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
+    let mut closed = Vec::new();
+    for started in ctx.audit.unfinished().await? {
+        let found = match inspect(ctx, &started).await {
+            Ok(found) => found,
+            Err(e) => format!("could not read the workload: {e}"),
+        };
+        let detail = serde_json::json!({"reconciled": true, "found": found});
+        let event = crate::audit::NewEvent {
+            correlation: started.correlation.clone(),
+            phase: Phase::Interrupted.to_string(),
+            actor_id: started.actor_id.clone(),
+            actor_name: started.actor_name.clone(),
+            team: started.team.clone(),
+            channel: started.channel.clone(),
+            command_text: started.command_text.clone(),
+            action: started.action.clone(),
+            env: started.env.clone(),
+            cluster: started.cluster.clone(),
+            namespace: started.namespace.clone(),
+            kind: started.kind.clone(),
+            name: started.name.clone(),
+            reason: started.reason.clone(),
+            detail,
+        };
+        ctx.audit.record_raw(event).await?;
+        tracing::warn!(correlation = %started.correlation, command = %started.command_text, found = %found, "closed an interrupted command");
+        closed.push(Reconciled {
+            correlation: started.correlation,
+            command_text: started.command_text,
+            found,
+        });
+    }
+    Ok(closed)
+}
+
+async fn inspect(ctx: &Context, started: &crate::audit::Record) -> Result<String, String> {
+    let (Some(cluster), Some(ns), Some(kind), Some(name)) = (
+        &started.cluster,
+        &started.namespace,
+        &started.kind,
+        &started.name,
+    ) else {
+        return Err("the started event does not name a workload".into());
+    };
+    let cluster = crate::names::ClusterName::parse(cluster).map_err(|e| e.to_string())?;
+    let kind = command::Kind::parse(kind).map_err(|e| e.to_string())?;
+    let client = ctx.clusters.client(&cluster).map_err(|e| e.to_string())?;
+    let workload = cluster::Workload::get(client, kind, ns, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let state = cluster::rollout_state(&workload);
+    let snapshot = cluster::snapshot(client, ns, &workload)
+        .await
+        .map_err(|e| e.to_string())?;
+    let images: Vec<String> = snapshot
+        .images
+        .iter()
+        .map(|(c, i)| format!("{c}={i}"))
+        .collect();
+    Ok(format!(
+        "{} (revision {}, images {})",
+        state.message,
+        snapshot
+            .revision
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        images.join(", ")
+    ))
+}
+
 /// One line for a change: what was done to what, from which revision and images to which.
 pub fn describe(change: &Change) -> String {
     let what = match (change.to_revision, change.annotations_set.is_empty()) {

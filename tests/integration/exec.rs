@@ -480,3 +480,80 @@ async fn exec_writes_a_verifiable_audit_trail_to_the_embedded_database() {
     assert_ne!(all[0].correlation, all[4].correlation);
     assert_eq!(store.verify().await.expect("verify").first_problem, None);
 }
+
+#[tokio::test]
+async fn a_command_cut_off_after_started_is_closed_as_interrupted_with_the_state_found() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("crash").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let setup = setup(&cluster, &ns, "60s");
+
+    // What a pitcrew killed right after `started` leaves in its database.
+    let db = pitcrew::db::Database::open_sqlite(&setup.config.with_file_name("pitcrew.db"))
+        .await
+        .expect("db");
+    db.migrate().await.expect("migrate");
+    let store = pitcrew::audit::AuditStore::new(db);
+    for phase in ["requested", "approved", "started"] {
+        store
+            .append(pitcrew::audit::NewEvent {
+                correlation: "crashed-1".into(),
+                phase: phase.into(),
+                actor_id: "U01TESTER1".into(),
+                command_text: "restart checkout -e staging".into(),
+                action: Some("restart".into()),
+                env: Some("staging".into()),
+                cluster: Some("c-staging".into()),
+                namespace: Some(ns.name.clone()),
+                kind: Some("deployment".into()),
+                name: Some("checkout".into()),
+                detail: serde_json::json!({}),
+                ..Default::default()
+            })
+            .await
+            .expect("append");
+    }
+
+    let (code, out) = exec(&setup, "status checkout -e staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("! closed an interrupted command as `interrupted`: restart checkout -e staging — found: deployment \"checkout\" successfully rolled out (revision 1, images app=registry.invalid/checkout:1)"),
+        "{out}"
+    );
+    let story = store
+        .query(&pitcrew::audit::Filter {
+            correlation: Some("crashed-1".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("query");
+    let phases: Vec<&str> = story.iter().map(|r| r.phase.as_str()).collect();
+    assert_eq!(phases, ["requested", "approved", "started", "interrupted"]);
+    assert!(
+        story[3].detail.contains("successfully rolled out"),
+        "{}",
+        story[3].detail
+    );
+    assert_eq!(store.verify().await.expect("verify").first_problem, None);
+
+    let (_, out) = exec(&setup, "status checkout -e staging");
+    assert!(
+        !out.contains("closed an interrupted command"),
+        "closed once only: {out}"
+    );
+}
