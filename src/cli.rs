@@ -168,14 +168,20 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: crate::audit::render::Format,
     },
-    /// Write events to a file an auditor can keep, with the chain head.
+    /// Write events to a file an auditor can keep, with the chain head and the result of
+    /// verifying the whole chain at export time.
     Export {
         #[command(flatten)]
         config: ConfigArg,
+        /// From: a duration back from now or an RFC 3339 time.
         #[arg(long)]
         since: Option<String>,
+        /// Until (exclusive).
         #[arg(long)]
         until: Option<String>,
+        /// The file to write (default: pitcrew-audit-<time>.json in the current directory).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
     },
     /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
@@ -305,7 +311,20 @@ fn run(command: Command) -> Result<ExitCode> {
             let config = load(&config.config)?;
             runtime()?.block_on(audit_show(&config, &id, format))
         }
-        Command::Audit(AuditCommand::Export { .. }) => not_yet("audit export", 6),
+        Command::Audit(AuditCommand::Export {
+            config,
+            since,
+            until,
+            output,
+        }) => {
+            let config = load(&config.config)?;
+            let filter = audit_filter(&AuditFilterArgs {
+                since,
+                until,
+                ..AuditFilterArgs::default()
+            })?;
+            runtime()?.block_on(audit_export(&config, &filter, output))
+        }
         Command::Audit(AuditCommand::Verify { config }) => {
             let config = load(&config.config)?;
             runtime()?.block_on(audit_verify(&config))
@@ -624,6 +643,55 @@ async fn audit_show(
     }
     print!("{}", crate::audit::render::render(&story, format));
     Ok(ExitCode::SUCCESS)
+}
+
+/// `pitcrew audit export`: the events in the period, with the chain head and the verification
+/// of the whole chain, in one JSON file. Each event keeps its `prev_hash` and `hash`, so the
+/// file itself shows that its events are a contiguous piece of the chain.
+async fn audit_export(
+    config: &Config,
+    filter: &crate::audit::Filter,
+    output: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let report = store.verify().await?;
+    let events = store.query(filter).await?;
+    let now = chrono::Utc::now();
+    let path = output.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "pitcrew-audit-{}.json",
+            now.format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let document = serde_json::json!({
+        "format": "pitcrew-audit-export-v1",
+        "exported_at": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "period": {"since": filter.since, "until": filter.until},
+        "hash": "SHA-256 over the canonical encoding in docs/audit.md",
+        "chain": {"events": report.events, "head": report.head, "intact": report.first_problem.is_none(), "first_problem": report.first_problem},
+        "events": events,
+    });
+    let text = serde_json::to_string_pretty(&document)
+        .map_err(|e| Error::Usage(format!("cannot encode the export: {e}")))?;
+    std::fs::write(&path, text + "\n")
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    println!(
+        "wrote {} events to {} (chain of {} events, head {}{})",
+        events.len(),
+        path.display(),
+        report.events,
+        report.head,
+        if report.first_problem.is_some() {
+            ", CHAIN BROKEN: see the file"
+        } else {
+            ", intact"
+        }
+    );
+    Ok(if report.first_problem.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn audit_verify(config: &Config) -> Result<ExitCode> {

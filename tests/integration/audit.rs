@@ -352,6 +352,25 @@ async fn the_audit_commands_query_show_and_verify() {
         "formula defused:\n{csv}"
     );
 
+    let export = dir.path().join("export.json");
+    let (code, out) = run(&[
+        "export",
+        "--since",
+        "1h",
+        "-o",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&export).expect("read")).expect("json");
+    assert_eq!(doc["chain"]["events"], 7);
+    assert_eq!(doc["chain"]["intact"], true);
+    assert_eq!(doc["events"].as_array().map(|a| a.len()), Some(7));
+    assert_eq!(
+        doc["chain"]["head"], doc["events"][6]["hash"],
+        "the head is in the file"
+    );
+
     let (code, out) = run(&["show", "2"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
