@@ -50,6 +50,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    #[error("cannot write to the audit trail: {0}")]
+    AuditWrite(String),
+
     #[error("cannot start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }
@@ -67,6 +70,7 @@ impl Error {
             Error::Runtime(_) => "runtime",
             Error::Cluster(e) => e.metric_label(),
             Error::Usage(_) => "usage",
+            Error::AuditWrite(_) => "audit_write",
         }
     }
 
@@ -74,7 +78,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => 2,
-            Error::Database { .. } | Error::Migrate(_) | Error::Runtime(_) | Error::Cluster(_) => 5,
+            Error::Database { .. } | Error::Migrate(_) | Error::Runtime(_) | Error::Cluster(_) | Error::AuditWrite(_) => 5,
             // EX_UNAVAILABLE from sysexits.h: distinct from every exit code pitcrew gives.
             Error::NotBuiltYet { .. } => 69,
         }
