@@ -37,7 +37,10 @@ async fn rate(store: &AuditStore, writers: usize, window: Duration) -> f64 {
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while start.elapsed() < window {
-                store.append(event(w as u64 * 1_000_000 + n)).await.expect("append");
+                store
+                    .append(event(w as u64 * 1_000_000 + n))
+                    .await
+                    .expect("append");
                 n += 1;
             }
             n
@@ -89,41 +92,75 @@ async fn run(label: &str, db: Database, events: u64) {
     let plain = plain_rate(&db, window).await;
     let one = rate(&store, 1, window).await;
     let eight = rate(&store, 8, window).await;
-    println!("{label}: durable appends/s — plain INSERT baseline {plain:.0}, chained 1 writer {one:.0}, chained 8 writers {eight:.0} ({:.1}x the baseline)", eight / plain);
+    println!(
+        "{label}: durable appends/s — plain INSERT baseline {plain:.0}, chained 1 writer {one:.0}, chained 8 writers {eight:.0} ({:.1}x the baseline)",
+        eight / plain
+    );
 
     let have = store.verify().await.expect("verify").events;
     let fill = Instant::now();
     let mut i = have;
     while i < events {
         let n = (events - i).min(20_000);
-        store.append_many((i..i + n).map(event).collect()).await.expect("fill");
+        store
+            .append_many((i..i + n).map(event).collect())
+            .await
+            .expect("fill");
         i += n;
     }
-    println!("{label}: filled to {events} events in {:.1} s", fill.elapsed().as_secs_f64());
+    println!(
+        "{label}: filled to {events} events in {:.1} s",
+        fill.elapsed().as_secs_f64()
+    );
 
     let t = Instant::now();
     let report = store.verify().await.expect("verify");
     assert!(report.first_problem.is_none());
-    println!("{label}: verify of {} events: {:.2} s", report.events, t.elapsed().as_secs_f64());
+    println!(
+        "{label}: verify of {} events: {:.2} s",
+        report.events,
+        t.elapsed().as_secs_f64()
+    );
 
     let mut times = Vec::new();
     for q in 0..200u64 {
         let filter = match q % 3 {
-            0 => Filter { correlation: Some(format!("corr-{}", (q * 7919) % (events / 4))), ..Filter::default() },
-            1 => Filter { reason: Some(format!("CHG-{}", (q * 104_729) % (events / 4))), ..Filter::default() },
-            _ => Filter { actor: Some(format!("U0ACTOR{:03}", q % 200)), since: Some("2026-01-01T00:00:00.000Z".into()), limit: Some(50), ..Filter::default() },
+            0 => Filter {
+                correlation: Some(format!("corr-{}", (q * 7919) % (events / 4))),
+                ..Filter::default()
+            },
+            1 => Filter {
+                reason: Some(format!("CHG-{}", (q * 104_729) % (events / 4))),
+                ..Filter::default()
+            },
+            _ => Filter {
+                actor: Some(format!("U0ACTOR{:03}", q % 200)),
+                since: Some("2026-01-01T00:00:00.000Z".into()),
+                limit: Some(50),
+                ..Filter::default()
+            },
         };
         let t = Instant::now();
         let rows = store.query(&filter).await.expect("query");
         times.push(t.elapsed());
-        assert!(!rows.is_empty() || q % 3 != 2, "the actor query always finds events");
+        assert!(
+            !rows.is_empty() || q % 3 != 2,
+            "the actor query always finds events"
+        );
     }
     times.sort();
-    println!("{label}: indexed filtered queries over {events} events: p50 {:.2} ms, p99 {:.2} ms", p(&times, 0.5), p(&times, 0.99));
+    println!(
+        "{label}: indexed filtered queries over {events} events: p50 {:.2} ms, p99 {:.2} ms",
+        p(&times, 0.5),
+        p(&times, 0.99)
+    );
 }
 
 fn main() {
-    let events: u64 = std::env::var("PITCREW_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let events: u64 = std::env::var("PITCREW_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     pitcrew::install_crypto_provider();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");

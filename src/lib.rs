@@ -78,7 +78,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Config(_) | Error::Usage(_) => 2,
-            Error::Database { .. } | Error::Migrate(_) | Error::Runtime(_) | Error::Cluster(_) | Error::AuditWrite(_) => 5,
+            Error::Database { .. }
+            | Error::Migrate(_)
+            | Error::Runtime(_)
+            | Error::Cluster(_)
+            | Error::AuditWrite(_) => 5,
             // EX_UNAVAILABLE from sysexits.h: distinct from every exit code pitcrew gives.
             Error::NotBuiltYet { .. } => 69,
         }

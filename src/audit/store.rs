@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 
 use super::chain::{GENESIS, hash};
 use super::{NewEvent, Record};
-use crate::{Error, Result};
 use crate::db::{Backend, Database};
+use crate::{Error, Result};
 
 const COLUMNS: &str = "id, at, correlation, phase, actor_id, actor_name, team, channel, command_text, action, env, \
      cluster, namespace, kind, name, reason, detail, prev_hash, hash";
@@ -20,7 +20,10 @@ const COLUMNS: &str = "id, at, correlation, phase, actor_id, actor_name, team, c
 const APPEND_LOCK: i64 = 0x7069_7463_7277; // "pitcrw"
 
 /// An event waiting to be written, and where its result goes.
-type Pending = (NewEvent, tokio::sync::oneshot::Sender<std::result::Result<Record, String>>);
+type Pending = (
+    NewEvent,
+    tokio::sync::oneshot::Sender<std::result::Result<Record, String>>,
+);
 
 #[derive(Clone)]
 pub struct AuditStore {
@@ -83,7 +86,10 @@ impl AuditStore {
     /// callers are written together in one transaction (group commit).
     pub async fn append(&self, event: NewEvent) -> Result<Record> {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).push((event, tx));
+        self.queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((event, tx));
         let writer = self.append.lock().await;
         // A previous writer may have taken our event along with its own.
         if let Ok(result) = rx.try_recv() {
@@ -107,7 +113,9 @@ impl AuditStore {
         drop(writer);
         match rx.await {
             Ok(result) => result.map_err(Error::AuditWrite),
-            Err(_) => Err(Error::AuditWrite("the audit writer stopped before answering".into())),
+            Err(_) => Err(Error::AuditWrite(
+                "the audit writer stopped before answering".into(),
+            )),
         }
     }
 
@@ -134,7 +142,10 @@ impl AuditStore {
             .await
             .map_err(err)?;
         let (mut prev_id, mut prev_hash) = match last {
-            Some(row) => (row.try_get::<i64, _>(0).map_err(err)?, row.try_get::<String, _>(1).map_err(err)?),
+            Some(row) => (
+                row.try_get::<i64, _>(0).map_err(err)?,
+                row.try_get::<String, _>(1).map_err(err)?,
+            ),
             None => (0, GENESIS.to_string()),
         };
         let sql = format!(
@@ -200,7 +211,8 @@ impl AuditStore {
     /// row by row through SQLite's driver thread).
     pub async fn verify(&self) -> Result<VerifyReport> {
         const PAGE: i64 = 10_000;
-        let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT {PAGE}");
+        let sql =
+            format!("SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT {PAGE}");
         let (mut expected_id, mut prev_hash, mut events) = (1_i64, GENESIS.to_string(), 0_u64);
         let mut after = 0_i64;
         loop {
@@ -221,7 +233,10 @@ impl AuditStore {
                 } else if record.prev_hash != prev_hash {
                     Some("its prev_hash does not match the previous event's hash: an event before it was changed, removed or inserted".into())
                 } else if hash(&record) != record.hash {
-                    Some("its content does not match its hash: it was changed after it was written".into())
+                    Some(
+                        "its content does not match its hash: it was changed after it was written"
+                            .into(),
+                    )
                 } else {
                     None
                 };
@@ -229,7 +244,10 @@ impl AuditStore {
                     return Ok(VerifyReport {
                         events,
                         head: prev_hash,
-                        first_problem: Some(Problem { id: record.id, what }),
+                        first_problem: Some(Problem {
+                            id: record.id,
+                            what,
+                        }),
                     });
                 }
                 events += 1;

@@ -68,6 +68,14 @@ impl TestDb {
         }
     }
 
+    /// The PostgreSQL database's name (empty for SQLite).
+    pub fn name(&self) -> &str {
+        match self {
+            TestDb::Postgres { name, .. } => name,
+            TestDb::Sqlite { .. } => "",
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         self.db().backend().as_str()
     }

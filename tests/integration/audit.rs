@@ -106,6 +106,46 @@ async fn concurrent_writers_never_fork_the_chain() {
     }
 }
 
+#[tokio::test]
+async fn two_processes_on_postgresql_never_fork_the_chain() {
+    // Two stores with their own pools and their own in-process locks behave like two
+    // replicas: only PostgreSQL's advisory lock keeps their appends in one chain.
+    let Some(t) = TestDb::postgres().await else {
+        return;
+    };
+    let a = store(&t).await;
+    let b = AuditStore::new(t.db().clone());
+    let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .expect("url with a database");
+    let other_pool = pitcrew::db::Database::open_postgres(&format!("{base}/{}", t.name()))
+        .await
+        .expect("second pool");
+    let b2 = AuditStore::new(other_pool);
+    let mut tasks = Vec::new();
+    for (w, s) in [a.clone(), b, b2].into_iter().enumerate() {
+        for k in 0..3 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..20 {
+                    s.append(event(w * 1000 + k * 100 + i, "requested"))
+                        .await
+                        .expect("append");
+                }
+            }));
+        }
+    }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    let report = a.verify().await.expect("verify");
+    assert_eq!(report.first_problem, None);
+    assert_eq!(report.events, 180);
+    t.cleanup().await;
+}
+
 /// Turns the append-only triggers off, as someone with database access could.
 async fn disable_triggers(t: &TestDb) {
     match t.db().backend() {
