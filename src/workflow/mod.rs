@@ -192,8 +192,10 @@ pub async fn run(
             .await
         }
         Command::Promote(p) => run.promote(p, &command).await,
-        Command::Audit(_) => Outcome::BadInput {
-            message: "the audit trail is not built yet; nothing to show".into(),
+        // Who may read the trail from chat is the policy's to say, and the policy is not built
+        // yet: refuse rather than show it to everyone. `pitcrew audit query` serves operators.
+        Command::Audit(_) => Outcome::Refused {
+            message: "reading the audit trail from chat needs the authorization policy, which is not built yet; operators can use `pitcrew audit query`".into(),
         },
     }
 }
