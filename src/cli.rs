@@ -188,12 +188,21 @@ pub enum AuditCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Export, then remove events older than a date, keeping the chain verifiable.
+    /// Export, then remove events older than a date, keeping the chain verifiable (an archive
+    /// boundary event records what was removed). Without --yes it only exports and says what
+    /// it would remove.
     Archive {
         #[command(flatten)]
         config: ConfigArg,
+        /// A date (`2026-01-01`), an RFC 3339 time, or a duration back from now (`400d`).
         #[arg(long)]
         before: String,
+        /// The export file to write (default: pitcrew-audit-archive-through-<id>.json).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Remove the exported events (after the export is written).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -329,7 +338,21 @@ fn run(command: Command) -> Result<ExitCode> {
             let config = load(&config.config)?;
             runtime()?.block_on(audit_verify(&config))
         }
-        Command::Audit(AuditCommand::Archive { .. }) => not_yet("audit archive", 6),
+        Command::Audit(AuditCommand::Archive {
+            config,
+            before,
+            output,
+            yes,
+        }) => {
+            let config = load(&config.config)?;
+            let before = if before.len() == 10 && before.as_bytes().get(4) == Some(&b'-') {
+                format!("{before}T00:00:00Z")
+            } else {
+                before
+            };
+            let before = audit_time("--before", &before)?;
+            runtime()?.block_on(audit_archive(&config, &before, output, yes))
+        }
         Command::Approve { .. } => not_yet("approve", 7),
         Command::Manifest { .. } => not_yet("manifest", 7),
     }
@@ -601,6 +624,7 @@ fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {
         phase: a.outcome.clone(),
         reason: a.reason.clone().map(|r| r.to_uppercase()),
         correlation: a.correlation.clone(),
+        through_id: None,
         limit: a.limit,
     })
 }
@@ -694,13 +718,100 @@ async fn audit_export(
     })
 }
 
+/// `pitcrew audit archive`: verify, export the old events, then (with --yes) remove them
+/// behind a boundary event, and verify again.
+async fn audit_archive(
+    config: &Config,
+    before: &str,
+    output: Option<PathBuf>,
+    yes: bool,
+) -> Result<ExitCode> {
+    use sha2::Digest;
+    let store = audit_store(config).await?;
+    let report = store.verify().await?;
+    if let Some(p) = &report.first_problem {
+        println!(
+            "refusing to archive: the audit trail is broken at event {} ({}); nothing was changed",
+            p.id, p.what
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let Some(through) = store.last_id_before(before).await? else {
+        println!("no audit event is older than {before}; nothing was changed");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let events = store
+        .query(&crate::audit::Filter {
+            through_id: Some(through),
+            ..crate::audit::Filter::default()
+        })
+        .await?;
+    let removed_head = events.last().map(|e| e.hash.clone()).unwrap_or_default();
+    let path = output
+        .unwrap_or_else(|| PathBuf::from(format!("pitcrew-audit-archive-through-{through}.json")));
+    let document = serde_json::json!({
+        "format": "pitcrew-audit-export-v1",
+        "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "archive": {"before": before, "through_id": through, "removed_head_hash": removed_head},
+        "chain": {"events": report.events, "head": report.head, "intact": true},
+        "events": events,
+    });
+    let text = serde_json::to_string_pretty(&document)
+        .map_err(|e| Error::Usage(format!("cannot encode the export: {e}")))?
+        + "\n";
+    std::fs::write(&path, &text)
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    println!(
+        "exported {} events (ids up to {through}, older than {before}) to {} (sha256 {digest})",
+        events.len(),
+        path.display()
+    );
+    if !yes {
+        println!(
+            "nothing was removed; keep the export, then run again with --yes to remove these {} events",
+            events.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let boundary = store
+        .archive_through(
+            through,
+            "pitcrew-cli",
+            &format!("audit archive --before {before}"),
+            serde_json::json!({"file": path.display().to_string(), "sha256": digest, "events": events.len()}),
+        )
+        .await?;
+    let after = store.verify().await?;
+    println!(
+        "removed {} events behind archive boundary event {}; the remaining chain of {} events {}",
+        events.len(),
+        boundary.id,
+        after.events,
+        if after.first_problem.is_none() {
+            "verifies"
+        } else {
+            "DOES NOT VERIFY"
+        }
+    );
+    Ok(if after.first_problem.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 async fn audit_verify(config: &Config) -> Result<ExitCode> {
     let store = audit_store(config).await?;
     let report = store.verify().await?;
     match &report.first_problem {
         None => {
+            let archived = report
+                .archived_through
+                .map(|id| format!(" (events up to {id} archived behind a boundary event)"))
+                .unwrap_or_default();
             println!(
-                "audit trail intact: {} events, chain head {}",
+                "audit trail intact: {} events, chain head {}{archived}",
                 report.events, report.head
             );
             Ok(ExitCode::SUCCESS)

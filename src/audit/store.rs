@@ -41,6 +41,8 @@ pub struct VerifyReport {
     pub events: u64,
     /// The hash of the last event: the chain head to keep outside the database.
     pub head: String,
+    /// Events up to this id were archived (removed behind a boundary event).
+    pub archived_through: Option<i64>,
     pub first_problem: Option<Problem>,
 }
 
@@ -65,6 +67,8 @@ pub struct Filter {
     pub phase: Option<String>,
     pub reason: Option<String>,
     pub correlation: Option<String>,
+    /// Only events with an id up to this one.
+    pub through_id: Option<i64>,
     pub limit: Option<i64>,
 }
 
@@ -130,15 +134,27 @@ impl AuditStore {
     async fn write(&self, events: Vec<NewEvent>) -> Result<Vec<Record>> {
         let err = |e| self.db.error(e);
         let mut tx = self.db.pool().begin().await.map_err(err)?;
+        let written = self.write_in(&mut tx, events).await?;
+        tx.commit().await.map_err(err)?;
+        Ok(written)
+    }
+
+    /// Appends `events` at the end of the chain inside `tx` (which the caller commits).
+    async fn write_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Record>> {
+        let err = |e| self.db.error(e);
         if self.db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(APPEND_LOCK)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(err)?;
         }
         let last = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(err)?;
         let (mut prev_id, mut prev_hash) = match last {
@@ -195,15 +211,121 @@ impl AuditStore {
                 .bind(&record.detail)
                 .bind(&record.prev_hash)
                 .bind(&record.hash)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await
                 .map_err(err)?;
             prev_id = record.id;
             prev_hash = record.hash.clone();
             written.push(record);
         }
-        tx.commit().await.map_err(err)?;
         Ok(written)
+    }
+
+    /// The newest event written before `before` (RFC 3339, as stored): what an archive up to
+    /// that date would remove.
+    pub async fn last_id_before(&self, before: &str) -> Result<Option<i64>> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_events WHERE at < $1")
+            .bind(before)
+            .fetch_one(self.db.pool())
+            .await
+            .map_err(|e| self.db.error(e))?;
+        Ok(id)
+    }
+
+    /// Removes events `1..=through` in one transaction, after appending an archive boundary
+    /// event that records how many were removed and the hash of the last one, so the rest of
+    /// the chain still verifies. The caller exports them first and passes what to record
+    /// about the export in `export`.
+    pub async fn archive_through(
+        &self,
+        through: i64,
+        actor: &str,
+        command_text: &str,
+        export: serde_json::Value,
+    ) -> Result<Record> {
+        let _writer = self.append.lock().await;
+        let err = |e| self.db.error(e);
+        let mut tx = self.db.pool().begin().await.map_err(err)?;
+        let removed_head: String =
+            sqlx::query_scalar("SELECT hash FROM audit_events WHERE id = $1")
+                .bind(through)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(err)?;
+        let removed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE id <= $1")
+            .bind(through)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(err)?;
+        let boundary = NewEvent {
+            correlation: format!("archive-{through}"),
+            phase: "archived".into(),
+            actor_id: actor.into(),
+            command_text: command_text.into(),
+            action: Some("archive".into()),
+            detail: serde_json::json!({
+                "removed_through": through,
+                "removed_count": removed,
+                "removed_head_hash": removed_head,
+                "export": export,
+            }),
+            ..NewEvent::default()
+        };
+        let mut written = self.write_in(&mut tx, vec![boundary]).await?;
+        sqlx::query("INSERT INTO audit_archive_permit (through_id) VALUES ($1)")
+            .bind(through)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query("DELETE FROM audit_events WHERE id <= $1")
+            .bind(through)
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query("DELETE FROM audit_archive_permit")
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        written
+            .pop()
+            .ok_or_else(|| Error::AuditWrite("the archive boundary was not written".into()))
+    }
+
+    /// Where verification starts: event 1 with the genesis hash, or, after archives, the
+    /// first remaining event, vouched for by a boundary event that recorded its predecessor.
+    async fn chain_start(&self) -> Result<(i64, String, Option<i64>)> {
+        let err = |e| self.db.error(e);
+        let first = sqlx::query("SELECT id, prev_hash FROM audit_events ORDER BY id LIMIT 1")
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(err)?;
+        let Some(first) = first else {
+            return Ok((1, GENESIS.to_string(), None));
+        };
+        let id: i64 = first.try_get(0).map_err(err)?;
+        let prev: String = first.try_get(1).map_err(err)?;
+        if id == 1 {
+            return Ok((1, GENESIS.to_string(), None));
+        }
+        let boundaries: Vec<String> =
+            sqlx::query_scalar("SELECT detail FROM audit_events WHERE phase = 'archived'")
+                .fetch_all(self.db.pool())
+                .await
+                .map_err(err)?;
+        let vouched = boundaries
+            .iter()
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .any(|d| {
+                d["removed_through"].as_i64() == Some(id - 1)
+                    && d["removed_head_hash"].as_str() == Some(prev.as_str())
+            });
+        if vouched {
+            Ok((id, prev, Some(id - 1)))
+        } else {
+            // Nothing vouches for the missing start: verify will report the first event.
+            Ok((1, GENESIS.to_string(), None))
+        }
     }
 
     /// Walks the whole chain in order, recomputing every hash. Stops at the first problem.
@@ -213,7 +335,8 @@ impl AuditStore {
         const PAGE: i64 = 10_000;
         let sql =
             format!("SELECT {COLUMNS} FROM audit_events WHERE id > $1 ORDER BY id LIMIT {PAGE}");
-        let (mut expected_id, mut prev_hash, mut events) = (1_i64, GENESIS.to_string(), 0_u64);
+        let (mut expected_id, mut prev_hash, archived_through) = self.chain_start().await?;
+        let mut events = 0_u64;
         let mut after = 0_i64;
         loop {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -244,6 +367,7 @@ impl AuditStore {
                     return Ok(VerifyReport {
                         events,
                         head: prev_hash,
+                        archived_through,
                         first_problem: Some(Problem {
                             id: record.id,
                             what,
@@ -258,6 +382,7 @@ impl AuditStore {
         Ok(VerifyReport {
             events,
             head: prev_hash,
+            archived_through,
             first_problem: None,
         })
     }
@@ -301,6 +426,10 @@ impl AuditStore {
         add("phase =", &filter.phase);
         add("reason =", &filter.reason);
         add("correlation =", &filter.correlation);
+        if let Some(id) = filter.through_id {
+            // An integer, formatted: nothing a user typed.
+            clauses.push(format!("id <= {id}"));
+        }
         let mut sql = format!("SELECT {COLUMNS} FROM audit_events");
         if !clauses.is_empty() {
             sql.push_str(" WHERE ");

@@ -411,6 +411,27 @@ async fn the_audit_commands_query_show_and_verify() {
         "the head is in the file"
     );
 
+    let (code, out) = run(&[
+        "archive",
+        "--before",
+        "2999-01-01",
+        "-o",
+        dir.path().join("archive.json").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("nothing was removed; keep the export, then run again with --yes"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&["verify"])
+            .1
+            .lines()
+            .next()
+            .map(|l| l.starts_with("audit trail intact: 7 events")),
+        Some(true)
+    );
+
     let (code, out) = run(&["show", "2"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(
@@ -419,19 +440,109 @@ async fn the_audit_commands_query_show_and_verify() {
         "header and the 3 events of event 2's command:\n{out}"
     );
 
+    let (code, out) = run(&[
+        "archive",
+        "--before",
+        "2999-01-01",
+        "--yes",
+        "-o",
+        dir.path().join("archive.json").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("removed 7 events behind archive boundary event 8; the remaining chain of 1 events verifies"), "{out}");
+    let archived: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("archive.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(
+        archived["events"].as_array().map(|a| a.len()),
+        Some(7),
+        "the export holds what was removed"
+    );
+    let (code, out) = run(&["verify"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("(events up to 7 archived behind a boundary event)"),
+        "{out}"
+    );
+    for i in 10..16 {
+        store.append(event(i, "requested")).await.expect("append");
+    }
+
     // Tamper behind the store's back; verify names the event and fails.
     sqlx::query("DROP TRIGGER audit_events_no_update")
         .execute(db.pool())
         .await
         .expect("drop");
-    sqlx::query("UPDATE audit_events SET phase = 'succeeded' WHERE id = 5")
+    let changed = sqlx::query("UPDATE audit_events SET phase = 'succeeded' WHERE id = 10")
         .execute(db.pool())
         .await
         .expect("tamper");
+    assert_eq!(changed.rows_affected(), 1);
     let (code, out) = run(&["verify"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.starts_with("audit trail BROKEN at event 5: its content does not match its hash"),
+        out.starts_with("audit trail BROKEN at event 10: its content does not match its hash"),
         "{out}"
     );
+}
+
+#[tokio::test]
+async fn archiving_removes_old_events_behind_a_boundary_and_the_rest_still_verifies() {
+    for t in TestDb::all().await {
+        let label = t.label();
+        let s = store(&t).await;
+        for i in 0..10 {
+            s.append(event(i, "requested")).await.expect("append");
+        }
+        let boundary = s
+            .archive_through(
+                4,
+                "U0ARCHIVER",
+                "audit archive --before 2026-01-01",
+                serde_json::json!({"file": "x.json"}),
+            )
+            .await
+            .expect("archive");
+        assert_eq!(
+            boundary.id, 11,
+            "{label}: the boundary is appended to the chain"
+        );
+        let report = s.verify().await.expect("verify");
+        assert_eq!(report.first_problem, None, "{label}");
+        assert_eq!(report.archived_through, Some(4), "{label}");
+        assert_eq!(
+            report.events, 7,
+            "{label}: 6 remaining events and the boundary"
+        );
+        // The archive's permission ended with its transaction.
+        let e = raw(&t, "DELETE FROM audit_events WHERE id = 5")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{label}: {e}");
+        // Archive again later, through the first boundary.
+        s.append(event(20, "requested")).await.expect("append");
+        s.archive_through(11, "U0ARCHIVER", "audit archive", serde_json::json!({}))
+            .await
+            .expect("archive again");
+        let report = s.verify().await.expect("verify");
+        assert_eq!(
+            (report.first_problem, report.archived_through),
+            (None, Some(11)),
+            "{label}"
+        );
+        // Removing more behind pitcrew's back is still caught.
+        disable_triggers(&t).await;
+        raw(&t, "DELETE FROM audit_events WHERE id = 12")
+            .await
+            .expect("tamper");
+        let p = s
+            .verify()
+            .await
+            .expect("verify")
+            .first_problem
+            .expect("caught");
+        assert_eq!(p.id, 13, "{label}: {p:?}");
+        t.cleanup().await;
+    }
 }
