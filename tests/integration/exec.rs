@@ -72,8 +72,10 @@ pub fn exec(setup: &Setup, text: &str) -> (i32, String) {
     let out: Output = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("JIRA_EMAIL", "test@example.com")
-        .env("JIRA_API_TOKEN", "test-token")
+        .env("JIRA_EMAIL", "robot-secret@example.com")
+        .env("JIRA_API_TOKEN", "ATATT-secret-jira-token")
+        .env("SLACK_BOT_TOKEN", "xoxb-secret-bot-token")
+        .env("SLACK_SIGNING_SECRET", "secret-signing-value")
         .args([
             "exec",
             "--config",
@@ -479,6 +481,26 @@ async fn exec_writes_a_verifiable_audit_trail_to_the_embedded_database() {
     );
     assert_ne!(all[0].correlation, all[4].correlation);
     assert_eq!(store.verify().await.expect("verify").first_problem, None);
+    // No secret from the environment reaches the trail (the database file, byte for byte).
+    let mut bytes = std::fs::read(setup.config.with_file_name("pitcrew.db")).expect("read db");
+    // Recent pages may still be in the write-ahead log.
+    bytes.extend(std::fs::read(setup.config.with_file_name("pitcrew.db-wal")).unwrap_or_default());
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [
+        "ATATT-secret-jira-token",
+        "xoxb-secret-bot-token",
+        "secret-signing-value",
+        "robot-secret@example.com",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "{secret} leaked into the audit database"
+        );
+    }
+    assert!(
+        text.contains("restart checkout -e staging --reason CHG-42"),
+        "the check reads the real file"
+    );
 }
 
 #[tokio::test]
