@@ -569,15 +569,11 @@ impl Run<'_> {
                 },
             )
         };
-        if let Err(e) = self
-            .audit(
-                phase,
-                serde_json::json!({"changes": changes, "outcome": &o}),
-            )
-            .await
-        {
-            tracing::error!(error = %e, "could not record the outcome in the audit trail");
-        }
+        self.audit_outcome(
+            phase,
+            serde_json::json!({"changes": changes, "outcome": &o}),
+        )
+        .await;
         o
     }
 
@@ -592,6 +588,14 @@ impl Run<'_> {
         self.authorize(action, &place, target)?;
         let client = self.client(&place)?;
         Ok((place, client))
+    }
+
+    /// Records a command's outcome. The action already happened, so a failure here cannot
+    /// undo it: it is logged loudly, and start-up reconciliation closes the command later.
+    async fn audit_outcome(&self, phase: Phase, detail: serde_json::Value) {
+        if let Err(e) = self.audit(phase, detail).await {
+            tracing::error!(error = %e, correlation = %self.correlation, "could not record the outcome in the audit trail");
+        }
     }
 
     async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
@@ -854,15 +858,11 @@ impl Run<'_> {
             ),
             Err(e) => (Phase::Failed, cluster_outcome(e)),
         };
-        if let Err(e) = self
-            .audit(
-                phase,
-                serde_json::json!({"change": change, "outcome": &outcome}),
-            )
-            .await
-        {
-            tracing::error!(error = %e, "could not record the outcome in the audit trail");
-        }
+        self.audit_outcome(
+            phase,
+            serde_json::json!({"change": change, "outcome": &outcome}),
+        )
+        .await;
         outcome
     }
 }

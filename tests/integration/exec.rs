@@ -93,6 +93,31 @@ pub fn exec(setup: &Setup, text: &str) -> (i32, String) {
     )
 }
 
+/// A namespace with a rolled-out Deployment `checkout` (two replicas) and a config whose
+/// `staging` is that namespace.
+async fn ready_checkout(
+    cluster: &TestCluster,
+    prefix: &str,
+) -> (TestNamespace, Api<Deployment>, Setup) {
+    let ns = cluster.namespace(prefix).await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let setup = setup(cluster, &ns, "60s");
+    (ns, api, setup)
+}
+
 /// A Deployment whose next rollout can never finish: revision 1 runs, and its new template
 /// asks for a node that does not exist, so new pods stay Pending and never become ready.
 async fn stuck_deployment(
@@ -377,22 +402,7 @@ async fn nothing_runs_when_the_started_event_cannot_be_recorded() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("nostart").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
-    let setup = setup(&cluster, &ns, "60s");
+    let (_ns, api, setup) = ready_checkout(&cluster, "nostart").await;
     let env = |k: &str| match k {
         "JIRA_EMAIL" | "JIRA_API_TOKEN" => Some("x".to_string()),
         _ => None,
@@ -427,22 +437,7 @@ async fn exec_writes_a_verifiable_audit_trail_to_the_embedded_database() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("trail").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
-    let setup = setup(&cluster, &ns, "60s");
+    let (_ns, _api, setup) = ready_checkout(&cluster, "trail").await;
     assert_eq!(
         exec(&setup, "restart checkout -e staging --reason CHG-42").0,
         0
@@ -508,22 +503,7 @@ async fn a_command_cut_off_after_started_is_closed_as_interrupted_with_the_state
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("crash").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
-    let setup = setup(&cluster, &ns, "60s");
+    let (ns, _api, setup) = ready_checkout(&cluster, "crash").await;
 
     // What a pitcrew killed right after `started` leaves in its database.
     let db = pitcrew::db::Database::open_sqlite(&setup.config.with_file_name("pitcrew.db"))
