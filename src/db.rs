@@ -38,6 +38,8 @@ pub struct Database {
     /// Where it is, for messages: the SQLite path, or the PostgreSQL host and database
     /// name (never the password).
     location: String,
+    /// The SQLite file, for the few reads that go through the native driver.
+    sqlite_path: Option<std::path::PathBuf>,
 }
 
 impl Database {
@@ -84,6 +86,7 @@ impl Database {
             pool,
             backend: Backend::Sqlite,
             location,
+            sqlite_path: Some(path.to_path_buf()),
         })
     }
 
@@ -110,6 +113,7 @@ impl Database {
             pool,
             backend: Backend::Postgres,
             location,
+            sqlite_path: None,
         })
     }
 
@@ -164,6 +168,10 @@ impl Database {
     }
 
     /// The database's place for messages, without credentials.
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        self.sqlite_path.as_deref()
+    }
+
     pub fn location(&self) -> &str {
         &self.location
     }

@@ -15,7 +15,7 @@ pub use store::{AuditStore, Filter, Problem, VerifyReport};
 use serde::{Deserialize, Serialize};
 
 /// One stored event, as it is hashed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Record {
     pub id: i64,
     pub at: String,
