@@ -153,7 +153,10 @@ mod tests {
             action=\"restart\"\nenv=null\ncluster=null\nnamespace=null\nkind=null\nname=null\nreason=null\n\
             detail=\"{}\"\nprev_hash=\"0000000000000000000000000000000000000000000000000000000000000000\"\n";
         assert_eq!(encode(&record()), expected);
-        assert_eq!(hash(&record()), hex::encode(Sha256::digest(expected.as_bytes())));
+        assert_eq!(
+            hash(&record()),
+            hex::encode(Sha256::digest(expected.as_bytes()))
+        );
     }
 
     #[test]

@@ -344,7 +344,9 @@ impl AuditStore {
         let mut native = match self.db.sqlite_path() {
             Some(path) => {
                 use sqlx::ConnectOptions;
-                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).read_only(true);
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(path)
+                    .read_only(true);
                 Some(options.connect().await.map_err(|e| self.db.error(e))?)
             }
             None => None,
