@@ -55,11 +55,15 @@ run "rollback checkout -e staging --dry-run"
 run "restart checkout -e prod --reason CHG-42"
 run "restart chekout -e staging"
 
+say "the audit trail those commands left (hash-chained, in the SQLite file)"
+"$pitcrew" audit query --config "$cfg" --since 1h
+"$pitcrew" audit verify --config "$cfg"
+
 cat <<TEXT
 
 Prod is refused on purpose: the authorization policy and the live PagerDuty/Jira checks that a
 protected environment needs are not built yet, and pitcrew fails closed rather than skip them.
-Slack (serve/chat), the policy, the audit trail and the approval flow are the next pieces.
+Slack (serve/chat), the policy, live PagerDuty/Jira checks and the approval flow come next.
 TEXT
 
 say "demo finished in $((SECONDS - started)) s"
