@@ -647,13 +647,10 @@ async fn audit_show(
 ) -> Result<ExitCode> {
     let store = audit_store(config).await?;
     let correlation = match id.parse::<i64>() {
-        Ok(event_id) => {
-            let all = store.query(&crate::audit::Filter::default()).await?;
-            match all.into_iter().find(|r| r.id == event_id) {
-                Some(r) => r.correlation,
-                None => return Err(Error::Usage(format!("there is no audit event {event_id}"))),
-            }
-        }
+        Ok(event_id) => match store.event(event_id).await? {
+            Some(r) => r.correlation,
+            None => return Err(Error::Usage(format!("there is no audit event {event_id}"))),
+        },
         Err(_) => id.to_string(),
     };
     let story = store
@@ -695,10 +692,7 @@ async fn audit_export(
         "chain": {"events": report.events, "head": report.head, "intact": report.first_problem.is_none(), "first_problem": report.first_problem},
         "events": events,
     });
-    let text = serde_json::to_string_pretty(&document)
-        .map_err(|e| Error::Usage(format!("cannot encode the export: {e}")))?;
-    std::fs::write(&path, text + "\n")
-        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    write_json_file(&path, &document)?;
     println!(
         "wrote {} events to {} (chain of {} events, head {}{})",
         events.len(),
@@ -756,11 +750,7 @@ async fn audit_archive(
         "chain": {"events": report.events, "head": report.head, "intact": true},
         "events": events,
     });
-    let text = serde_json::to_string_pretty(&document)
-        .map_err(|e| Error::Usage(format!("cannot encode the export: {e}")))?
-        + "\n";
-    std::fs::write(&path, &text)
-        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    let text = write_json_file(&path, &document)?;
     let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
     println!(
         "exported {} events (ids up to {through}, older than {before}) to {} (sha256 {digest})",
@@ -799,6 +789,16 @@ async fn audit_archive(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes `document` as pretty JSON to `path` and returns the text written (for its digest).
+fn write_json_file(path: &Path, document: &serde_json::Value) -> Result<String> {
+    let text = serde_json::to_string_pretty(document)
+        .map_err(|e| Error::Usage(format!("cannot encode the export: {e}")))?
+        + "\n";
+    std::fs::write(path, &text)
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    Ok(text)
 }
 
 async fn audit_verify(config: &Config) -> Result<ExitCode> {

@@ -58,3 +58,27 @@ pub struct NewEvent {
     pub reason: Option<String>,
     pub detail: serde_json::Value,
 }
+
+impl Record {
+    /// A new event in this event's command (same correlation, actor, command and target), in
+    /// `phase` with `detail`: what start-up reconciliation appends to close a command.
+    pub fn follow_up(&self, phase: &str, detail: serde_json::Value) -> NewEvent {
+        NewEvent {
+            correlation: self.correlation.clone(),
+            phase: phase.to_string(),
+            actor_id: self.actor_id.clone(),
+            actor_name: self.actor_name.clone(),
+            team: self.team.clone(),
+            channel: self.channel.clone(),
+            command_text: self.command_text.clone(),
+            action: self.action.clone(),
+            env: self.env.clone(),
+            cluster: self.cluster.clone(),
+            namespace: self.namespace.clone(),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            reason: self.reason.clone(),
+            detail,
+        }
+    }
+}

@@ -429,6 +429,20 @@ impl AuditStore {
             .collect()
     }
 
+    /// The event with this id, if it exists.
+    pub async fn event(&self, id: i64) -> Result<Option<Record>> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_events WHERE id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(|e| self.db.error(e))?;
+        row.as_ref()
+            .map(record_from)
+            .transpose()
+            .map_err(|e| self.db.error(e))
+    }
+
     /// Events matching `filter`, oldest first.
     pub async fn query(&self, filter: &Filter) -> Result<Vec<Record>> {
         let mut clauses = Vec::new();

@@ -898,23 +898,7 @@ pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
             Err(e) => format!("could not read the workload: {e}"),
         };
         let detail = serde_json::json!({"reconciled": true, "found": found});
-        let event = crate::audit::NewEvent {
-            correlation: started.correlation.clone(),
-            phase: Phase::Interrupted.to_string(),
-            actor_id: started.actor_id.clone(),
-            actor_name: started.actor_name.clone(),
-            team: started.team.clone(),
-            channel: started.channel.clone(),
-            command_text: started.command_text.clone(),
-            action: started.action.clone(),
-            env: started.env.clone(),
-            cluster: started.cluster.clone(),
-            namespace: started.namespace.clone(),
-            kind: started.kind.clone(),
-            name: started.name.clone(),
-            reason: started.reason.clone(),
-            detail,
-        };
+        let event = started.follow_up(Phase::Interrupted.as_str(), detail);
         ctx.audit.record_raw(event).await?;
         tracing::warn!(correlation = %started.correlation, command = %started.command_text, found = %found, "closed an interrupted command");
         closed.push(Reconciled {
