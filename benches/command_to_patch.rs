@@ -110,9 +110,17 @@ fn main() {
         );
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    for f in ["model.conf", "policy.csv"] {
-        std::fs::write(dir.path().join(f), "").expect("policy placeholder");
-    }
+    // The real model and a small policy: the decision is part of the measured path.
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(
+        dir.path().join("policy.csv"),
+        "p, role:bench, bench, *, *, *, *, *, allow\ng, U0BENCH01, role:bench\n",
+    )
+    .expect("policy");
     let config_path = dir.path().join("pitcrew.toml");
     let text = format!(
         "[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.bench]\nkubeconfig = \"{kubeconfig}\"\n[environments.bench]\ncluster = \"bench\"\nnamespaces = [\"{ns}\"]\n"
@@ -147,7 +155,8 @@ fn main() {
         stock_config,
         pitcrew::cluster::Clusters::from_clients([(cluster_name, stock)].into_iter().collect()),
         Box::new(pitcrew::audit::AuditStore::new(stock_db)),
-    );
+    )
+    .expect("stock context");
 
     let (mut ours, mut theirs, mut whole, mut stock_times) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -12,6 +12,7 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod names;
+pub mod policy;
 pub mod resolve;
 pub mod telemetry;
 pub mod workflow;
@@ -50,6 +51,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    #[error("{0}")]
+    Policy(#[from] policy::PolicyError),
+
     #[error("cannot write to the audit trail: {0}")]
     AuditWrite(String),
 
@@ -70,6 +74,7 @@ impl Error {
             Error::Runtime(_) => "runtime",
             Error::Cluster(e) => e.metric_label(),
             Error::Usage(_) => "usage",
+            Error::Policy(_) => "policy",
             Error::AuditWrite(_) => "audit_write",
         }
     }
@@ -77,7 +82,7 @@ impl Error {
     /// The process exit code for this error (documented in README.md).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) | Error::Usage(_) => 2,
+            Error::Config(_) | Error::Usage(_) | Error::Policy(_) => 2,
             Error::Database { .. }
             | Error::Migrate(_)
             | Error::Runtime(_)

@@ -1,8 +1,5 @@
-//! The pipeline's gates as interfaces: authorization, justification, audit and locking.
-//! Each has the implementation that exists today; later work (the Casbin policy, live
-//! PagerDuty/Jira checks, the hash-chained audit store, cross-replica locks) replaces them
-//! behind the same traits. None of today's implementations says "yes" where a real check is
-//! missing: protected environments are refused until the policy and justification checks exist.
+//! The pipeline's gates as interfaces: authorization, justification, audit and locking, with
+//! their implementations (the Casbin policy, the hash-chained audit store, in-process locks).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -28,59 +25,88 @@ pub struct AccessRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub allowed: bool,
-    /// Why, in words a user can act on (and, once the policy exists, the matching rule).
+    /// Why, in words a user can act on, citing the matching rule.
     pub explanation: String,
+    /// The policy line that decided (`policy.csv:12: p, …`), if a rule matched.
+    pub rule: Option<String>,
+    /// The exact values handed to the enforcer, in the model's request order.
+    pub request: Vec<String>,
 }
 
 pub trait Authorizer: Send + Sync {
     fn decide(&self, request: &AccessRequest, environment: &Environment) -> Decision;
 }
 
-/// Today's authorizer: the configuration's channel restrictions, and a refusal for every
-/// protected environment, because the policy that would say who may act there is not built yet.
-pub struct ConfigOnly;
-
-impl Authorizer for ConfigOnly {
-    fn decide(&self, r: &AccessRequest, environment: &Environment) -> Decision {
-        if !environment.channels.is_empty() {
-            match &r.channel {
-                Some(c) if environment.channels.contains(c) => {}
-                Some(c) => {
-                    return deny(format!(
-                        "environment `{}` accepts commands only from its channels ({}), not from {c}",
-                        r.env,
-                        list(&environment.channels)
-                    ));
-                }
-                None => {
-                    return deny(format!(
-                        "environment `{}` accepts commands only from its channels ({}); give one with --channel",
-                        r.env,
-                        list(&environment.channels)
-                    ));
-                }
-            }
-        }
-        if environment.protected {
-            return deny(format!(
-                "environment `{}` is protected, and pitcrew's authorization policy is not built yet, so nothing runs there; use your usual access until it is",
-                r.env
-            ));
-        }
-        Decision {
-            allowed: true,
-            explanation: format!(
-                "environment `{}` is not protected; no authorization policy is loaded yet, so anyone may run `{}` there",
-                r.env, r.action
-            ),
+impl AccessRequest {
+    /// The enforcer's request: `kind/name` as the workload, an empty channel outside one.
+    pub fn policy_request(&self) -> crate::policy::Request {
+        crate::policy::Request {
+            sub: self.actor.to_string(),
+            env: self.env.to_string(),
+            cluster: self.cluster.to_string(),
+            ns: self.namespace.to_string(),
+            obj: self.target.to_string(),
+            act: self.action.to_string(),
+            chan: self
+                .channel
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
         }
     }
 }
 
-fn deny(explanation: String) -> Decision {
-    Decision {
-        allowed: false,
-        explanation,
+/// The Casbin policy (reloaded as its files change), after the environment's own channel
+/// restriction for actions that change something.
+pub struct PolicyAuthorizer {
+    pub policy: Arc<crate::policy::PolicyHandle>,
+}
+
+impl Authorizer for PolicyAuthorizer {
+    fn decide(&self, r: &AccessRequest, environment: &Environment) -> Decision {
+        let request = r.policy_request();
+        let values: Vec<String> = request.values().iter().map(|v| v.to_string()).collect();
+        if let Some(explanation) = channel_refusal(r, environment) {
+            return Decision {
+                allowed: false,
+                explanation,
+                rule: None,
+                request: values,
+            };
+        }
+        // One policy for the whole decision, even if a reload lands meanwhile.
+        let policy = self.policy.current();
+        let (verdict, explanation) = policy.explain(&request);
+        Decision {
+            allowed: verdict.allowed,
+            explanation,
+            rule: verdict.rule.as_ref().map(|rule| policy.cite(rule)),
+            request: values,
+        }
+    }
+}
+
+/// The configuration's `channels` for an environment restrict the actions that change it.
+fn channel_refusal(r: &AccessRequest, environment: &Environment) -> Option<String> {
+    let mutating = matches!(
+        r.action,
+        Action::Restart | Action::Rollback | Action::Promote
+    );
+    if !mutating || environment.channels.is_empty() {
+        return None;
+    }
+    match &r.channel {
+        Some(c) if environment.channels.contains(c) => None,
+        Some(c) => Some(format!(
+            "environment `{}` accepts changes only from its channels ({}), not from {c}",
+            r.env,
+            list(&environment.channels)
+        )),
+        None => Some(format!(
+            "environment `{}` accepts changes only from its channels ({}); give one with --channel",
+            r.env,
+            list(&environment.channels)
+        )),
     }
 }
 

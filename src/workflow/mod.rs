@@ -27,6 +27,8 @@ use gates::{
 pub struct Context {
     pub config: Config,
     pub clusters: Clusters,
+    /// The policy in force (reloaded as its files change); `authorizer` decides with it.
+    pub policy: Arc<crate::policy::PolicyHandle>,
     pub authorizer: Box<dyn Authorizer>,
     pub justifier: Box<dyn Justifier>,
     pub audit: Box<dyn AuditSink>,
@@ -37,34 +39,42 @@ pub struct Context {
 }
 
 impl Context {
-    /// The context with today's gates (see [`gates`]): clusters connected, the database
-    /// opened and migrated, the audit trail in it.
+    /// The context for serving: policy loaded, clusters connected, the database opened and
+    /// migrated, the audit trail in it.
     pub async fn new(config: Config) -> crate::Result<Arc<Context>> {
         let clusters = Clusters::connect(&config).await?;
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
-        Ok(Context::with_parts(
+        Context::with_parts(
             config,
             clusters,
             Box::new(crate::audit::AuditStore::new(db)),
-        ))
+        )
     }
 
-    /// The context with today's gates over clusters and an audit sink made elsewhere.
+    /// The context over clusters and an audit sink made elsewhere; loads the policy the
+    /// configuration names (a broken policy is an error: nothing runs without one).
     pub fn with_parts(
         config: Config,
         clusters: Clusters,
         audit: Box<dyn AuditSink>,
-    ) -> Arc<Context> {
-        Arc::new(Context {
+    ) -> crate::Result<Arc<Context>> {
+        let policy = Arc::new(crate::policy::PolicyHandle::load(
+            config.policy.model.clone(),
+            config.policy.policy.clone(),
+        )?);
+        Ok(Arc::new(Context {
             config,
             clusters,
-            authorizer: Box::new(gates::ConfigOnly),
+            authorizer: Box::new(gates::PolicyAuthorizer {
+                policy: policy.clone(),
+            }),
+            policy,
             justifier: Box::new(gates::RecordOnly),
             audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
-        })
+        }))
     }
 
     /// Resolves when [`Context::cancel`] is set.

@@ -113,7 +113,7 @@ fn config_check_lists_every_problem_with_file_line_and_key() {
             "namespaces = [\"Shop\", \"payments\"]\nnamspaces = []",
         )
         .replace(
-            "channels = [\"C01INCIDENT\", \"C01OPS\"]",
+            "channels = [\"C01INCIDENT\", \"C01OPS\", \"C01RELEASES\"]",
             "channels = [\"#incident\"]",
         );
     let ws = Workspace::with_config(&broken);
@@ -298,7 +298,6 @@ fn commands_not_built_yet_say_so_and_exit_69() {
     for args in [
         vec!["serve"],
         vec!["approve", "A1", "--as", "U0APPROVER"],
-        vec!["policy", "lint"],
         vec!["manifest"],
     ] {
         let out = ws.run(&args, &[]);

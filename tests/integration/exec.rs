@@ -29,19 +29,26 @@ fn setup(cluster: &TestCluster, staging: &TestNamespace, timeout: &str) -> Setup
     )
 }
 
+/// The tester may do anything in staging and read prod; a stranger may only read staging.
+const TEST_POLICY: &str = "\
+p, role:tester, staging, *, *, *, *, *, allow
+p, role:tester, dev, *, *, *, *, *, allow
+p, role:tester, prod, *, *, *, status, *, allow
+p, role:tester, prod, *, *, *, history, *, allow
+p, U01STRANGER, staging, *, *, *, status, *, allow
+g, U01TESTER1, role:tester
+";
+
 /// A config whose environments are `(name, namespace, protected)` on the test cluster.
 pub fn setup_with(cluster: &TestCluster, envs: &[(&str, &str, bool)], timeout: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("policies")).expect("mkdir");
-    for f in ["model.conf", "policy.csv"] {
-        std::fs::copy(
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("policies")
-                .join(f),
-            dir.path().join("policies").join(f),
-        )
-        .expect("copy");
-    }
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("policies/model.conf"),
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("policies/policy.csv"), TEST_POLICY).expect("policy");
     let mut text = format!(
         r#"
 [policy]
@@ -215,7 +222,10 @@ async fn exec_restarts_follows_and_reports_with_exit_codes() {
     // Refusals, each with its exit code and nothing changed.
     let (code, out) = exec(&setup, "restart checkout -e prod --reason CHG-1");
     assert_eq!(code, 3, "{out}");
-    assert!(out.contains("✗ refused: you may not restart deployment/checkout in prod: environment `prod` is protected"), "{out}");
+    assert!(
+        out.contains("✗ refused: you may not restart deployment/checkout in prod: no rule grants `restart` on deployment/checkout in prod"),
+        "{out}"
+    );
     let (code, out) = exec(&setup, "restart chekout -e staging");
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("did you mean `checkout`?"), "{out}");
@@ -412,7 +422,8 @@ async fn nothing_runs_when_the_started_event_cannot_be_recorded() {
         .await
         .expect("clusters");
     let sink = FailingAt(pitcrew::command::Phase::Started, Default::default());
-    let ctx = pitcrew::workflow::Context::with_parts(config, clusters, Box::new(sink));
+    let ctx =
+        pitcrew::workflow::Context::with_parts(config, clusters, Box::new(sink)).expect("context");
     let request = pitcrew::workflow::Request {
         actor: pitcrew::names::SlackUserId::parse("U01TESTER1").expect("id"),
         channel: None,

@@ -10,6 +10,7 @@ mod cli;
 mod exec;
 mod parse_props;
 mod parse_table;
+mod policy;
 mod promote;
 mod storage;
 mod testenv;

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod policy;
+
 use crate::config::{self, Config, DatabaseConfig};
 use crate::db::Database;
 use crate::telemetry::{self, LogFormat};
@@ -121,29 +123,42 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
-    /// Explain the decision for one request (exit 0 allowed, 3 denied).
+    /// Explain the decision for one request (exit 0 allowed, 3 denied), with the matching rule.
     Check {
         #[command(flatten)]
         config: ConfigArg,
+        /// The Slack user id asking (U…/W…).
         #[arg(long = "as", value_name = "USER_ID")]
         as_user: String,
+        /// The channel id the command comes from; omit for "outside any channel".
         #[arg(long)]
-        channel: String,
+        channel: Option<String>,
+        /// restart, rollback, promote, status, history, audit, approve or break-glass.
         #[arg(long)]
         action: String,
         #[arg(long)]
         env: String,
+        /// May be omitted when the environment has one namespace.
         #[arg(long)]
-        namespace: String,
+        namespace: Option<String>,
+        /// The workload, `KIND/NAME` (a bare NAME is a Deployment).
         #[arg(long, value_name = "KIND/NAME")]
         target: String,
+        /// Print {"allowed", "rule", "request", "explanation"} as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Find syntax errors, unknown actions, unreachable and shadowed rules.
+    /// Find syntax errors, unknown actions, rules that can never match and rules shadowed by
+    /// a deny, with line numbers (exit 0 clean, 1 findings).
     Lint {
         #[command(flatten)]
         config: ConfigArg,
+        /// Lint this policy file instead of the configured one (e.g. a change under review).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Check this model file instead of the configured one.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
     },
 }
 
@@ -305,8 +320,38 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Chat { .. } => not_yet("chat", 7),
         Command::Parse { json, text } => Ok(parse_command(&text.join(" "), json)),
-        Command::Policy(PolicyCommand::Check { .. }) => not_yet("policy check", 5),
-        Command::Policy(PolicyCommand::Lint { .. }) => not_yet("policy lint", 5),
+        Command::Policy(PolicyCommand::Check {
+            config,
+            as_user,
+            channel,
+            action,
+            env,
+            namespace,
+            target,
+            json,
+        }) => {
+            let config = load(&config.config)?;
+            policy::check(
+                &config,
+                &policy::CheckArgs {
+                    user: &as_user,
+                    channel: channel.as_deref(),
+                    action: &action,
+                    env: &env,
+                    namespace: namespace.as_deref(),
+                    target: &target,
+                },
+                json,
+            )
+        }
+        Command::Policy(PolicyCommand::Lint {
+            config,
+            policy: file,
+            model,
+        }) => {
+            let config = load(&config.config)?;
+            Ok(policy::lint(&config, file, model))
+        }
         Command::Audit(AuditCommand::Query {
             config,
             filter,
