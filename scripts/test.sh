@@ -49,6 +49,13 @@ else
   testenv_start_postgres
 fi
 
+if [[ "$skip" == *tools* ]]; then
+  log "SKIPPING the reference tools (PITCREW_TEST_SKIP=$skip): differential and conformance tests will report themselves skipped"
+else
+  step "installing the reference tools (pycasbin, Prism)"
+  testenv_install_tools
+fi
+
 step "cargo test"
 cargo test --quiet -- --test-threads "${PITCREW_TEST_THREADS:-4}"
 

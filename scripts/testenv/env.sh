@@ -157,3 +157,29 @@ testenv_start_postgres() {
   done
   die "could not start PostgreSQL; see $dir/server.log"
 }
+
+# Installs the reference tools the tests compare pitcrew against, once, into the cache:
+# pycasbin (the policy differential test) in a Python venv and Prism (request conformance
+# against the official OpenAPI descriptions) with npm. Exports PITCREW_TEST_PYTHON and
+# PITCREW_TEST_PRISM.
+testenv_install_tools() {
+  local src="$PITCREW_TESTENV_SRC/tools" key dir
+  key="$(cat "$src/requirements.txt" "$src/package.json" | sha256sum | cut -c1-12)"
+  dir="$PITCREW_TESTENV_CACHE/tools_$key"
+  if [[ ! -f "$dir/.complete" ]]; then
+    command -v python3 >/dev/null || die "python3 is needed for the policy differential test (pycasbin)"
+    command -v npm >/dev/null || die "npm (Node.js) is needed for Prism, which checks requests against the official API descriptions"
+    log "installing pycasbin and Prism into $dir (once; about 20 s)"
+    rm -rf "$dir" && mkdir -p "$dir"
+    python3 -m venv "$dir/venv" || die "python3 -m venv failed"
+    "$dir/venv/bin/pip" install --quiet --disable-pip-version-check -r "$src/requirements.txt" \
+      || die "pip install of $src/requirements.txt failed"
+    cp "$src/package.json" "$dir/package.json"
+    (cd "$dir" && npm install --silent --no-audit --no-fund >/dev/null) \
+      || die "npm install of $src/package.json failed"
+    touch "$dir/.complete"
+  fi
+  export PITCREW_TEST_PYTHON="$dir/venv/bin/python"
+  export PITCREW_TEST_PRISM="$dir/node_modules/.bin/prism"
+  log "tools ready: $("$PITCREW_TEST_PYTHON" -c 'import importlib.metadata as m; print("pycasbin", m.version("pycasbin"))'), prism $("$PITCREW_TEST_PRISM" --version 2>/dev/null)"
+}

@@ -34,6 +34,8 @@ pub fn unique_suffix() -> String {
 pub enum Part {
     Cluster,
     Postgres,
+    /// The reference tools: pycasbin and Prism.
+    Tools,
 }
 
 impl Part {
@@ -41,6 +43,7 @@ impl Part {
         match self {
             Part::Cluster => "cluster",
             Part::Postgres => "postgres",
+            Part::Tools => "tools",
         }
     }
 }
@@ -68,12 +71,12 @@ pub fn require_env(part: Part, var: &str) -> Option<String> {
     panic!(
         "this test needs the test {part} but {var} is not set.\n\
          Run the suite with `scripts/test.sh`, which builds and starts a real Kubernetes control plane \
-         and a throw-away PostgreSQL and exports {var}.{extra}",
+         and a throw-away PostgreSQL, installs the reference tools (pycasbin, Prism) and exports {var}.{extra}",
         part = part.name(),
         extra = if ci {
             " In CI (CI=true) these tests never skip."
         } else {
-            " To skip these tests locally, set PITCREW_TEST_SKIP=cluster,postgres."
+            " To skip these tests locally, set PITCREW_TEST_SKIP=cluster,postgres,tools."
         }
     );
 }

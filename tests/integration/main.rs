@@ -11,6 +11,7 @@ mod exec;
 mod parse_props;
 mod parse_table;
 mod policy;
+mod policy_differential;
 mod promote;
 mod storage;
 mod testenv;
