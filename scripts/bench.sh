@@ -11,3 +11,4 @@ testenv_start_cluster
 testenv_start_postgres
 cargo bench --quiet --bench command_to_patch
 cargo bench --quiet --bench audit
+cargo bench --quiet --bench policy

@@ -103,7 +103,12 @@ impl PolicyHandle {
         let built =
             Policy::build(&files, &self.model, &self.policy).map_err(|e| self.refused(e))?;
         let rules = built.enforcer.rules().len();
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(built);
+        let previous = std::mem::replace(
+            &mut *self.current.write().unwrap_or_else(|p| p.into_inner()),
+            Arc::new(built),
+        );
+        // Freeing a large policy takes milliseconds: never while holding the lock.
+        drop(previous);
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         status.fingerprint = fingerprint;
         status.rules = rules;
