@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod db;
+pub mod justify;
 pub mod names;
 pub mod policy;
 pub mod resolve;

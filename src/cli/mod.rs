@@ -580,11 +580,14 @@ async fn exec(
             Event::Understood { canonical } => format!("» {canonical}"),
             Event::Authorized { explanation } => format!("✓ allowed: {explanation}"),
             Event::Justification { verification } => match verification {
-                workflow::gates::Verification::Verified { summary } => {
+                workflow::gates::Verification::Verified { summary, .. } => {
                     format!("✓ justified: {summary}")
                 }
                 workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
                 workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
+                workflow::gates::Verification::BreakGlass { text, .. } => format!(
+                    "‼ BREAK-GLASS: \"{text}\" — no incident or ticket checked; this is announced and audited for follow-up"
+                ),
             },
             Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
             Event::Progress { state } => format!(
@@ -595,7 +598,22 @@ async fn exec(
         println!("{line}");
     };
     let outcome = workflow::run(&ctx, &request, &report).await;
-    Ok(print_outcome(&outcome))
+    let code = print_outcome(&outcome);
+    // Deliver the write-back now (a server does this continuously); what fails stays queued.
+    if let Some(outbox) = &ctx.outbox {
+        match outbox.deliver_due(&ctx.justifier).await {
+            Ok(round) if round.delivered + round.found_posted > 0 => println!(
+                "✓ wrote the outcome back to the incident/issue ({} posted)",
+                round.delivered + round.found_posted
+            ),
+            Ok(round) if round.failed > 0 => println!(
+                "! could not write the outcome back to the incident/issue yet; it stays queued and is retried"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the write-back outbox"),
+        }
+    }
+    Ok(code)
 }
 
 fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {

@@ -71,6 +71,7 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "approvals",
             "channels",
             "allow_gitops",
+            "pagerduty_services",
         ],
     ),
 ];
@@ -268,6 +269,7 @@ pub(crate) struct EnvironmentSection {
     pub approvals: u8,
     pub channels: Vec<String>,
     pub allow_gitops: bool,
+    pub pagerduty_services: Vec<String>,
 }
 
 /// Durations are written the way people say them: "3s", "10m", "1h 30m" (humantime).

@@ -128,6 +128,8 @@ pub struct Environment {
     pub channels: Vec<SlackChannelId>,
     /// Whether workloads managed by Argo CD or Flux may be changed here anyway.
     pub allow_gitops: bool,
+    /// PagerDuty service ids whose incidents may justify actions here; empty means any.
+    pub pagerduty_services: Vec<String>,
 }
 
 impl Config {

@@ -436,6 +436,18 @@ fn environments(
             .iter()
             .filter_map(|c| name(loc, &key("channels"), c, SlackChannelId::parse, problems))
             .collect();
+        for s in &e.pagerduty_services {
+            let valid =
+                !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !valid {
+                problems.push(loc.problem(
+                    &key("pagerduty_services"),
+                    format!(
+                        "`{s}` is not a PagerDuty service id (letters and digits, like PSVC123)"
+                    ),
+                ));
+            }
+        }
         if e.approvals > 0 && !e.protected {
             problems.push(loc.problem(
                 &key("approvals"),
@@ -461,6 +473,7 @@ fn environments(
                     approvals: e.approvals,
                     channels,
                     allow_gitops: e.allow_gitops,
+                    pagerduty_services: e.pagerduty_services.clone(),
                 },
             );
         }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 
-use crate::command::{Action, Justification, Target};
+use crate::command::{Action, Target};
 use crate::config::Environment;
 use crate::names::{ClusterName, EnvName, NamespaceName, SlackChannelId, SlackUserId};
 
@@ -122,39 +122,28 @@ fn list(channels: &[SlackChannelId]) -> String {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "kebab-case")]
 pub enum Verification {
-    /// Checked live and accepted.
-    Verified { summary: String },
-    /// Recorded as given, not checked (only where the environment does not require it).
+    /// Checked live and accepted; `evidence` is what PagerDuty or Jira showed (for the audit).
+    Verified {
+        summary: String,
+        evidence: serde_json::Value,
+    },
+    /// Recorded, not accepted as verified (only where the environment does not require it).
     Unverified { reason: String },
     /// Refused, with what to do.
     Refused { message: String },
+    /// `--break-glass`: no outside check, allowed by the policy's `break-glass` right; loudly
+    /// marked, announced and queued for follow-up.
+    BreakGlass { text: String, rule: Option<String> },
 }
 
+/// Checks a `--reason` live.
 pub trait Justifier: Send + Sync {
-    fn verify(&self, justification: &Justification, environment: &Environment) -> Verification;
-}
-
-/// Today's justifier: records the reference without checking it. Protected environments (the
-/// only ones that require a verified reason) are refused before this is asked.
-pub struct RecordOnly;
-
-impl Justifier for RecordOnly {
-    fn verify(&self, justification: &Justification, environment: &Environment) -> Verification {
-        if environment.protected {
-            return Verification::Refused {
-                message: "live PagerDuty/Jira verification is not built yet, so no reason can be accepted for a protected environment".into(),
-            };
-        }
-        let what = match justification {
-            Justification::Reason(r) => format!("reason {} recorded", r.id()),
-            Justification::BreakGlass { .. } => "break-glass text recorded".into(),
-        };
-        Verification::Unverified {
-            reason: format!(
-                "{what}, not verified: this environment does not require a verified reason"
-            ),
-        }
-    }
+    fn verify<'a>(
+        &'a self,
+        reason: &'a crate::command::Reason,
+        env: &'a EnvName,
+        environment: &'a Environment,
+    ) -> futures::future::BoxFuture<'a, Verification>;
 }
 
 /// One event of a command's story, for the audit trail.

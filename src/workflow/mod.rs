@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::cluster::{self, Change, Clusters, Followed, RolloutState};
 use crate::command::{self, Action, Command, Justification, Phase, Target};
 use crate::config::Config;
+use crate::justify::outbox::Kind as OutboxKind;
 use crate::names::{SlackChannelId, SlackUserId};
 use crate::resolve::{self, Place};
 use gates::{
@@ -30,7 +31,10 @@ pub struct Context {
     /// The policy in force (reloaded as its files change); `authorizer` decides with it.
     pub policy: Arc<crate::policy::PolicyHandle>,
     pub authorizer: Box<dyn Authorizer>,
-    pub justifier: Box<dyn Justifier>,
+    /// Live PagerDuty/Jira checks; also the clients the outbox delivers write-back with.
+    pub justifier: Arc<crate::justify::LiveJustifier>,
+    /// Write-back waiting to be delivered (none without a database, e.g. in some tests).
+    pub outbox: Option<crate::justify::outbox::Outbox>,
     pub audit: Box<dyn AuditSink>,
     pub locks: Locks,
     /// Set to `true` to stop following rollouts (Ctrl-C in a terminal, shutdown of a server).
@@ -45,11 +49,20 @@ impl Context {
         let clusters = Clusters::connect(&config).await?;
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
-        Context::with_parts(
+        let outbox = crate::justify::outbox::Outbox::new(db.clone());
+        let ctx = Context::with_parts(
             config,
             clusters,
             Box::new(crate::audit::AuditStore::new(db)),
-        )
+        )?;
+        // Only the constructor holds the Arc yet.
+        Ok(match Arc::try_unwrap(ctx) {
+            Ok(mut c) => {
+                c.outbox = Some(outbox);
+                Arc::new(c)
+            }
+            Err(shared) => shared,
+        })
     }
 
     /// The context over clusters and an audit sink made elsewhere; loads the policy the
@@ -63,6 +76,7 @@ impl Context {
             config.policy.model.clone(),
             config.policy.policy.clone(),
         )?);
+        let justifier = Arc::new(crate::justify::LiveJustifier::from_config(&config));
         Ok(Arc::new(Context {
             config,
             clusters,
@@ -70,7 +84,8 @@ impl Context {
                 policy: policy.clone(),
             }),
             policy,
-            justifier: Box::new(gates::RecordOnly),
+            justifier,
+            outbox: None,
             audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
@@ -326,38 +341,155 @@ impl Run<'_> {
         self.ctx.audit.record(&event).await
     }
 
-    /// Checks the justification; a refusal is audited as `denied`.
+    /// Checks the justification; a refusal is audited as `denied`. Protected environments
+    /// need a reason verified live (or break-glass, if the policy grants it); elsewhere a
+    /// reason that does not verify is recorded as unverified and does not block.
     async fn justify(
         &self,
         justification: &Option<Justification>,
-        env: &crate::names::EnvName,
-        environment: &crate::config::Environment,
-    ) -> Result<(), Outcome> {
-        let refused = match justification {
-            Some(j) => {
-                let verification = self.ctx.justifier.verify(j, environment);
-                (self.report)(Event::Justification {
-                    verification: verification.clone(),
-                });
-                match verification {
-                    Verification::Refused { message } => Some(message),
-                    _ => None,
-                }
-            }
-            None if environment.protected => Some(format!(
+        place: &Place<'_>,
+        target: &Target,
+    ) -> Result<Option<Verification>, Outcome> {
+        let env = &place.env;
+        let protected = place.environment.protected;
+        let result = match justification {
+            None if protected => Err(format!(
                 "environment `{env}` is protected: give --reason with a PagerDuty incident or a Jira issue"
             )),
-            None => None,
+            None => Ok(None),
+            Some(Justification::Reason(reason)) => {
+                let v = self
+                    .ctx
+                    .justifier
+                    .verify(reason, env, place.environment)
+                    .await;
+                match v {
+                    Verification::Refused { message } if protected => Err(message),
+                    Verification::Refused { message } => Ok(Some(Verification::Unverified {
+                        reason: format!(
+                            "{message}; recorded anyway, as `{env}` does not require a verified reason"
+                        ),
+                    })),
+                    other => Ok(Some(other)),
+                }
+            }
+            Some(Justification::BreakGlass { text }) => self.break_glass(text, place, target).await,
         };
-        match refused {
-            Some(message) => {
+        match result {
+            Ok(v) => {
+                if let Some(v) = &v {
+                    (self.report)(Event::Justification {
+                        verification: v.clone(),
+                    });
+                }
+                Ok(v)
+            }
+            Err(message) => {
                 let o = Outcome::Unjustified { message };
                 let _ = self
                     .audit(Phase::Denied, serde_json::json!({"outcome": &o}))
                     .await;
                 Err(o)
             }
-            None => Ok(()),
+        }
+    }
+
+    /// `--break-glass "why"`: only for holders of `break-glass` in this environment. Loud: the
+    /// audit trail marks it (reason `break-glass`, so `audit query --reason break-glass` lists
+    /// every one for follow-up) and the configured channel is told.
+    async fn break_glass(
+        &self,
+        text: &str,
+        place: &Place<'_>,
+        target: &Target,
+    ) -> Result<Option<Verification>, String> {
+        let request = AccessRequest {
+            actor: self.request.actor.clone(),
+            channel: self.request.channel.clone(),
+            action: Action::BreakGlass,
+            env: place.env.clone(),
+            cluster: place.cluster.clone(),
+            namespace: place.namespace.clone(),
+            target: target.clone(),
+        };
+        let decision = self.ctx.authorizer.decide(&request, place.environment);
+        if !decision.allowed {
+            return Err(format!(
+                "--break-glass needs the `break-glass` right in `{}`, which you do not hold ({}); give --reason with a PagerDuty incident or a Jira issue",
+                place.env, decision.explanation
+            ));
+        }
+        let announcement = format!(
+            ":rotating_light: BREAK-GLASS by <@{}> in {}: `{}` — \"{}\" (audit id {}). Follow up: attach the incident or ticket.",
+            self.request.actor, place.env, self.request.text, text, self.correlation
+        );
+        match (&self.ctx.outbox, &self.ctx.config.slack.announce_channel) {
+            (Some(outbox), Some(channel)) => {
+                if let Err(e) = outbox
+                    .enqueue(
+                        OutboxKind::SlackAnnounce,
+                        channel.as_str(),
+                        &self.correlation,
+                        &announcement,
+                    )
+                    .await
+                {
+                    return Err(format!(
+                        "the break-glass announcement cannot be queued ({e}); nothing was done"
+                    ));
+                }
+            }
+            _ => {
+                tracing::error!(correlation = %self.correlation, "break-glass used with no [slack].announce_channel configured (or no database): nobody is told")
+            }
+        }
+        tracing::warn!(correlation = %self.correlation, actor = %self.request.actor, env = %place.env, text = %text, "BREAK-GLASS");
+        Ok(Some(Verification::BreakGlass {
+            text: text.to_string(),
+            rule: decision.rule,
+        }))
+    }
+
+    /// Queues the outcome's write-back to the verified incident or issue.
+    async fn write_back(
+        &self,
+        verification: &Option<Verification>,
+        phase: Phase,
+        outcome: &Outcome,
+    ) {
+        let (Some(outbox), Some(Verification::Verified { evidence, .. })) =
+            (&self.ctx.outbox, verification)
+        else {
+            return;
+        };
+        let (kind, target) = match evidence.get("system").and_then(|s| s.as_str()) {
+            Some("pagerduty") => (OutboxKind::PagerDutyNote, evidence.pointer("/incident/id")),
+            Some("jira") => (OutboxKind::JiraComment, evidence.pointer("/issue/key")),
+            _ => return,
+        };
+        let Some(target) = target.and_then(|t| t.as_str()) else {
+            return;
+        };
+        let subject = self
+            .subject
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let place = match (&subject.env, &subject.cluster, &subject.namespace) {
+            (Some(e), Some(c), Some(n)) => format!(" in {e} ({c}/{n})"),
+            (Some(e), _, _) => format!(" in {e}"),
+            _ => String::new(),
+        };
+        let first_line = outcome.message().lines().next().unwrap_or_default();
+        let body = format!(
+            "pitcrew: {} ran `{}`{place}: {phase}.\n{first_line}\nAudit id {} (pitcrew audit show {}).",
+            self.request.actor,
+            self.request.text.trim(),
+            self.correlation,
+            self.correlation
+        );
+        if let Err(e) = outbox.enqueue(kind, target, &self.correlation, &body).await {
+            tracing::error!(correlation = %self.correlation, error = %e, "cannot queue the write-back");
         }
     }
 
@@ -427,11 +559,26 @@ impl Run<'_> {
                 }
             }
         }
-        if let Err(o) = self.justify(&p.justification, &to.0, to.1).await {
-            return o;
-        }
+        let Some(first_ns) = to.1.namespaces.first() else {
+            return Outcome::BadInput {
+                message: format!("environment `{}` has no namespace", to.0),
+            };
+        };
+        let to_place = Place {
+            env: to.0.clone(),
+            environment: to.1,
+            cluster: to.1.cluster.clone(),
+            namespace: first_ns.clone(),
+        };
+        let verification = match self.justify(&p.justification, &to_place, &target).await {
+            Ok(v) => v,
+            Err(o) => return o,
+        };
         if let Err(e) = self
-            .audit(Phase::Approved, serde_json::json!({"decisions": decisions}))
+            .audit(
+                Phase::Approved,
+                serde_json::json!({"decisions": decisions, "justification": verification}),
+            )
             .await
         {
             return unavailable_audit(e);
@@ -584,6 +731,7 @@ impl Run<'_> {
             serde_json::json!({"changes": changes, "outcome": &o}),
         )
         .await;
+        self.write_back(&verification, phase, &o).await;
         o
     }
 
@@ -734,14 +882,15 @@ impl Run<'_> {
                 return o;
             }
         };
-        if let Err(o) = self
-            .justify(justification, &place.env, place.environment)
-            .await
-        {
-            return o;
-        }
+        let verification = match self.justify(justification, &place, target).await {
+            Ok(v) => v,
+            Err(o) => return o,
+        };
         if let Err(e) = self
-            .audit(Phase::Approved, serde_json::json!({"decision": decision}))
+            .audit(
+                Phase::Approved,
+                serde_json::json!({"decision": decision, "justification": verification}),
+            )
             .await
         {
             return unavailable_audit(e);
@@ -873,6 +1022,7 @@ impl Run<'_> {
             serde_json::json!({"change": change, "outcome": &outcome}),
         )
         .await;
+        self.write_back(&verification, phase, &outcome).await;
         outcome
     }
 }

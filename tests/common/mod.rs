@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod databases;
+pub mod fakes;
 pub mod fixtures;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -8,6 +8,7 @@ mod actions;
 mod audit;
 mod cli;
 mod exec;
+mod justify;
 mod parse_props;
 mod parse_table;
 mod policy;

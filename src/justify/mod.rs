@@ -1,0 +1,153 @@
+//! Justification: a `--reason` checked live against PagerDuty or Jira, and the write-back of
+//! each action's outcome to that incident or issue through a durable outbox.
+//!
+//! Fail closed: whatever goes wrong talking to PagerDuty or Jira (timeout, 429 beyond the
+//! timeout, 5xx, refused credentials, an unknown reference, an answer that is not what the API
+//! describes, a redirect) refuses the reason with a message that says what to do, and logs the
+//! cause for the operator.
+
+pub mod http;
+pub mod jira;
+pub mod outbox;
+pub mod pagerduty;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+
+use crate::command::Reason;
+use crate::config::{Config, Environment};
+use crate::names::EnvName;
+use crate::workflow::gates::{Justifier, Verification};
+pub use jira::Jira;
+pub use pagerduty::{Judgement, PagerDuty};
+
+/// Checks references live, with a short cache of accepted ones.
+pub struct LiveJustifier {
+    pub pagerduty: Option<PagerDuty>,
+    pub jira: Option<Jira>,
+    cache: Mutex<HashMap<String, (Instant, Verification)>>,
+}
+
+impl LiveJustifier {
+    pub fn new(pagerduty: Option<PagerDuty>, jira: Option<Jira>) -> LiveJustifier {
+        LiveJustifier {
+            pagerduty,
+            jira,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// The clients the configuration and its secrets allow (a section without its secrets
+    /// is reported by `config check`; here it is simply absent, and references to it refused).
+    pub fn from_config(config: &Config) -> LiveJustifier {
+        let s = &config.secrets;
+        let pagerduty = match (&config.pagerduty, &s.pagerduty_token) {
+            (Some(c), Some(t)) => Some(PagerDuty::new(c.clone(), t.clone())),
+            _ => None,
+        };
+        let jira = match (&config.jira, &s.jira_email, &s.jira_api_token) {
+            (Some(c), Some(e), Some(t)) => Some(Jira::new(c.clone(), e.clone(), t.clone())),
+            _ => None,
+        };
+        LiveJustifier::new(pagerduty, jira)
+    }
+
+    fn cached(&self, key: &str, ttl: Duration) -> Option<Verification> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn remember(&self, key: String, v: &Verification) {
+        // Only acceptances are reused: a refusal may be fixed a minute later (the ticket
+        // approved, PagerDuty back), and the user should not wait out a cache for it.
+        if matches!(v, Verification::Verified { .. }) {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|_, (at, _)| at.elapsed() < Duration::from_secs(3600));
+            cache.insert(key, (Instant::now(), v.clone()));
+        }
+    }
+
+    async fn check(&self, reason: &Reason, environment: &Environment) -> Verification {
+        match reason {
+            Reason::PagerDuty { incident, .. } => {
+                let Some(pd) = &self.pagerduty else {
+                    return refused(format!(
+                        "PagerDuty is not configured in this pitcrew, so incident {incident} cannot be checked; give a Jira issue, or ask the platform team"
+                    ));
+                };
+                match pd.incident(incident).await {
+                    Ok(i) => match pd.judge(&i, environment, chrono::Utc::now()) {
+                        Judgement::Accepted(summary) => Verification::Verified {
+                            summary,
+                            evidence: serde_json::json!({"system": "pagerduty", "incident": i}),
+                        },
+                        Judgement::Refused(message) => refused(message),
+                    },
+                    Err(e) => {
+                        tracing::warn!(service = "pagerduty", incident = %incident, error = %e, "cannot verify the incident");
+                        refused(e.for_user("PagerDuty", &format!("incident {incident}")))
+                    }
+                }
+            }
+            Reason::Jira { key, .. } => {
+                let Some(jira) = &self.jira else {
+                    return refused(format!(
+                        "Jira is not configured in this pitcrew, so {key} cannot be checked; give a PagerDuty incident, or ask the platform team"
+                    ));
+                };
+                match jira.issue(key).await {
+                    Ok(issue) => match jira.judge(&issue) {
+                        Judgement::Accepted(summary) => Verification::Verified {
+                            summary,
+                            evidence: serde_json::json!({"system": "jira", "issue": issue}),
+                        },
+                        Judgement::Refused(message) => refused(message),
+                    },
+                    Err(e) => {
+                        tracing::warn!(service = "jira", issue = %key, error = %e, "cannot verify the issue");
+                        refused(e.for_user("Jira", &format!("issue {key}")))
+                    }
+                }
+            }
+        }
+    }
+
+    fn ttl(&self, reason: &Reason) -> Duration {
+        match reason {
+            Reason::PagerDuty { .. } => self.pagerduty.as_ref().map(|p| p.config().cache_for),
+            Reason::Jira { .. } => self.jira.as_ref().map(|j| j.config().cache_for),
+        }
+        .unwrap_or_default()
+    }
+}
+
+fn refused(message: String) -> Verification {
+    Verification::Refused { message }
+}
+
+impl Justifier for LiveJustifier {
+    fn verify<'a>(
+        &'a self,
+        reason: &'a Reason,
+        env: &'a EnvName,
+        environment: &'a Environment,
+    ) -> BoxFuture<'a, Verification> {
+        Box::pin(async move {
+            // The verdict depends on the environment (its PagerDuty services).
+            let key = format!("{env}\u{0}{}", reason.id());
+            let ttl = self.ttl(reason);
+            if let Some(v) = self.cached(&key, ttl) {
+                return v;
+            }
+            let v = self.check(reason, environment).await;
+            self.remember(key, &v);
+            v
+        })
+    }
+}
