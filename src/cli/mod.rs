@@ -685,7 +685,15 @@ fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {
         name,
         action: a.action.clone(),
         phase: a.outcome.clone(),
-        reason: a.reason.clone().map(|r| r.to_uppercase()),
+        // Incident ids and issue keys are stored upper-case; break-glass uses are stored as
+        // the word `break-glass`, so that `--reason break-glass` lists them for follow-up.
+        reason: a.reason.clone().map(|r| {
+            if r.eq_ignore_ascii_case("break-glass") {
+                "break-glass".to_string()
+            } else {
+                r.to_uppercase()
+            }
+        }),
         correlation: a.correlation.clone(),
         through_id: None,
         limit: a.limit,

@@ -179,6 +179,17 @@ pub trait AuditSink: Send + Sync {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
+    /// Events matching `filter` (the chat `audit` command).
+    fn query(
+        &self,
+        filter: crate::audit::Filter,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
+        let _ = filter;
+        Box::pin(std::future::ready(Err(
+            "this pitcrew keeps no queryable audit trail".to_string(),
+        )))
+    }
+
     /// Appends an event about an earlier command (reconciliation), keeping its correlation.
     fn record_raw(
         &self,
@@ -225,6 +236,17 @@ impl AuditSink for crate::audit::AuditStore {
     ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
         Box::pin(async move {
             crate::audit::AuditStore::unfinished(self)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn query(
+        &self,
+        filter: crate::audit::Filter,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
+        Box::pin(async move {
+            crate::audit::AuditStore::query(self, &filter)
                 .await
                 .map_err(|e| e.to_string())
         })

@@ -217,11 +217,7 @@ pub async fn run(
             .await
         }
         Command::Promote(p) => run.promote(p, &command).await,
-        // Who may read the trail from chat is the policy's to say, and the policy is not built
-        // yet: refuse rather than show it to everyone. `pitcrew audit query` serves operators.
-        Command::Audit(_) => Outcome::Refused {
-            message: "reading the audit trail from chat needs the authorization policy, which is not built yet; operators can use `pitcrew audit query`".into(),
-        },
+        Command::Audit(a) => run.audit_summary(a).await,
     }
 }
 
@@ -832,6 +828,98 @@ impl Run<'_> {
                 r.number,
                 images.join(", "),
                 r.change_cause.as_deref().unwrap_or("<no change cause>"),
+            ));
+        }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    /// The chat `audit` command: a short summary of recent command outcomes, for users the
+    /// policy grants `audit` (on the environment asked about, or on every one: `*`).
+    async fn audit_summary(&self, a: &command::Audit) -> Outcome {
+        let request = crate::policy::Request {
+            sub: self.request.actor.to_string(),
+            env: a.env.as_ref().map_or("*".into(), |e| e.to_string()),
+            cluster: "*".into(),
+            ns: "*".into(),
+            obj: a.target.as_ref().map_or("*".into(), |t| t.to_string()),
+            act: Action::Audit.to_string(),
+            chan: self
+                .request
+                .channel
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        };
+        let (verdict, explanation) = self.ctx.policy.current().explain(&request);
+        if !verdict.allowed {
+            let hint = if a.env.is_none() {
+                "; if you may read one environment's trail, say which with --env"
+            } else {
+                ""
+            };
+            return Outcome::Refused {
+                message: format!("you may not read the audit trail: {explanation}{hint}"),
+            };
+        }
+        let since = match &a.since {
+            Some(command::Since::At { time }) => *time,
+            Some(command::Since::Ago { seconds }) => {
+                Utc::now()
+                    - chrono::Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX / 1000))
+            }
+            None => Utc::now() - chrono::Duration::hours(24),
+        };
+        let filter = crate::audit::Filter {
+            since: Some(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            actor: a.actor.as_ref().map(|u| u.to_string()),
+            env: a.env.as_ref().map(|e| e.to_string()),
+            kind: a.target.as_ref().map(|t| t.kind.to_string()),
+            name: a.target.as_ref().map(|t| t.name.to_string()),
+            action: a.action.map(|x| x.to_string()),
+            phase: a.outcome.map(|p| p.to_string()),
+            limit: Some(10_000),
+            ..crate::audit::Filter::default()
+        };
+        let events = match self.ctx.audit.query(filter).await {
+            Ok(e) => e,
+            Err(e) => {
+                return Outcome::Unavailable {
+                    message: format!("cannot read the audit trail: {e}"),
+                };
+            }
+        };
+        // One line per command: its last event (the outcome, or how far it got).
+        let mut last: Vec<&crate::audit::Record> = Vec::new();
+        for e in &events {
+            match last.iter().position(|l| l.correlation == e.correlation) {
+                Some(i) => last[i] = e,
+                None => last.push(e),
+            }
+        }
+        const SHOWN: usize = 15;
+        let mut lines = vec![format!(
+            "{} command{} since {} ({}):",
+            last.len(),
+            if last.len() == 1 { "" } else { "s" },
+            since.format("%Y-%m-%d %H:%M UTC"),
+            explanation
+        )];
+        for e in last.iter().rev().take(SHOWN) {
+            lines.push(format!(
+                "{}  {}  {:<11}  {}  (audit id {})",
+                e.at.get(..16).unwrap_or(&e.at).replace('T', " "),
+                e.actor_id,
+                e.phase,
+                crate::audit::render::terminal_safe(&e.command_text),
+                e.correlation
+            ));
+        }
+        if last.len() > SHOWN {
+            lines.push(format!(
+                "… and {} more; operators can list them all with `pitcrew audit query`",
+                last.len() - SHOWN
             ));
         }
         Outcome::Done {

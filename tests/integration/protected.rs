@@ -1,0 +1,274 @@
+//! A protected environment end to end through `pitcrew exec`, against the real cluster and
+//! PagerDuty/Jira stand-ins: nothing runs without a reason verified live or a break-glass the
+//! policy grants; what runs is audited with the evidence and written back to the incident.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::PostParams;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
+use crate::common::fakes;
+use crate::common::fixtures::Workload;
+
+const POLICY: &str = "\
+g2, C01INCIDENT, channels:incident
+p, role:oncall, prod, *, *, *, restart, channels:incident, allow
+p, role:oncall, prod, *, *, *, status, *, allow
+p, role:commander, prod, *, *, *, break-glass, channels:incident, allow
+g, role:commander, role:oncall
+g, U01ALICE, role:oncall
+g, U02CAROL, role:commander
+p, role:compliance, *, *, *, *, audit, *, allow
+g, U04FRANK, role:compliance
+";
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("pitcrew.toml")
+    }
+
+    fn pitcrew(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
+            .env("PITCREW_CONFIG", self.config())
+            .args(args)
+            .output()
+            .expect("run pitcrew");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + String::from_utf8_lossy(&out.stderr).as_ref(),
+        )
+    }
+
+    fn exec(&self, user: &str, text: &str) -> (i32, String) {
+        self.pitcrew(&[
+            "exec",
+            "--as",
+            user,
+            "--channel",
+            "C01INCIDENT",
+            "--yes",
+            "--",
+            text,
+        ])
+    }
+}
+
+fn setup(cluster: &TestCluster, ns: &str, pagerduty: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(dir.path().join("policy.csv"), POLICY).expect("policy");
+    let text = format!(
+        r#"
+[policy]
+model = "model.conf"
+policy = "policy.csv"
+[slack]
+announce_channel = "C01ONCALL"
+[pagerduty]
+api_base_url = "{pagerduty}"
+timeout = "1s"
+from_email = "pitcrew-bot@example.com"
+[rollout]
+timeout = "60s"
+[clusters.main]
+kubeconfig = "{kubeconfig}"
+[environments.prod]
+cluster = "main"
+namespaces = ["{ns}"]
+protected = true
+pagerduty_services = ["PSHOP01"]
+"#,
+        kubeconfig = cluster.kubeconfig
+    );
+    std::fs::write(dir.path().join("pitcrew.toml"), text).expect("config");
+    Setup { dir }
+}
+
+#[tokio::test]
+async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_glass() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("protected").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let pd = fakes::pagerduty(&[
+        fakes::incident("Q1OPEN", "triggered", "PSHOP01", None),
+        fakes::incident(
+            "Q1OLD99",
+            "resolved",
+            "PSHOP01",
+            Some("2020-01-01T00:00:00Z"),
+        ),
+    ])
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/incidents/Q1DOWN"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&pd)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/incidents/Q1OPEN/notes"))
+        .and(header("from", "pitcrew-bot@example.com"))
+        .and(body_string_contains(
+            "restart checkout -e prod --reason Q1OPEN",
+        ))
+        .and(body_string_contains("succeeded"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(fakes::note_created()))
+        .expect(1)
+        .mount(&pd)
+        .await;
+    let s = setup(&cluster, &ns.name, &pd.uri());
+    let revision = || async { revision_of(&api.get("checkout").await.expect("get")) };
+
+    // Refusals first: nothing changes.
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod");
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("environment `prod` is protected: give --reason"),
+        "{out}"
+    );
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1OLD99");
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("is resolved; an action needs an open incident"),
+        "{out}"
+    );
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1DOWN");
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("PagerDuty answered with an error (503); retry, or use --break-glass"),
+        "{out}"
+    );
+    let (code, out) = s.exec(
+        "U01ALICE",
+        "restart checkout -e prod --break-glass \"pagerduty is down, checkout 500s\"",
+    );
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("--break-glass needs the `break-glass` right in `prod`"),
+        "{out}"
+    );
+    let (code, out) = s.exec("U09MALLORY", "restart checkout -e prod --reason Q1OPEN");
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(revision().await, 1, "refusals change nothing");
+
+    // A live incident: verified, done, audited with the evidence, written back once.
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1OPEN");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("✓ justified: PagerDuty incident #1234 Q1OPEN \"The server is on fire.\" (triggered, service My Mail Service)"), "{out}");
+    assert!(
+        out.contains("✓ wrote the outcome back to the incident/issue (1 posted)"),
+        "{out}"
+    );
+    assert_eq!(revision().await, 2);
+    pd.verify().await;
+
+    // Break-glass by someone who holds it: runs, loudly. (A second later: like kubectl,
+    // restartedAt has one-second resolution, and a restart within the same second is a no-op.)
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (code, out) = s.exec(
+        "U02CAROL",
+        "restart checkout -e prod --break-glass \"pagerduty is down, checkout 500s\"",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("‼ BREAK-GLASS"), "{out}");
+    assert_eq!(revision().await, 3);
+
+    // The trail: the verified incident's evidence, and break-glass listed for follow-up.
+    let (code, out) = s.pitcrew(&["audit", "query", "--reason", "Q1OPEN", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{out}");
+    let approved = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["phase"] == "approved")
+        .expect("an approved event");
+    // `detail` is exported as the JSON text stored (what the hash covers).
+    let detail: serde_json::Value =
+        serde_json::from_str(approved["detail"].as_str().unwrap_or_default()).expect("detail");
+    assert_eq!(detail["justification"]["result"], "verified", "{approved}");
+    assert_eq!(
+        detail["justification"]["evidence"]["incident"]["id"],
+        "Q1OPEN"
+    );
+    assert!(
+        detail["decision"]["rule"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("role:oncall, prod")
+    );
+    let (code, out) = s.pitcrew(&[
+        "audit",
+        "query",
+        "--reason",
+        "break-glass",
+        "--actor",
+        "U02CAROL",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let phases: Vec<String> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| e["phase"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        phases,
+        ["requested", "approved", "started", "succeeded"],
+        "{out}"
+    );
+    assert!(out.contains("\\\"result\\\":\\\"break-glass\\\""), "{out}");
+    let (code, _) = s.pitcrew(&["audit", "verify"]);
+    assert_eq!(code, 0);
+
+    // The chat `audit` summary: for compliance, not for on-call.
+    let (code, out) = s.exec("U04FRANK", "audit --since 1h -e prod");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("commands since"), "{out}");
+    assert!(
+        out.contains("U02CAROL  succeeded"),
+        "the break-glass restart is listed: {out}"
+    );
+    assert!(
+        out.contains("U01ALICE  denied"),
+        "refusals are listed too: {out}"
+    );
+    let (code, out) = s.exec("U04FRANK", "audit --actor @U02CAROL");
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("U01ALICE"), "filtered by actor: {out}");
+    let (code, out) = s.exec("U01ALICE", "audit -e prod");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("you may not read the audit trail"), "{out}");
+}
