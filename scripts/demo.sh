@@ -6,8 +6,10 @@
 #   scripts/demo.sh          run the demo, then tear everything down
 #   scripts/demo.sh --keep   keep the cluster running afterwards, until Ctrl-C, to explore
 #
-# What runs today: configuration check, database migration, and `pitcrew exec` (restart,
-# rollback, status, history) against the cluster; Slack, the policy and the audit trail come next.
+# What runs: configuration and policy checks, database migration, and `pitcrew exec` (restart,
+# rollback, status, history, audit) as different people of the example policy, with a live
+# PagerDuty check against a local stand-in that answers with PagerDuty's official examples.
+# Slack (serve/chat) and approvals come next.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/testenv/env.sh
@@ -17,53 +19,77 @@ keep=false; [[ "${1:-}" == --keep ]] && keep=true
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 started=$SECONDS
 
-say "1/6 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
+say "1/7 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
 command -v cargo >/dev/null || die "cargo not found: install Rust >= 1.95 (https://rustup.rs)"
 cargo build --quiet --bin pitcrew
 pitcrew="${CARGO_TARGET_DIR:-$PWD/target}/debug/pitcrew"
 
-say "2/6 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
+say "2/7 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
 testenv_init
 testenv_start_cluster
 
-say "3/6 creating the sample shop: namespaces shop-staging and shop-prod"
+say "3/7 creating the sample shop: namespaces shop-staging and shop-prod"
 shop_create
 kubectl get deployments,statefulsets,daemonsets -n shop-prod
 echo
 echo "checkout's release history in prod (1.2.0 is the bad release of our incident):"
 kubectl -n shop-prod rollout history deployment/checkout | sed 's/^/  /'
 
-say "4/6 pitcrew: checking its configuration for this cluster"
-shop_config "$PITCREW_RUN_DIR/pitcrew"
-# Stand-in credentials for the local stand-ins; real ones come from your secret store.
-export PAGERDUTY_TOKEN=local-demo JIRA_EMAIL=demo@localhost JIRA_API_TOKEN=local-demo
-"$pitcrew" config check --without-slack --config "$PITCREW_RUN_DIR/pitcrew/config/pitcrew.toml"
+say "4/7 a local PagerDuty stand-in (answers with PagerDuty's official API examples; NOT the real service)"
+pd_port="$(free_port)"
+python3 scripts/demo/pagerduty_standin.py "$pd_port" 2>"$PITCREW_RUN_DIR/pagerduty-standin.log" &
+_TESTENV_PIDS="$_TESTENV_PIDS $!"
+pd_url="http://127.0.0.1:$pd_port/"
+for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$pd_port") 2>/dev/null && break; sleep 0.1; done
+echo "PagerDuty stand-in at $pd_url, knowing incident PT4KHLK (acknowledged, service PIJ90N7)"
 
-say "5/6 pitcrew: creating its audit database (SQLite, embedded default)"
-"$pitcrew" migrate --config "$PITCREW_RUN_DIR/pitcrew/config/pitcrew.toml"
-
-say "6/6 pitcrew exec: commands as an on-call engineer types them in Slack"
+say "5/7 pitcrew: checking its configuration and its policy (policies/policy.csv, the example policy)"
+shop_config "$PITCREW_RUN_DIR/pitcrew" "$pd_url"
+# A stand-in credential for the stand-in; a real one comes from your secret store.
+export PAGERDUTY_TOKEN=local-demo
 cfg="$PITCREW_RUN_DIR/pitcrew/config/pitcrew.toml"
-run() {
-  printf '\n\033[2m$ pitcrew exec --as U01ONCALL1 -- %s\033[0m\n' "$*"
-  "$pitcrew" exec --config "$cfg" --as U01ONCALL1 -- "$@" 2>/dev/null || echo "(exit code $?)"
-}
-run "history checkout -e staging"
-run "/pitcrew restart deploy/checkout —env staging"
-run "status checkout -e staging"
-run "rollback checkout -e staging --dry-run"
-run "restart checkout -e prod --reason CHG-42"
-run "restart chekout -e staging"
+"$pitcrew" config check --without-slack --config "$cfg"
+# The example policy is written for config/pitcrew.example.toml (with a dev environment and a
+# payments namespace); the lint rightly says which of its rules never match on this smaller
+# demo set-up (exit 1), and the demo goes on.
+"$pitcrew" policy lint --config "$cfg" || true
+"$pitcrew" migrate --config "$cfg"
 
-say "the audit trail those commands left (hash-chained, in the SQLite file)"
-"$pitcrew" audit query --config "$cfg" --since 1h
+say "6/7 pitcrew exec: commands as people of the example policy type them in Slack"
+run() {
+  local who="$1" chan="$2"; shift 2
+  printf '\n\033[2m$ pitcrew exec --as %s --channel %s -- %s\033[0m\n' "$who" "$chan" "$*"
+  "$pitcrew" exec --config "$cfg" --as "$who" --channel "$chan" -- "$@" 2>/dev/null || echo "(exit code $?)"
+}
+echo "U03DAVE is a developer: everything in staging, read-only in prod."
+run U03DAVE C04DEV "history checkout -e staging"
+run U03DAVE C04DEV "/pitcrew restart deploy/checkout —env staging"
+run U03DAVE C04DEV "rollback checkout -e staging --dry-run"
+run U03DAVE C04DEV "restart checkout -e prod --reason PT4KHLK"
+echo
+echo "U01ALICE is on call: restart and roll back in prod, from the incident channels, with a live reason."
+run U01ALICE C01INCIDENT "restart checkout -e prod"
+run U01ALICE C01INCIDENT "restart checkout -e prod --reason PT4KHLK"
+run U01ALICE C01INCIDENT "restart checkout -e prod --break-glass \"pagerduty is down\""
+run U01ALICE C01INCIDENT "restart chekout -e prod --reason PT4KHLK"
+echo
+echo "Why? Ask the policy:"
+printf '\n\033[2m$ pitcrew policy check --as U05GRACE --action status --env prod --target checkout\033[0m\n'
+"$pitcrew" policy check --config "$cfg" --as U05GRACE --action status --env prod --target checkout || echo "(exit code $?)"
+
+say "7/7 the audit trail those commands left (hash-chained, in the SQLite file)"
+run U04FRANK C01OPS "audit --since 1h"
+"$pitcrew" audit query --config "$cfg" --since 1h --reason PT4KHLK
 "$pitcrew" audit verify --config "$cfg"
+echo
+echo "What the PagerDuty stand-in received as the incident's note:"
+sed 's/^/  /' "$PITCREW_RUN_DIR/pagerduty-standin.log"
 
 cat <<TEXT
 
-Prod is refused on purpose: the authorization policy and the live PagerDuty/Jira checks that a
-protected environment needs are not built yet, and pitcrew fails closed rather than skip them.
-Slack (serve/chat), the policy, live PagerDuty/Jira checks and the approval flow come next.
+Every refusal above said what to do; nothing ran in prod without a live incident. The outcome
+of the prod restart was written back to the incident as a note (to the stand-in here).
+Slack (serve/chat), confirmations and second-person approvals come next.
 TEXT
 
 say "demo finished in $((SECONDS - started)) s"

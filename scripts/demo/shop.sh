@@ -59,15 +59,15 @@ listen = "127.0.0.1:0"
 [database]
 sqlite_path = "pitcrew.db"
 
-# The demo's PagerDuty and Jira are local stand-ins (LOCAL, NOT THE REAL SERVICES); they join
-# the demo with the Slack work. Nothing is contacted yet.
+# The demo's PagerDuty is a LOCAL STAND-IN, NOT THE REAL SERVICE (scripts/demo/pagerduty_standin.py):
+# it knows one incident, PT4KHLK, acknowledged, on service PIJ90N7.
 [pagerduty]
-api_base_url = "http://127.0.0.1:9/local-stand-in/"
+api_base_url = "${2:-http://127.0.0.1:9/}"
+timeout = "3s"
+from_email = "pitcrew-demo@example.com"
 
-[jira]
-base_url = "http://127.0.0.1:9/local-stand-in/"
-allowed_projects = ["CHG"]
-approved_statuses = ["Approved"]
+[slack]
+announce_channel = "C01OPS"
 
 [clusters.local]
 kubeconfig = "$KUBECONFIG"
@@ -80,6 +80,7 @@ namespaces = ["shop-staging"]
 cluster = "local"
 namespaces = ["shop-prod"]
 protected = true
-approvals = 1
+channels = ["C01INCIDENT", "C01OPS"]
+pagerduty_services = ["PIJ90N7"]
 TOML
 }

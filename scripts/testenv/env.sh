@@ -20,6 +20,7 @@ testenv_init() {
   export PITCREW_RUN_DIR
   _TESTENV_CLUSTER=""
   _TESTENV_PG=""
+  _TESTENV_PIDS=""
   trap testenv_cleanup EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
@@ -37,6 +38,7 @@ testenv_cleanup() {
     # kwokctl stops the processes it started; make sure none outlives us.
     pkill -f -- "$PITCREW_RUN_DIR/kwok" 2>/dev/null
   fi
+  for pid in $_TESTENV_PIDS; do kill "$pid" 2>/dev/null; done
   if [[ -n "$_TESTENV_PG" ]]; then
     log "stopping PostgreSQL"
     _pg_as_owner "$_TESTENV_PG_BIN/pg_ctl" -D "$PITCREW_RUN_DIR/pg/data" -m immediate stop >/dev/null 2>&1
@@ -183,3 +185,4 @@ testenv_install_tools() {
   export PITCREW_TEST_PRISM="$dir/node_modules/.bin/prism"
   log "tools ready: $("$PITCREW_TEST_PYTHON" -c 'import importlib.metadata as m; print("pycasbin", m.version("pycasbin"))'), prism $("$PITCREW_TEST_PRISM" --version 2>/dev/null)"
 }
+
