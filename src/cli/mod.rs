@@ -160,6 +160,15 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
     },
+    /// Load the policy and follow it as a server does: print one line per reload or refused
+    /// reload (file changes, SIGHUP) until interrupted. For checking a policy rollout.
+    Watch {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How often to look at the files.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -351,6 +360,10 @@ fn run(command: Command) -> Result<ExitCode> {
         }) => {
             let config = load(&config.config)?;
             Ok(policy::lint(&config, file, model))
+        }
+        Command::Policy(PolicyCommand::Watch { config, interval }) => {
+            let config = load(&config.config)?;
+            runtime()?.block_on(policy::watch(&config, interval))
         }
         Command::Audit(AuditCommand::Query {
             config,

@@ -118,3 +118,51 @@ pub fn lint(config: &Config, policy: Option<PathBuf>, model: Option<PathBuf>) ->
         ExitCode::from(1)
     }
 }
+
+/// `pitcrew policy watch`: the server's reload loop in the foreground, printing what it does.
+pub async fn watch(config: &Config, interval: std::time::Duration) -> Result<ExitCode> {
+    use std::io::Write;
+    let handle = std::sync::Arc::new(PolicyHandle::load(
+        config.policy.model.clone(),
+        config.policy.policy.clone(),
+    )?);
+    let short = |f: &str| f.get(..12).unwrap_or(f).to_string();
+    let status = handle.status();
+    println!(
+        "loaded {} rules (fingerprint {})",
+        status.rules,
+        short(&status.fingerprint)
+    );
+    let watcher = handle.clone().watch(interval, async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    println!(
+        "watching {} and {} every {}; SIGHUP reloads now, Ctrl-C stops",
+        config.policy.model.display(),
+        config.policy.policy.display(),
+        humantime::format_duration(interval)
+    );
+    let _ = std::io::stdout().flush();
+    let mut last = status;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    while !watcher.is_finished() {
+        tick.tick().await;
+        let now = handle.status();
+        if now.reloads != last.reloads {
+            println!(
+                "reloaded: {} rules (fingerprint {})",
+                now.rules,
+                short(&now.fingerprint)
+            );
+        }
+        if now.failures != last.failures {
+            println!(
+                "refused, the previous policy stays in force: {}",
+                now.last_error.as_deref().unwrap_or("unknown error")
+            );
+        }
+        let _ = std::io::stdout().flush();
+        last = now;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -228,6 +228,16 @@ fn typed(
             ));
         }
         positive(loc, &["pagerduty", "timeout"], pd.timeout, problems);
+        match pd.from_email.as_deref() {
+            None => problems.push(loc.problem(
+                &["pagerduty"],
+                "`from_email` is missing: PagerDuty requires the email of one of its users to add the note that records each action on its incident; set it",
+            )),
+            Some(e) if !e.contains('@') || e.chars().any(char::is_whitespace) => problems.push(
+                loc.problem(&["pagerduty", "from_email"], format!("`{e}` is not an email address")),
+            ),
+            Some(_) => {}
+        }
         PagerDutyConfig {
             api_base_url: url(
                 loc,

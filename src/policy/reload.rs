@@ -135,8 +135,10 @@ impl PolicyHandle {
         interval: Duration,
         stop: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
+        // Installed before returning, so a SIGHUP sent once `watch` returned is never the
+        // default action (which would end the process).
+        let mut hangup = hangup_signal();
         tokio::spawn(async move {
-            let mut hangup = hangup_signal();
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tokio::pin!(stop);

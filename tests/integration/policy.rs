@@ -839,3 +839,60 @@ proptest! {
         let _ = pitcrew::policy::lint(&text, None);
     }
 }
+
+/// `pitcrew policy watch` runs the server's reload loop: with an hour between polls, only
+/// SIGHUP can make it reload, so this shows SIGHUP works, and that a broken file is refused
+/// with its line while the old policy stays.
+#[test]
+fn sighup_reloads_the_policy_and_a_broken_one_is_refused() {
+    use std::io::{BufRead, BufReader};
+    let ws = Workspace::new();
+    let config = ws.path("config/pitcrew.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAGERDUTY_TOKEN", "pd-token")
+        .env("JIRA_EMAIL", "robot@example.com")
+        .env("JIRA_API_TOKEN", "jira-token")
+        .args(["policy", "watch", "--interval", "1h", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start policy watch");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| {
+        let line = rx
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no line while waiting for {what}"));
+        assert!(line.contains(what), "expected {what:?}, got {line:?}");
+        line
+    };
+    next("loaded 18 rules");
+    next("watching");
+    let hup = || {
+        let status = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success());
+    };
+    let policy = ws.path("policies/policy.csv");
+    let mut text = std::fs::read_to_string(&policy).expect("read");
+    text.push_str("p, U09NEW, staging, *, *, *, status, *, allow\n");
+    std::fs::write(&policy, &text).expect("write");
+    hup();
+    next("reloaded: 19 rules");
+    std::fs::write(&policy, "p, U01ALICE, prod, *, *, *, restrat, *, allow\n").expect("write");
+    hup();
+    next("refused, the previous policy stays in force");
+    next("policy.csv:1: error: unknown action `restrat`");
+    let _ = child.kill();
+    let _ = child.wait();
+}
