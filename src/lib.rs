@@ -6,6 +6,7 @@
 //! and holds the crate-wide error type.
 
 pub mod audit;
+pub mod chat;
 pub mod cli;
 pub mod cluster;
 pub mod command;
@@ -15,6 +16,7 @@ pub mod justify;
 pub mod names;
 pub mod policy;
 pub mod resolve;
+pub mod serve;
 pub mod telemetry;
 pub mod workflow;
 

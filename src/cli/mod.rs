@@ -310,7 +310,15 @@ fn run(command: Command) -> Result<ExitCode> {
             let config = load(&config.config)?;
             runtime()?.block_on(migrate(&config.database))
         }
-        Command::Serve { .. } => not_yet("serve", 7),
+        Command::Serve { config, listen } => {
+            let config = load(&config.config)?;
+            let listen = listen.unwrap_or(config.server.listen);
+            runtime()?.block_on(async move {
+                let ctx = crate::workflow::Context::new(config).await?;
+                crate::serve::serve(ctx, listen).await?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Exec {
             config,
             as_user,
@@ -613,14 +621,21 @@ async fn exec(
     let outcome = workflow::run(&ctx, &request, &report).await;
     let code = print_outcome(&outcome);
     // Deliver the write-back now (a server does this continuously); what fails stays queued.
-    if let Some(outbox) = &ctx.outbox {
-        match outbox.deliver_due(&ctx.justifier).await {
+    if let Some(delivered) = ctx.deliver_outbox().await {
+        match delivered {
             Ok(round) if round.delivered + round.found_posted > 0 => println!(
-                "✓ wrote the outcome back to the incident/issue ({} posted)",
-                round.delivered + round.found_posted
+                "✓ delivered {} queued message{} (write-back to the incident/issue, announcements)",
+                round.delivered + round.found_posted,
+                if round.delivered + round.found_posted == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             Ok(round) if round.failed > 0 => println!(
-                "! could not write the outcome back to the incident/issue yet; it stays queued and is retried"
+                "! could not deliver {} queued message{} (write-back, announcements) yet; they stay queued and are retried",
+                round.failed,
+                if round.failed == 1 { "" } else { "s" }
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read the write-back outbox"),

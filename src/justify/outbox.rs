@@ -12,6 +12,7 @@ use sqlx::Row;
 
 use super::LiveJustifier;
 use super::http::FetchError;
+use crate::chat::web::SlackWeb;
 use crate::db::Database;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,14 @@ pub struct Round {
     /// Found already posted (an earlier attempt had worked) and marked delivered.
     pub found_posted: usize,
     pub failed: usize,
+}
+
+/// The clients items are delivered with; a kind without its client here waits for a process
+/// that has one.
+#[derive(Clone, Copy)]
+pub struct Deliverers<'a> {
+    pub justify: &'a LiveJustifier,
+    pub slack: Option<&'a SlackWeb>,
 }
 
 #[derive(Clone)]
@@ -185,7 +194,7 @@ impl Outbox {
 
     /// Delivers every due item this process can deliver (kinds without a client here are
     /// left for a process that has one).
-    pub async fn deliver_due(&self, clients: &LiveJustifier) -> Result<Round, sqlx::Error> {
+    pub async fn deliver_due(&self, clients: Deliverers<'_>) -> Result<Round, sqlx::Error> {
         let due = sqlx::query(
             "SELECT id, kind, target, marker, body, attempts, next_attempt_at, delivered_at, last_error \
              FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT 100",
@@ -207,8 +216,9 @@ impl Outbox {
                 last_error: row.try_get("last_error")?,
             };
             let can = match item.kind.as_str() {
-                "pagerduty-note" => clients.pagerduty.is_some(),
-                "jira-comment" => clients.jira.is_some(),
+                "pagerduty-note" => clients.justify.pagerduty.is_some(),
+                "jira-comment" => clients.justify.jira.is_some(),
+                "slack-announce" => clients.slack.is_some(),
                 _ => false,
             };
             if !can || !self.claim(item.id).await? {
@@ -231,9 +241,25 @@ impl Outbox {
 
 /// Posts one item; after an earlier attempt (which may have worked although it failed), looks
 /// for the marker first. Returns whether it was found already posted.
-async fn deliver(item: &Item, clients: &LiveJustifier) -> (Result<(), FetchError>, bool) {
+async fn deliver(item: &Item, clients: Deliverers<'_>) -> (Result<(), FetchError>, bool) {
     let retry = item.attempts > 0;
-    match (item.kind.as_str(), &clients.pagerduty, &clients.jira) {
+    if let ("slack-announce", Some(slack)) = (item.kind.as_str(), clients.slack) {
+        // Announcements are at-least-once: finding an earlier one would need the channel's
+        // history (another scope) for a message whose repetition harms nobody.
+        let posted = slack.post(&item.target, &item.body).await;
+        return (
+            posted.map_err(|e| match e {
+                crate::chat::web::PostError::RateLimited => FetchError::RateLimited,
+                other => FetchError::Network(other.to_string()),
+            }),
+            false,
+        );
+    }
+    match (
+        item.kind.as_str(),
+        &clients.justify.pagerduty,
+        &clients.justify.jira,
+    ) {
         ("pagerduty-note", Some(pd), _) => {
             if retry {
                 match pd.notes(&item.target).await {

@@ -35,6 +35,8 @@ pub struct Context {
     pub justifier: Arc<crate::justify::LiveJustifier>,
     /// Write-back waiting to be delivered (none without a database, e.g. in some tests).
     pub outbox: Option<crate::justify::outbox::Outbox>,
+    /// Slack's Web API as the bot, when `SLACK_BOT_TOKEN` is set.
+    pub slack: Option<crate::chat::web::SlackWeb>,
     pub audit: Box<dyn AuditSink>,
     pub locks: Locks,
     /// Set to `true` to stop following rollouts (Ctrl-C in a terminal, shutdown of a server).
@@ -77,6 +79,14 @@ impl Context {
             config.policy.policy.clone(),
         )?);
         let justifier = Arc::new(crate::justify::LiveJustifier::from_config(&config));
+        let slack = match &config.secrets.slack_bot_token {
+            Some(token) => Some(
+                crate::chat::web::SlackWeb::new(&config.slack.api_base_url, token).map_err(
+                    |e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")),
+                )?,
+            ),
+            None => None,
+        };
         Ok(Arc::new(Context {
             config,
             clusters,
@@ -86,10 +96,24 @@ impl Context {
             policy,
             justifier,
             outbox: None,
+            slack,
             audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
         }))
+    }
+
+    /// Delivers what is due in the outbox (write-back, announcements) with this process's
+    /// clients; `None` when there is no outbox.
+    pub async fn deliver_outbox(
+        &self,
+    ) -> Option<Result<crate::justify::outbox::Round, sqlx::Error>> {
+        let outbox = self.outbox.as_ref()?;
+        let clients = crate::justify::outbox::Deliverers {
+            justify: &self.justifier,
+            slack: self.slack.as_ref(),
+        };
+        Some(outbox.deliver_due(clients).await)
     }
 
     /// Resolves when [`Context::cancel`] is set.

@@ -296,7 +296,6 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
 fn commands_not_built_yet_say_so_and_exit_69() {
     let ws = Workspace::with_config(EXAMPLE);
     for args in [
-        vec!["serve"],
         vec!["approve", "A1", "--as", "U0APPROVER"],
         vec!["manifest"],
     ] {

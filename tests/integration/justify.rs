@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pitcrew::command::Reason;
 use pitcrew::config::{Environment, JiraConfig, PagerDutyConfig};
-use pitcrew::justify::outbox::{Kind, Outbox};
+use pitcrew::justify::outbox::{Deliverers, Kind, Outbox};
 use pitcrew::justify::{Jira, LiveJustifier, PagerDuty};
 use pitcrew::names::{ClusterName, EnvName, NamespaceName};
 use pitcrew::workflow::gates::{Justifier, Verification};
@@ -415,7 +415,13 @@ async fn write_back_is_delivered_once_even_after_an_ambiguous_failure() {
             .expect("enqueue");
         assert_eq!(outbox.depth().await.expect("depth"), 3, "{label}");
 
-        let first = outbox.deliver_due(&j).await.expect("round 1");
+        let first = outbox
+            .deliver_due(Deliverers {
+                justify: &j,
+                slack: None,
+            })
+            .await
+            .expect("round 1");
         assert_eq!(
             (first.delivered, first.failed),
             (1, 1),
@@ -426,7 +432,13 @@ async fn write_back_is_delivered_once_even_after_an_ambiguous_failure() {
             .execute(db.db().pool())
             .await
             .expect("make due");
-        let second = outbox.deliver_due(&j).await.expect("round 2");
+        let second = outbox
+            .deliver_due(Deliverers {
+                justify: &j,
+                slack: None,
+            })
+            .await
+            .expect("round 2");
         assert_eq!(
             (second.found_posted, second.delivered, second.failed),
             (1, 0, 0),

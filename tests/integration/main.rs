@@ -16,5 +16,6 @@ mod policy;
 mod policy_differential;
 mod promote;
 mod protected;
+mod serve;
 mod storage;
 mod testenv;

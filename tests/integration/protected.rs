@@ -189,7 +189,9 @@ async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_gla
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("✓ justified: PagerDuty incident #1234 Q1OPEN \"The server is on fire.\" (triggered, service My Mail Service)"), "{out}");
     assert!(
-        out.contains("✓ wrote the outcome back to the incident/issue (1 posted)"),
+        out.contains(
+            "✓ delivered 1 queued message (write-back to the incident/issue, announcements)"
+        ),
         "{out}"
     );
     assert_eq!(revision().await, 2);

@@ -1,0 +1,161 @@
+//! `pitcrew serve` as a replica runs it: health and readiness (with the policy's reload status),
+//! the policy reloaded while it runs (a broken file refused and shown, the old policy kept),
+//! queued announcements delivered to Slack's Web API, and a clean exit on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pitcrew::justify::outbox::{Kind, Outbox};
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::cluster::TestCluster;
+
+async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::get(url).await.expect("GET");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .and(header("authorization", "Bearer xoxb-test-bot-token"))
+        .and(body_string_contains("BREAK-GLASS by"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "ok": true, "channel": "C01ONCALL", "ts": "1503435956.000247",
+            "message": {"type": "message", "text": "ok", "ts": "1503435956.000247", "user": "U0BOT"}
+        })))
+        .expect(1)
+        .mount(&slack)
+        .await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    let policy = dir.path().join("policy.csv");
+    std::fs::write(
+        &policy,
+        "p, role:dev, staging, *, *, *, *, *, allow\ng, U01DEV, role:dev\n",
+    )
+    .expect("policy");
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nshutdown_grace = \"5s\"\n[slack]\napi_base_url = \"{}/api/\"\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
+            slack.uri(),
+            cluster.kubeconfig
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_BOT_TOKEN", "xoxb-test-bot-token")
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let base = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+
+    let health = reqwest::get(format!("{base}/healthz"))
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+    let (status, ready) = get_json(&format!("{base}/readyz")).await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["ready"], true);
+    assert_eq!(ready["policy"]["rules"], 1);
+    assert_eq!(ready["policy"]["last_error"], serde_json::Value::Null);
+
+    // A broken edit: refused, shown in readiness with its line, the old policy kept.
+    std::fs::write(&policy, "p, role:dev, staging, *, *, *, reboot, *, allow\n").expect("write");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let ready = loop {
+        let (_, ready) = get_json(&format!("{base}/readyz")).await;
+        if ready["policy"]["failures"] == 1 || Instant::now() > deadline {
+            break ready;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        ready["ready"], true,
+        "the previous policy still decides: {ready}"
+    );
+    assert_eq!(ready["policy"]["rules"], 1, "{ready}");
+    assert!(
+        ready["policy"]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("policy.csv:1: error: unknown action `reboot`"),
+        "{ready}"
+    );
+    // Fixed: reloaded.
+    std::fs::write(&policy, "p, role:dev, staging, *, *, *, *, *, allow\np, role:dev, staging, *, *, *, status, *, allow\n").expect("write");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, ready) = get_json(&format!("{base}/readyz")).await;
+        if ready["policy"]["rules"] == 2 && ready["policy"]["last_error"].is_null() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not reloaded: {ready}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // An announcement queued (as a break-glass command does) is delivered to Slack.
+    let db = pitcrew::db::Database::open_sqlite(&dir.path().join("pitcrew.db"))
+        .await
+        .expect("db");
+    Outbox::new(db.clone())
+        .enqueue(
+            Kind::SlackAnnounce,
+            "C01ONCALL",
+            "corr-9",
+            ":rotating_light: BREAK-GLASS by <@U02CAROL> in prod",
+        )
+        .await
+        .expect("enqueue");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Outbox::new(db.clone()).depth().await.expect("depth") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the announcement was not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    slack.verify().await;
+
+    // SIGTERM: a clean exit.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(exit) = child.try_wait().expect("wait") {
+            assert!(exit.success(), "{exit:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
