@@ -81,6 +81,22 @@ impl FetchError {
     }
 }
 
+/// A service's base URL, made to end with `/` so that relative paths join below it (not
+/// beside its last segment, as `Url::join` does otherwise).
+pub fn base(url: &Url) -> Url {
+    let mut base = url.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base
+}
+
+/// `path` below `base`.
+pub fn join(base: &Url, path: &str) -> Result<Url, FetchError> {
+    base.join(path)
+        .map_err(|e| FetchError::Malformed(format!("bad URL: {e}")))
+}
+
 /// An HTTP client for one outside service.
 #[derive(Clone)]
 pub struct Http {

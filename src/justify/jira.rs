@@ -57,10 +57,7 @@ pub struct Project {
 
 impl Jira {
     pub fn new(config: JiraConfig, email: SecretString, token: SecretString) -> Jira {
-        let mut base = config.base_url.clone();
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let base = super::http::base(&config.base_url);
         Jira {
             http: Http::new(config.timeout),
             base,
@@ -75,9 +72,7 @@ impl Jira {
     }
 
     fn url(&self, path: &str) -> Result<Url, FetchError> {
-        self.base
-            .join(path)
-            .map_err(|e| FetchError::Malformed(format!("bad URL: {e}")))
+        super::http::join(&self.base, path)
     }
 
     fn headers(&self, b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {

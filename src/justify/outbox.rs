@@ -125,21 +125,7 @@ impl Outbox {
         )
         .fetch_all(self.db.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Item {
-                    id: r.try_get("id")?,
-                    kind: r.try_get("kind")?,
-                    target: r.try_get("target")?,
-                    marker: r.try_get("marker")?,
-                    body: r.try_get("body")?,
-                    attempts: r.try_get("attempts")?,
-                    next_attempt_at: r.try_get("next_attempt_at")?,
-                    delivered_at: r.try_get("delivered_at")?,
-                    last_error: r.try_get("last_error")?,
-                })
-            })
-            .collect()
+        rows.iter().map(item_from).collect()
     }
 
     /// Items waiting for delivery (for health and metrics).
@@ -204,17 +190,7 @@ impl Outbox {
         .await?;
         let mut round = Round::default();
         for row in &due {
-            let item = Item {
-                id: row.try_get("id")?,
-                kind: row.try_get("kind")?,
-                target: row.try_get("target")?,
-                marker: row.try_get("marker")?,
-                body: row.try_get("body")?,
-                attempts: row.try_get("attempts")?,
-                next_attempt_at: row.try_get("next_attempt_at")?,
-                delivered_at: None,
-                last_error: row.try_get("last_error")?,
-            };
+            let item = item_from(row)?;
             let can = match item.kind.as_str() {
                 "pagerduty-note" => clients.justify.pagerduty.is_some(),
                 "jira-comment" => clients.justify.jira.is_some(),
@@ -261,29 +237,44 @@ async fn deliver(item: &Item, clients: Deliverers<'_>) -> (Result<(), FetchError
         &clients.justify.jira,
     ) {
         ("pagerduty-note", Some(pd), _) => {
-            if retry {
-                match pd.notes(&item.target).await {
-                    Ok(notes) if notes.iter().any(|n| n.contains(&item.marker)) => {
-                        return (Ok(()), true);
-                    }
-                    Ok(_) => {}
-                    Err(e) => return (Err(e), false),
-                }
+            if retry && let Some(found) = posted_before(pd.notes(&item.target).await, item) {
+                return found;
             }
             (pd.add_note(&item.target, &item.body).await, false)
         }
         ("jira-comment", _, Some(jira)) => {
-            if retry {
-                match jira.comments(&item.target).await {
-                    Ok(comments) if comments.iter().any(|c| c.contains(&item.marker)) => {
-                        return (Ok(()), true);
-                    }
-                    Ok(_) => {}
-                    Err(e) => return (Err(e), false),
-                }
+            if retry && let Some(found) = posted_before(jira.comments(&item.target).await, item) {
+                return found;
             }
             (jira.add_comment(&item.target, &item.body).await, false)
         }
         _ => (Err(FetchError::Status(0)), false),
     }
+}
+
+/// After an earlier attempt: `Some` when the answer is known without posting (already
+/// posted, or the lookup failed), `None` when the item must be posted.
+fn posted_before(
+    texts: Result<Vec<String>, FetchError>,
+    item: &Item,
+) -> Option<(Result<(), FetchError>, bool)> {
+    match texts {
+        Ok(texts) if texts.iter().any(|t| t.contains(&item.marker)) => Some((Ok(()), true)),
+        Ok(_) => None,
+        Err(e) => Some((Err(e), false)),
+    }
+}
+
+fn item_from(r: &sqlx::any::AnyRow) -> Result<Item, sqlx::Error> {
+    Ok(Item {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        target: r.try_get("target")?,
+        marker: r.try_get("marker")?,
+        body: r.try_get("body")?,
+        attempts: r.try_get("attempts")?,
+        next_attempt_at: r.try_get("next_attempt_at")?,
+        delivered_at: r.try_get("delivered_at")?,
+        last_error: r.try_get("last_error")?,
+    })
 }

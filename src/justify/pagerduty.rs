@@ -47,10 +47,7 @@ pub enum Judgement {
 
 impl PagerDuty {
     pub fn new(config: PagerDutyConfig, token: SecretString) -> PagerDuty {
-        let mut base = config.api_base_url.clone();
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
+        let base = super::http::base(&config.api_base_url);
         PagerDuty {
             http: Http::new(config.timeout),
             base,
@@ -64,9 +61,7 @@ impl PagerDuty {
     }
 
     fn url(&self, path: &str) -> Result<Url, FetchError> {
-        self.base
-            .join(path)
-            .map_err(|e| FetchError::Malformed(format!("bad URL: {e}")))
+        super::http::join(&self.base, path)
     }
 
     fn headers(&self, b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
