@@ -61,6 +61,12 @@ run() {
   printf '\n\033[2m$ pitcrew exec --as %s --channel %s -- %s\033[0m\n' "$who" "$chan" "$*"
   "$pitcrew" exec --config "$cfg" --as "$who" --channel "$chan" -- "$@" 2>/dev/null || echo "(exit code $?)"
 }
+# --yes: the confirmation a protected environment asks for (the Confirm button in Slack).
+confirm() {
+  local who="$1" chan="$2"; shift 2
+  printf '\n\033[2m$ pitcrew exec --as %s --channel %s --yes -- %s\033[0m\n' "$who" "$chan" "$*"
+  "$pitcrew" exec --config "$cfg" --as "$who" --channel "$chan" --yes -- "$@" 2>/dev/null || echo "(exit code $?)"
+}
 echo "U03DAVE is a developer: everything in staging, read-only in prod."
 run U03DAVE C04DEV "history checkout -e staging"
 run U03DAVE C04DEV "/pitcrew restart deploy/checkout —env staging"
@@ -70,8 +76,9 @@ echo
 echo "U01ALICE is on call: restart and roll back in prod, from the incident channels, with a live reason."
 run U01ALICE C01INCIDENT "restart checkout -e prod"
 run U01ALICE C01INCIDENT "restart checkout -e prod --reason PT4KHLK"
-run U01ALICE C01INCIDENT "restart checkout -e prod --break-glass \"pagerduty is down\""
-run U01ALICE C01INCIDENT "restart chekout -e prod --reason PT4KHLK"
+confirm U01ALICE C01INCIDENT "restart checkout -e prod --reason PT4KHLK"
+confirm U01ALICE C01INCIDENT "restart checkout -e prod --break-glass \"pagerduty is down\""
+confirm U01ALICE C01INCIDENT "restart chekout -e prod --reason PT4KHLK"
 echo
 echo "Why? Ask the policy:"
 printf '\n\033[2m$ pitcrew policy check --as U05GRACE --action status --env prod --target checkout\033[0m\n'

@@ -45,10 +45,39 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
 
     let watcher = ctx.policy.clone().watch(POLICY_EVERY, ctx.cancelled());
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .with_state(ctx.clone());
+    match (&ctx.config.secrets.slack_signing_secret, &ctx.db) {
+        (Some(secret), Some(db)) => {
+            use secrecy::ExposeSecret;
+            let slack = Arc::new(crate::chat::commands::SlackApp {
+                ctx: ctx.clone(),
+                secret: slack_morphism::prelude::SlackSigningSecret::new(
+                    secret.expose_secret().to_string(),
+                ),
+                dedup: crate::chat::dedup::Dedup::new(db.clone()),
+                http: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap_or_default(),
+            });
+            // One byte over the limit is enough to know a body is too big.
+            let limit = ctx.config.server.max_body_bytes + 1;
+            app = app.merge(
+                axum::Router::new()
+                    .route(
+                        "/slack/commands",
+                        axum::routing::post(crate::chat::commands::commands),
+                    )
+                    .layer(axum::extract::DefaultBodyLimit::max(limit))
+                    .with_state(slack),
+            );
+        }
+        _ => tracing::warn!("SLACK_SIGNING_SECRET is not set: the Slack endpoints are off"),
+    }
     let stop = {
         let ctx = ctx.clone();
         async move {

@@ -1,6 +1,14 @@
 //! Slack. The only module that knows Slack's types (slack-morphism).
 //!
-//! Today: the Web API client that posts messages (break-glass announcements from the outbox).
-//! The HTTP endpoints, Socket Mode, Block Kit rendering and approvals come with issue #7.
+//! - `verify.rs`: size, signature (v0), timestamp and team checks before any work;
+//! - `dedup.rs`: request ids recorded in the database, so nothing runs twice;
+//! - `commands.rs`: `POST /slack/commands`, acknowledged at once, run in the background;
+//! - `web.rs`: the Web API client (announcements).
+//!
+//! Interactivity (buttons), the Events API, Socket Mode and Block Kit messages updated in
+//! place come with the rest of issue #7.
 
+pub mod commands;
+pub mod dedup;
+pub mod verify;
 pub mod web;

@@ -107,7 +107,9 @@ pub async fn follow_with_watch_timeout(
         .boxed(),
     };
     // Shared with the select below, so a timeout or cancel still reports the last state seen.
-    let last: std::cell::RefCell<Option<RolloutState>> = std::cell::RefCell::new(None);
+    // A Mutex, not a RefCell: the future must be Send to run on a server's worker threads.
+    let last: std::sync::Mutex<Option<RolloutState>> = std::sync::Mutex::new(None);
+    let seen = || last.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let watch = async {
         let mut stream = stream;
         while let Some(item) = stream.next().await {
@@ -120,9 +122,10 @@ pub async fn follow_with_watch_timeout(
                 }
             };
             let state = rollout_state(&workload);
-            if last.borrow().as_ref() != Some(&state) {
+            let mut held = last.lock().unwrap_or_else(|p| p.into_inner());
+            if held.as_ref() != Some(&state) {
                 progress(&state);
-                *last.borrow_mut() = Some(state.clone());
+                *held = Some(state.clone());
             }
             if state.failed.is_some() {
                 return Followed::Failed { state };
@@ -131,15 +134,13 @@ pub async fn follow_with_watch_timeout(
                 return Followed::Complete { state };
             }
         }
-        Followed::Cancelled {
-            state: last.borrow().clone(),
-        }
+        Followed::Cancelled { state: seen() }
     };
     tokio::pin!(watch);
     tokio::pin!(cancel);
     tokio::select! {
         ended = &mut watch => Ok(ended),
-        _ = tokio::time::sleep(timeout) => Ok(Followed::TimedOut { state: last.borrow().clone(), after_seconds: timeout.as_secs() }),
-        _ = &mut cancel => Ok(Followed::Cancelled { state: last.borrow().clone() }),
+        _ = tokio::time::sleep(timeout) => Ok(Followed::TimedOut { state: seen(), after_seconds: timeout.as_secs() }),
+        _ = &mut cancel => Ok(Followed::Cancelled { state: seen() }),
     }
 }

@@ -37,6 +37,8 @@ pub struct Context {
     pub outbox: Option<crate::justify::outbox::Outbox>,
     /// Slack's Web API as the bot, when `SLACK_BOT_TOKEN` is set.
     pub slack: Option<crate::chat::web::SlackWeb>,
+    /// The database (none in some tests): request de-duplication and the outbox live there.
+    pub db: Option<crate::db::Database>,
     pub audit: Box<dyn AuditSink>,
     pub locks: Locks,
     /// Set to `true` to stop following rollouts (Ctrl-C in a terminal, shutdown of a server).
@@ -52,6 +54,7 @@ impl Context {
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
         let outbox = crate::justify::outbox::Outbox::new(db.clone());
+        let db_for_ctx = db.clone();
         let ctx = Context::with_parts(
             config,
             clusters,
@@ -61,6 +64,7 @@ impl Context {
         Ok(match Arc::try_unwrap(ctx) {
             Ok(mut c) => {
                 c.outbox = Some(outbox);
+                c.db = Some(db_for_ctx);
                 Arc::new(c)
             }
             Err(shared) => shared,
@@ -97,6 +101,7 @@ impl Context {
             justifier,
             outbox: None,
             slack,
+            db: None,
             audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
@@ -156,6 +161,9 @@ pub enum Outcome {
     ActionFailed { message: String },
     /// The command could not be understood or does not fit the target. Exit 2.
     BadInput { message: String },
+    /// A protected environment's change waits for the requester's confirmation (a button in
+    /// Slack, `--yes` in a terminal); nothing was done. Exit 6.
+    NeedsConfirmation { message: String },
     /// Refused by policy. Exit 3.
     Refused { message: String },
     /// The justification was refused. Exit 4.
@@ -173,6 +181,7 @@ impl Outcome {
             Outcome::Refused { .. } => 3,
             Outcome::Unjustified { .. } => 4,
             Outcome::Unavailable { .. } => 5,
+            Outcome::NeedsConfirmation { .. } => 6,
         }
     }
 
@@ -183,7 +192,8 @@ impl Outcome {
             | Outcome::BadInput { message }
             | Outcome::Refused { message }
             | Outcome::Unjustified { message }
-            | Outcome::Unavailable { message } => message,
+            | Outcome::Unavailable { message }
+            | Outcome::NeedsConfirmation { message } => message,
         }
     }
 }
@@ -470,6 +480,41 @@ impl Run<'_> {
         }))
     }
 
+    /// Step 6 of the pipeline: a protected environment's change needs the requester's
+    /// confirmation, and the approvals the environment asks for. Approvals by a second person
+    /// arrive with the Slack approval flow; until then such environments refuse (fail closed).
+    async fn confirmed(
+        &self,
+        env: &crate::names::EnvName,
+        environment: &crate::config::Environment,
+        dry_run: bool,
+    ) -> Result<(), Outcome> {
+        if !environment.protected || dry_run {
+            return Ok(());
+        }
+        let o = if environment.approvals > 0 {
+            Outcome::Refused {
+                message: format!(
+                    "environment `{env}` needs {} approval{} by another person holding `approve`, and approvals can only be given in Slack, which is not connected to this pitcrew yet; nothing was done",
+                    environment.approvals,
+                    if environment.approvals == 1 { "" } else { "s" }
+                ),
+            }
+        } else if !self.request.confirmed {
+            Outcome::NeedsConfirmation {
+                message: format!(
+                    "environment `{env}` is protected: confirm this change (the Confirm button in Slack, --yes in a terminal); try it first with --dry-run to see what would change. Nothing was done"
+                ),
+            }
+        } else {
+            return Ok(());
+        };
+        let _ = self
+            .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
+            .await;
+        Err(o)
+    }
+
     /// Queues the outcome's write-back to the verified incident or issue.
     async fn write_back(
         &self,
@@ -602,6 +647,9 @@ impl Run<'_> {
             .await
         {
             return unavailable_audit(e);
+        }
+        if let Err(o) = self.confirmed(&to.0, to.1, p.dry_run).await {
+            return o;
         }
         let (Ok(src_client), Ok(dst_client)) = (
             self.ctx.clusters.client(&from.1.cluster),
@@ -1006,6 +1054,9 @@ impl Run<'_> {
             .await
         {
             return unavailable_audit(e);
+        }
+        if let Err(o) = self.confirmed(&place.env, place.environment, dry_run).await {
+            return o;
         }
         let client = match self.client(&place) {
             Ok(c) => c,

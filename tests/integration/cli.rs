@@ -279,7 +279,7 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
     let first = ws.run(&["migrate", "--config", config.to_str().unwrap()], SECRETS);
     let (stdout, stderr) = text(&first);
     assert_eq!(first.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("4 migrations applied now"), "{stdout}");
+    assert!(stdout.contains("5 migrations applied now"), "{stdout}");
     assert!(
         ws.dir.path().join("config/pitcrew.db").exists(),
         "sqlite_path is relative to the config file"

@@ -17,5 +17,6 @@ mod policy_differential;
 mod promote;
 mod protected;
 mod serve;
+mod slack;
 mod storage;
 mod testenv;

@@ -1,0 +1,153 @@
+//! `POST /slack/commands`: slash commands. Verified (size, signature, timestamp, team),
+//! de-duplicated by `trigger_id`, acknowledged at once (Slack gives up after 3 seconds) with
+//! what pitcrew understood or why it cannot, then run through the workflow in the background;
+//! the outcome goes to the command's `response_url`.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use slack_morphism::prelude::{SlackCommandEvent, SlackSigningSecret};
+
+use super::dedup::Dedup;
+use super::verify::{self, Refusal};
+use crate::names::{SlackChannelId, SlackUserId};
+use crate::workflow::{self, Context, Event, Outcome, Request};
+
+/// What the Slack handlers share.
+pub struct SlackApp {
+    pub ctx: Arc<Context>,
+    pub secret: SlackSigningSecret,
+    pub dedup: Dedup,
+    pub http: reqwest::Client,
+}
+
+fn refuse(r: Refusal) -> Response {
+    tracing::warn!(refusal = r.label(), reason = %r, "refused a request claiming to come from Slack");
+    let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, format!("{r}\n")).into_response()
+}
+
+/// Slack's mrkdwn: `&`, `<` and `>` are the only characters to escape; escaped, nothing a
+/// user typed can become a mention (`<!channel>`), a link or a user reference.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn ephemeral(text: &str) -> Response {
+    axum::Json(json!({"response_type": "ephemeral", "text": text})).into_response()
+}
+
+pub async fn commands(
+    State(app): State<Arc<SlackApp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let limit = app.ctx.config.server.max_body_bytes;
+    let text = match verify::signed_body(&app.secret, &headers, &body, limit) {
+        Ok(t) => t,
+        Err(r) => return refuse(r),
+    };
+    let event: SlackCommandEvent = match serde_urlencoded::from_str(text) {
+        Ok(e) => e,
+        Err(e) => return refuse(Refusal::Malformed(e.to_string())),
+    };
+    if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, &event.team_id.0) {
+        return refuse(r);
+    }
+    match app
+        .dedup
+        .first_time(&format!("trigger:{}", event.trigger_id.0))
+        .await
+    {
+        Ok(true) => {}
+        // Seen before: acknowledged again, never run again.
+        Ok(false) => {
+            tracing::info!(trigger = %event.trigger_id.0, "duplicate slash command ignored");
+            return StatusCode::OK.into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the request id");
+            return ephemeral(
+                "pitcrew cannot reach its database right now, so nothing was done; try again in a minute",
+            );
+        }
+    }
+    let typed = event.text.clone().unwrap_or_default();
+    // Parsing is pure and fast: a typo is answered in the acknowledgement itself.
+    let canonical = match crate::command::parse(&typed) {
+        Ok(c) => c.to_string(),
+        Err(e) => return ephemeral(&escape(&e.to_string())),
+    };
+    let Ok(actor) = SlackUserId::parse(&event.user_id.0) else {
+        return ephemeral("pitcrew cannot tell who you are (unexpected user id); nothing was done");
+    };
+    let Some(reply_to) = reply_url(&app, event.response_url.0.as_ref()) else {
+        return refuse(Refusal::Malformed("response_url is not Slack's".into()));
+    };
+    let request = Request {
+        actor,
+        channel: SlackChannelId::parse(&event.channel_id.0).ok(),
+        text: typed,
+        // The Confirm button arrives with the interactive flow; until then a protected
+        // environment's change stops at confirmation.
+        confirmed: false,
+    };
+    tokio::spawn(run_and_reply(app.clone(), request, reply_to));
+    ephemeral(&format!("» `{}` — working on it", escape(&canonical)))
+}
+
+/// Only Slack's own hooks (or, for a local stand-in, the host of the configured Web API base
+/// URL) receive replies: a forged `response_url` cannot make pitcrew post elsewhere.
+fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
+    let url = reqwest::Url::parse(url).ok()?;
+    let host = url.host_str()?;
+    let api_host = app.ctx.config.slack.api_base_url.host_str();
+    let slack = host == "hooks.slack.com" && url.scheme() == "https";
+    (slack || Some(host) == api_host).then_some(url)
+}
+
+async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
+    let lines = Mutex::new(Vec::new());
+    let report = |event: Event| {
+        let line = match event {
+            Event::Understood { .. } | Event::Progress { .. } => return,
+            Event::Authorized { explanation } => format!("✓ {explanation}"),
+            Event::Justification { verification } => match verification {
+                workflow::gates::Verification::Verified { summary, .. } => {
+                    format!("✓ justified: {summary}")
+                }
+                workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
+                workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
+                workflow::gates::Verification::BreakGlass { text, .. } => {
+                    format!("‼ BREAK-GLASS: \"{text}\"")
+                }
+            },
+            Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
+        };
+        lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+    };
+    let outcome = workflow::run(&app.ctx, &request, &report).await;
+    let mut text = lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+    let (mark, visible) = match &outcome {
+        Outcome::Done { .. } => ("✓", "in_channel"),
+        Outcome::ActionFailed { .. } => ("✗ failed:", "in_channel"),
+        _ => ("✗", "ephemeral"),
+    };
+    text.push_str(&format!("\n{mark} {}", outcome.message()));
+    let body = json!({
+        "response_type": visible,
+        "text": format!("`{}`\n{}", escape(&request.text), escape(text.trim())),
+    });
+    let _ = app.ctx.deliver_outbox().await;
+    match app.http.post(reply_to).json(&body).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = %r.status(), "Slack refused the reply to a command"),
+        Err(e) => tracing::warn!(error = %e, "cannot send the reply to a command"),
+    }
+}

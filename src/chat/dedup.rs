@@ -1,0 +1,31 @@
+//! Request de-duplication in the database: a request id seen once is never worked on again,
+//! whether the repeat comes a second later (a retry, a double click), after a restart, or to
+//! another replica.
+
+use chrono::{SecondsFormat, Utc};
+
+use crate::db::Database;
+
+#[derive(Clone)]
+pub struct Dedup {
+    db: Database,
+}
+
+impl Dedup {
+    pub fn new(db: Database) -> Dedup {
+        Dedup { db }
+    }
+
+    /// Records `key`; true the first time it is seen, false ever after.
+    pub async fn first_time(&self, key: &str) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "INSERT INTO slack_requests (request_key, received_at) VALUES ($1, $2) \
+             ON CONFLICT (request_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,345 @@
+//! Slack slash commands against `pitcrew serve`, as Slack sends them (form-encoded, signed
+//! v0): refused without work when unsigned, stale, oversized or from another team; acknowledged
+//! at once even when PagerDuty is slow; run in the background with the outcome posted to the
+//! `response_url`; never run twice for the same `trigger_id`, also across a restart.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::PostParams;
+use pitcrew::chat::verify::sign;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
+use crate::common::fakes;
+use crate::common::fixtures::Workload;
+
+const SECRET: &str = "slack-signing-secret-for-tests";
+const TEAM: &str = "T0PITCREW";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(config: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let base = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    Server { child, base }
+}
+
+fn form(text: &str, trigger: &str, team: &str, response_url: &str) -> String {
+    serde_urlencoded::to_string([
+        ("token", "deprecated-verification-token"),
+        ("team_id", team),
+        ("team_domain", "acme"),
+        ("channel_id", "C01INCIDENT"),
+        ("channel_name", "incidents"),
+        ("user_id", "U01DEV"),
+        ("user_name", "dev"),
+        ("command", "/pitcrew"),
+        ("text", text),
+        ("api_app_id", "A0PITCREW"),
+        ("response_url", response_url),
+        ("trigger_id", trigger),
+    ])
+    .expect("form")
+}
+
+async fn post(
+    base: &str,
+    body: &str,
+    ts: i64,
+    signature: Option<String>,
+) -> (u16, String, Duration) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .body(body.to_string());
+    if let Some(sig) = signature {
+        request = request.header("x-slack-signature", sig);
+    }
+    let started = Instant::now();
+    let response = request.send().await.expect("post");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.text().await.unwrap_or_default(),
+        started.elapsed(),
+    )
+}
+
+async fn signed(base: &str, body: &str) -> (u16, String, Duration) {
+    let ts = chrono::Utc::now().timestamp();
+    post(base, body, ts, Some(sign(SECRET, ts, body))).await
+}
+
+/// The texts posted to the response_url so far.
+async fn replies(slack: &MockServer) -> Vec<String> {
+    slack
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/commands/"))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+async fn wait_for_reply(slack: &MockServer, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let got = replies(slack).await;
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} replies: {got:?}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_are_verified_acknowledged_at_once_and_never_run_twice() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("slack").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // Slack (Web API and response_url hooks, one stand-in) and a PagerDuty that never answers
+    // in time.
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let pagerduty = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/incidents/Q1SLOW"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_secs(10))
+                .set_body_json(fakes::incident("Q1SLOW", "triggered", "P1", None)),
+        )
+        .mount(&pagerduty)
+        .await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(
+        dir.path().join("policy.csv"),
+        "p, U01DEV, *, *, *, *, *, *, allow\n",
+    )
+    .expect("policy");
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[slack]
+api_base_url = "{slack}/api/"
+allowed_teams = ["{TEAM}"]
+[pagerduty]
+api_base_url = "{pd}"
+timeout = "2s"
+from_email = "bot@example.com"
+[policy]
+model = "model.conf"
+policy = "policy.csv"
+[clusters.main]
+kubeconfig = "{kubeconfig}"
+[environments.staging]
+cluster = "main"
+namespaces = ["{ns}"]
+[environments.prod]
+cluster = "main"
+namespaces = ["{ns}"]
+protected = true
+"#,
+            slack = slack.uri(),
+            pd = pagerduty.uri(),
+            kubeconfig = cluster.kubeconfig,
+            ns = ns.name
+        ),
+    )
+    .expect("config");
+    let server = start(&config);
+    let hook = format!("{}/commands/T0PITCREW/1/abc", slack.uri());
+    let restart = form("restart checkout -e staging", "111.222.aaa", TEAM, &hook);
+
+    // Refused before any work: unsigned, wrong signature, stale, oversized, other team.
+    let now = chrono::Utc::now().timestamp();
+    assert_eq!(post(&server.base, &restart, now, None).await.0, 401);
+    assert_eq!(
+        post(
+            &server.base,
+            &restart,
+            now,
+            Some(sign("wrong", now, &restart))
+        )
+        .await
+        .0,
+        401
+    );
+    let stale = now - 600;
+    assert_eq!(
+        post(
+            &server.base,
+            &restart,
+            stale,
+            Some(sign(SECRET, stale, &restart))
+        )
+        .await
+        .0,
+        401
+    );
+    let huge = form(&"x".repeat(70 * 1024), "111.222.big", TEAM, &hook);
+    assert_eq!(signed(&server.base, &huge).await.0, 413);
+    let other_team = form(
+        "restart checkout -e staging",
+        "111.222.bbb",
+        "T0OTHER",
+        &hook,
+    );
+    assert_eq!(signed(&server.base, &other_team).await.0, 401);
+    let forged_hook = form(
+        "restart checkout -e staging",
+        "111.222.ccc",
+        TEAM,
+        "https://evil.example/x",
+    );
+    assert_eq!(signed(&server.base, &forged_hook).await.0, 400);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        revision_of(&api.get("checkout").await.expect("get")),
+        1,
+        "nothing ran"
+    );
+    assert!(replies(&slack).await.is_empty());
+
+    // A typo is answered in the acknowledgement, escaped.
+    let (status, ack, _) = signed(
+        &server.base,
+        &form(
+            "restart checkout -e staging --namspace x",
+            "111.222.ddd",
+            TEAM,
+            &hook,
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    assert!(ack.contains("did you mean `--namespace`?"), "{ack}");
+    let (status, ack, _) = signed(
+        &server.base,
+        &form("restart <x> -e staging", "111.222.ddf", TEAM, &hook),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    assert!(
+        ack.contains("&lt;x&gt;") && !ack.contains("<x>"),
+        "user text is escaped: {ack}"
+    );
+
+    // The real thing: acknowledged at once, then done, with the outcome at the response_url.
+    let (status, ack, took) = signed(&server.base, &restart).await;
+    assert_eq!(status, 200, "{ack}");
+    assert!(
+        ack.contains("restart deployment/checkout -e staging` — working on it"),
+        "{ack}"
+    );
+    assert!(took < Duration::from_secs(3), "acknowledged in {took:?}");
+    let got = wait_for_reply(&slack, 1).await;
+    assert!(got[0].contains("successfully rolled out"), "{got:?}");
+    assert!(
+        got[0].contains("\"response_type\":\"in_channel\""),
+        "{got:?}"
+    );
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
+
+    // The same request again (a retry, a replay within 5 minutes): acknowledged, not run.
+    let (status, ack, _) = signed(&server.base, &restart).await;
+    assert_eq!((status, ack.as_str()), (200, ""));
+
+    // A slow PagerDuty does not delay the acknowledgement; the refusal follows.
+    let prod = form(
+        "restart checkout -e prod --reason Q1SLOW",
+        "111.222.eee",
+        TEAM,
+        &hook,
+    );
+    let (status, _, took) = signed(&server.base, &prod).await;
+    assert_eq!(status, 200);
+    assert!(
+        took < Duration::from_secs(3),
+        "acknowledged in {took:?} although PagerDuty is slow"
+    );
+    let got = wait_for_reply(&slack, 2).await;
+    assert!(got[1].contains("PagerDuty did not answer in 2s"), "{got:?}");
+    assert!(
+        got[1].contains("\"response_type\":\"ephemeral\""),
+        "{got:?}"
+    );
+
+    // After a restart of pitcrew, the old request is still recognised.
+    drop(server);
+    let server = start(&config);
+    let (status, ack, _) = signed(&server.base, &restart).await;
+    assert_eq!((status, ack.as_str()), (200, ""));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        revision_of(&api.get("checkout").await.expect("get")),
+        2,
+        "never run twice"
+    );
+    assert_eq!(replies(&slack).await.len(), 2);
+}
