@@ -72,6 +72,10 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
                         "/slack/commands",
                         axum::routing::post(crate::chat::commands::commands),
                     )
+                    .route(
+                        "/slack/events",
+                        axum::routing::post(crate::chat::events::events),
+                    )
                     .layer(axum::extract::DefaultBodyLimit::max(limit))
                     .with_state(slack),
             );

@@ -25,7 +25,7 @@ pub struct SlackApp {
     pub http: reqwest::Client,
 }
 
-fn refuse(r: Refusal) -> Response {
+pub(crate) fn refuse(r: Refusal) -> Response {
     tracing::warn!(refusal = r.label(), reason = %r, "refused a request claiming to come from Slack");
     let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
     (status, format!("{r}\n")).into_response()
@@ -39,7 +39,7 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn ephemeral(text: &str) -> Response {
+pub(crate) fn ephemeral(text: &str) -> Response {
     axum::Json(json!({"response_type": "ephemeral", "text": text})).into_response()
 }
 
@@ -113,6 +113,18 @@ fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
 }
 
 async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
+    let (text, visible) = run_for_chat(&app, &request).await;
+    let body = json!({"response_type": visible, "text": text});
+    match app.http.post(reply_to).json(&body).send().await {
+        Ok(r) if r.status().is_success() => {}
+        Ok(r) => tracing::warn!(status = %r.status(), "Slack refused the reply to a command"),
+        Err(e) => tracing::warn!(error = %e, "cannot send the reply to a command"),
+    }
+}
+
+/// Runs a request through the workflow and renders what happened as Slack text (escaped),
+/// with whether the channel should see it (`in_channel`) or only the requester (`ephemeral`).
+pub async fn run_for_chat(app: &SlackApp, request: &Request) -> (String, &'static str) {
     let lines = Mutex::new(Vec::new());
     let report = |event: Event| {
         let line = match event {
@@ -132,7 +144,7 @@ async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::
         };
         lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
     };
-    let outcome = workflow::run(&app.ctx, &request, &report).await;
+    let outcome = workflow::run(&app.ctx, request, &report).await;
     let mut text = lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
     let (mark, visible) = match &outcome {
         Outcome::Done { .. } => ("✓", "in_channel"),
@@ -140,14 +152,9 @@ async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::
         _ => ("✗", "ephemeral"),
     };
     text.push_str(&format!("\n{mark} {}", outcome.message()));
-    let body = json!({
-        "response_type": visible,
-        "text": format!("`{}`\n{}", escape(&request.text), escape(text.trim())),
-    });
     let _ = app.ctx.deliver_outbox().await;
-    match app.http.post(reply_to).json(&body).send().await {
-        Ok(r) if r.status().is_success() => {}
-        Ok(r) => tracing::warn!(status = %r.status(), "Slack refused the reply to a command"),
-        Err(e) => tracing::warn!(error = %e, "cannot send the reply to a command"),
-    }
+    (
+        format!("`{}`\n{}", escape(&request.text), escape(text.trim())),
+        visible,
+    )
 }

@@ -3,12 +3,14 @@
 //! - `verify.rs`: size, signature (v0), timestamp and team checks before any work;
 //! - `dedup.rs`: request ids recorded in the database, so nothing runs twice;
 //! - `commands.rs`: `POST /slack/commands`, acknowledged at once, run in the background;
+//! - `events.rs`: `POST /slack/events`: `url_verification` and `app_mention` commands;
 //! - `web.rs`: the Web API client (announcements).
 //!
-//! Interactivity (buttons), the Events API, Socket Mode and Block Kit messages updated in
+//! Interactivity (buttons), Socket Mode and Block Kit messages updated in
 //! place come with the rest of issue #7.
 
 pub mod commands;
 pub mod dedup;
+pub mod events;
 pub mod verify;
 pub mod web;

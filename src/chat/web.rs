@@ -44,11 +44,22 @@ impl SlackWeb {
 
     /// Posts plain text (mrkdwn) to a channel.
     pub async fn post(&self, channel: &str, text: &str) -> Result<(), PostError> {
+        self.post_in_thread(channel, None, text).await
+    }
+
+    /// Posts plain text (mrkdwn) to a channel, in the thread of `thread_ts` if given.
+    pub async fn post_in_thread(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+    ) -> Result<(), PostError> {
         let session = self.client.open_session(&self.token);
-        let request = SlackApiChatPostMessageRequest::new(
+        let mut request = SlackApiChatPostMessageRequest::new(
             SlackChannelId::new(channel.to_string()),
             SlackMessageContent::new().with_text(text.to_string()),
         );
+        request.thread_ts = thread_ts.map(|t| SlackTs::new(t.to_string()));
         match session.chat_post_message(&request).await {
             Ok(_) => Ok(()),
             Err(SlackClientError::RateLimitError(_)) => Err(PostError::RateLimited),

@@ -343,3 +343,182 @@ protected = true
     );
     assert_eq!(replies(&slack).await.len(), 2);
 }
+
+fn event_body(team: &str, event_id: &str, text: &str) -> String {
+    serde_json::json!({
+        "token": "deprecated",
+        "team_id": team,
+        "api_app_id": "A0PITCREW",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1_700_000_000,
+        "event": {
+            "type": "app_mention",
+            "user": "U01DEV",
+            "text": text,
+            "ts": "1700000000.000100",
+            "channel": "C01INCIDENT",
+            "event_ts": "1700000000.000100"
+        }
+    })
+    .to_string()
+}
+
+async fn post_event(base: &str, body: &str, retry: Option<&str>) -> (u16, String) {
+    let ts = chrono::Utc::now().timestamp();
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sign(SECRET, ts, body))
+        .body(body.to_string());
+    if let Some(n) = retry {
+        request = request
+            .header("x-slack-retry-num", n)
+            .header("x-slack-retry-reason", "http_timeout");
+    }
+    let response = request.send().await.expect("post");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("events").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "ok": true, "channel": "C01INCIDENT", "ts": "1700000001.000200",
+            "message": {"type": "message", "text": "ok", "ts": "1700000001.000200", "user": "U0BOT"}
+        })))
+        .mount(&slack)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(
+        dir.path().join("policy.csv"),
+        "p, U01DEV, staging, *, *, *, status, *, allow\n",
+    )
+    .expect("policy");
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            slack.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    )
+    .expect("config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_BOT_TOKEN", "xoxb-events-test")
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let first = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let server = Server {
+        base: first
+            .strip_prefix("listening on ")
+            .unwrap_or_default()
+            .to_string(),
+        child,
+    };
+
+    let challenge = serde_json::json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string();
+    let (status, answer) = post_event(&server.base, &challenge, None).await;
+    assert_eq!(
+        (status, answer.as_str()),
+        (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+    );
+
+    let mention = event_body(TEAM, "Ev0MENTION1", "<@U0BOT> status checkout -e staging");
+    assert_eq!(post_event(&server.base, &mention, None).await.0, 200);
+    // Slack's retries of the same event: acknowledged, not run again.
+    assert_eq!(post_event(&server.base, &mention, Some("1")).await.0, 200);
+    assert_eq!(post_event(&server.base, &mention, Some("2")).await.0, 200);
+    assert_eq!(
+        post_event(
+            &server.base,
+            &event_body(
+                "T0OTHER",
+                "Ev0OTHER1",
+                "<@U0BOT> status checkout -e staging"
+            ),
+            None
+        )
+        .await
+        .0,
+        401
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let posts = loop {
+        let posts: Vec<serde_json::Value> = slack
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path() == "/api/chat.postMessage")
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect();
+        if !posts.is_empty() || Instant::now() > deadline {
+            break posts;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let all = slack.received_requests().await.unwrap_or_default();
+    assert_eq!(
+        all.iter()
+            .filter(|r| r.url.path() == "/api/chat.postMessage")
+            .count(),
+        1,
+        "run once"
+    );
+    let post = &posts[0];
+    assert_eq!(post["channel"], "C01INCIDENT");
+    assert_eq!(
+        post["thread_ts"], "1700000000.000100",
+        "answered in the mention's thread"
+    );
+    assert!(
+        post["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("replicas: 2 desired"),
+        "{post}"
+    );
+}
