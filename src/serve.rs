@@ -21,6 +21,12 @@ const OUTBOX_EVERY: Duration = Duration::from_secs(5);
 const POLICY_EVERY: Duration = Duration::from_secs(2);
 
 pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
+    if ctx.config.server.mode == crate::config::Mode::Socket {
+        return Err(crate::Error::NotBuiltYet {
+            command: "serve with [server].mode = \"socket\" (Socket Mode)",
+            issue: 7,
+        });
+    }
     match crate::workflow::reconcile(&ctx).await {
         Ok(closed) => {
             for r in closed {

@@ -12,5 +12,6 @@
 pub mod commands;
 pub mod dedup;
 pub mod events;
+pub mod manifest;
 pub mod verify;
 pub mod web;

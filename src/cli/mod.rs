@@ -111,10 +111,13 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
-    /// Print the Slack app manifest.
+    /// Print the Slack app manifest (JSON) to create pitcrew's app in a workspace.
     Manifest {
         #[command(flatten)]
         config: ConfigArg,
+        /// pitcrew's public HTTPS address, e.g. https://pitcrew.example.com (HTTP mode).
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Validate the configuration.
     #[command(subcommand)]
@@ -420,7 +423,16 @@ fn run(command: Command) -> Result<ExitCode> {
             runtime()?.block_on(audit_archive(&config, &before, output, yes))
         }
         Command::Approve { .. } => not_yet("approve", 7),
-        Command::Manifest { .. } => not_yet("manifest", 7),
+        Command::Manifest { config, url } => {
+            let config = load(&config.config)?;
+            let manifest = crate::chat::manifest::manifest(config.server.mode, url.as_deref())?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&manifest)
+                    .map_err(|e| Error::Usage(format!("cannot print the manifest: {e}")))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
