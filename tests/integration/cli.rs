@@ -295,7 +295,10 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
 #[test]
 fn commands_not_built_yet_say_so_and_exit_69() {
     let ws = Workspace::with_config(EXAMPLE);
-    for args in [vec!["approve", "A1", "--as", "U0APPROVER"]] {
+    for args in [
+        vec!["approve", "A1", "--as", "U0APPROVER"],
+        vec!["chat", "--as", "U0CHATTER", "--channel", "C0CHANNEL"],
+    ] {
         let out = ws.run(&args, &[]);
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(69), "{args:?}: {stdout}{stderr}");
