@@ -49,6 +49,7 @@ fn time_to_patch(
         channel: None,
         text: text.into(),
         confirmed: true,
+        approval: None,
     };
     let patched_at: Arc<Mutex<Option<Instant>>> = Arc::default();
     let seen = patched_at.clone();

@@ -97,6 +97,7 @@ pub async fn commands(
         // The Confirm button arrives with the interactive flow; until then a protected
         // environment's change stops at confirmation.
         confirmed: false,
+        approval: None,
     };
     tokio::spawn(run_and_reply(app.clone(), request, reply_to));
     ephemeral(&format!("» `{}` — working on it", escape(&canonical)))

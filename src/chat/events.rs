@@ -82,6 +82,7 @@ pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
         channel: SlackChannelId::parse(&channel).ok(),
         text: command,
         confirmed: false,
+        approval: None,
     };
     tokio::spawn(async move {
         let (text, _) = run_for_chat(&app, &request).await;

@@ -422,7 +422,25 @@ fn run(command: Command) -> Result<ExitCode> {
             let before = audit_time("--before", &before)?;
             runtime()?.block_on(audit_archive(&config, &before, output, yes))
         }
-        Command::Approve { .. } => not_yet("approve", 7),
+        Command::Approve {
+            config,
+            id,
+            as_user,
+        } => {
+            let config = load(&config.config)?;
+            runtime()?.block_on(async move {
+                let Ok(user) = crate::names::SlackUserId::parse(&as_user) else {
+                    return Err(Error::Usage(format!(
+                        "--as: `{as_user}` is not a Slack user id (U…/W…)"
+                    )));
+                };
+                let ctx = crate::workflow::Context::new(config).await?;
+                let outcome = crate::workflow::approve(&ctx, &id, &user, &print_event).await;
+                let code = print_outcome(&outcome);
+                let _ = ctx.deliver_outbox().await;
+                Ok(code)
+            })
+        }
         Command::Manifest { config, url } => {
             let config = load(&config.config)?;
             let manifest = crate::chat::manifest::manifest(config.server.mode, url.as_deref())?;
@@ -552,7 +570,7 @@ async fn exec(
     text: &str,
 ) -> Result<ExitCode> {
     use crate::names::{SlackChannelId, SlackUserId};
-    use crate::workflow::{self, Event, Outcome, Request};
+    use crate::workflow::{self, Outcome, Request};
     let actor = match SlackUserId::parse(as_user) {
         Ok(a) => a,
         Err(e) => {
@@ -582,6 +600,7 @@ async fn exec(
         channel,
         text: text.to_string(),
         confirmed: yes,
+        approval: None,
     };
     // Close what an earlier, interrupted pitcrew left open, before anything new runs.
     match workflow::reconcile(&ctx).await {
@@ -608,28 +627,7 @@ async fn exec(
             cancel.send_replace(true);
         }
     });
-    let report = |event: Event| {
-        let line = match event {
-            Event::Understood { canonical } => format!("» {canonical}"),
-            Event::Authorized { explanation } => format!("✓ allowed: {explanation}"),
-            Event::Justification { verification } => match verification {
-                workflow::gates::Verification::Verified { summary, .. } => {
-                    format!("✓ justified: {summary}")
-                }
-                workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
-                workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
-                workflow::gates::Verification::BreakGlass { text, .. } => format!(
-                    "‼ BREAK-GLASS: \"{text}\" — no incident or ticket checked; this is announced and audited for follow-up"
-                ),
-            },
-            Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
-            Event::Progress { state } => format!(
-                "… {} ({}/{} updated, {} ready, {} available)",
-                state.message, state.updated, state.desired, state.ready, state.available
-            ),
-        };
-        println!("{line}");
-    };
+    let report = print_event;
     let outcome = workflow::run(&ctx, &request, &report).await;
     let code = print_outcome(&outcome);
     // Deliver the write-back now (a server does this continuously); what fails stays queued.
@@ -654,6 +652,31 @@ async fn exec(
         }
     }
     Ok(code)
+}
+
+/// One line per workflow event, as a chat user would see it.
+fn print_event(event: crate::workflow::Event) {
+    use crate::workflow::{self, Event};
+    let line = match event {
+        Event::Understood { canonical } => format!("» {canonical}"),
+        Event::Authorized { explanation } => format!("✓ allowed: {explanation}"),
+        Event::Justification { verification } => match verification {
+            workflow::gates::Verification::Verified { summary, .. } => {
+                format!("✓ justified: {summary}")
+            }
+            workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
+            workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
+            workflow::gates::Verification::BreakGlass { text, .. } => format!(
+                "‼ BREAK-GLASS: \"{text}\" — no incident or ticket checked; this is announced and audited for follow-up"
+            ),
+        },
+        Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
+        Event::Progress { state } => format!(
+            "… {} ({}/{} updated, {} ready, {} available)",
+            state.message, state.updated, state.desired, state.ready, state.available
+        ),
+    };
+    println!("{line}");
 }
 
 fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {

@@ -31,7 +31,13 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ),
     (
         "server",
-        &["listen", "mode", "max_body_bytes", "shutdown_grace"],
+        &[
+            "listen",
+            "mode",
+            "max_body_bytes",
+            "shutdown_grace",
+            "approval_ttl",
+        ],
     ),
     (
         "slack",
@@ -121,6 +127,8 @@ pub(crate) struct ServerSection {
     pub max_body_bytes: usize,
     #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub approval_ttl: Duration,
 }
 
 impl Default for ServerSection {
@@ -131,6 +139,7 @@ impl Default for ServerSection {
             // Slack's own payloads stay far below this; anything bigger is not from Slack.
             max_body_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(30),
+            approval_ttl: Duration::from_secs(15 * 60),
         }
     }
 }

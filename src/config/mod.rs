@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub mode: Mode,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    /// How long a request for approval stays open.
+    pub approval_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -190,6 +190,7 @@ fn typed(
         mode: file.server.mode,
         max_body_bytes: file.server.max_body_bytes,
         shutdown_grace: file.server.shutdown_grace,
+        approval_ttl: file.server.approval_ttl,
     };
 
     let database = match &secrets.database_url {

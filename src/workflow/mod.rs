@@ -7,6 +7,7 @@
 //! Architecture invariant: nothing touches Kubernetes before the `started` audit event was
 //! recorded; if recording fails, the command ends as unavailable and nothing runs.
 
+pub mod approvals;
 pub mod gates;
 
 use std::sync::Arc;
@@ -138,6 +139,8 @@ pub struct Request {
     pub text: String,
     /// The requester already confirmed (a button in Slack, `--yes` in a terminal).
     pub confirmed: bool,
+    /// The approval this run carries out (set by `approve` once enough people approved).
+    pub approval: Option<approvals::Approval>,
 }
 
 /// What the user sees along the way; a transport renders these.
@@ -492,19 +495,16 @@ impl Run<'_> {
         if !environment.protected || dry_run {
             return Ok(());
         }
-        let o = if environment.approvals > 0 {
-            Outcome::Refused {
-                message: format!(
-                    "environment `{env}` needs {} approval{} by another person holding `approve`, and approvals can only be given in Slack, which is not connected to this pitcrew yet; nothing was done",
-                    environment.approvals,
-                    if environment.approvals == 1 { "" } else { "s" }
-                ),
-            }
-        } else if !self.request.confirmed {
+        let o = if !self.request.confirmed {
             Outcome::NeedsConfirmation {
                 message: format!(
                     "environment `{env}` is protected: confirm this change (the Confirm button in Slack, --yes in a terminal); try it first with --dry-run to see what would change. Nothing was done"
                 ),
+            }
+        } else if environment.approvals > 0 {
+            match self.approved(env, environment).await {
+                Ok(()) => return Ok(()),
+                Err(o) => o,
             }
         } else {
             return Ok(());
@@ -513,6 +513,77 @@ impl Run<'_> {
             .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
             .await;
         Err(o)
+    }
+
+    /// What binds an approval to this exact command.
+    fn params_hash(&self, env: &crate::names::EnvName) -> String {
+        let s = self
+            .subject
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let canonical = command::parse(&self.request.text)
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        approvals::params_hash(&[
+            &canonical,
+            self.request.actor.as_str(),
+            self.request.channel.as_ref().map_or("", |c| c.as_str()),
+            env.as_str(),
+            &s.cluster.map(|c| c.to_string()).unwrap_or_default(),
+            &s.namespace.map(|n| n.to_string()).unwrap_or_default(),
+        ])
+    }
+
+    /// An environment with `approvals > 0`: this run must carry an approval with enough
+    /// approvers for exactly this command; otherwise one is opened and the command stops.
+    async fn approved(
+        &self,
+        env: &crate::names::EnvName,
+        environment: &crate::config::Environment,
+    ) -> Result<(), Outcome> {
+        let hash = self.params_hash(env);
+        let needed = i64::from(environment.approvals);
+        if let Some(a) = &self.request.approval {
+            if a.params_hash == hash && a.approvers.len() as i64 >= needed {
+                return Ok(());
+            }
+            return Err(Outcome::Refused {
+                message: format!(
+                    "approval {} does not cover this command (it was given for `{}`); nothing was done",
+                    a.id, a.command_text
+                ),
+            });
+        }
+        let Some(db) = &self.ctx.db else {
+            return Err(Outcome::Unavailable {
+                message: "approvals need the database, which this pitcrew does not have; nothing was done".into(),
+            });
+        };
+        let store = approvals::Approvals::new(db.clone());
+        match store
+            .open(
+                self.request.actor.as_str(),
+                self.request.channel.as_ref().map(|c| c.as_str()),
+                &self.request.text,
+                env.as_str(),
+                &hash,
+                needed,
+                self.ctx.config.server.approval_ttl,
+            )
+            .await
+        {
+            Ok(id) => Err(Outcome::NeedsConfirmation {
+                message: format!(
+                    "environment `{env}` needs {needed} approval{} by someone else holding `approve` there: ask them to approve {id} (the Approve button in Slack, or `pitcrew approve {id} --as THEIR_ID`); it expires in {}. Nothing was done yet",
+                    if needed == 1 { "" } else { "s" },
+                    humantime::format_duration(self.ctx.config.server.approval_ttl)
+                ),
+            }),
+            Err(e) => Err(Outcome::Unavailable {
+                message: format!("cannot record the request for approval ({e}); nothing was done"),
+            }),
+        }
     }
 
     /// Queues the outcome's write-back to the verified incident or issue.
@@ -642,7 +713,7 @@ impl Run<'_> {
         if let Err(e) = self
             .audit(
                 Phase::Approved,
-                serde_json::json!({"decisions": decisions, "justification": verification}),
+                serde_json::json!({"decisions": decisions, "justification": verification, "approval": self.request.approval}),
             )
             .await
         {
@@ -1049,7 +1120,7 @@ impl Run<'_> {
         if let Err(e) = self
             .audit(
                 Phase::Approved,
-                serde_json::json!({"decision": decision, "justification": verification}),
+                serde_json::json!({"decision": decision, "justification": verification, "approval": self.request.approval}),
             )
             .await
         {
@@ -1200,6 +1271,173 @@ fn unavailable_audit(e: String) -> Outcome {
     Outcome::Unavailable {
         message: format!("the audit trail cannot be written ({e}); nothing was done"),
     }
+}
+
+/// `approve ID` by `user`: checks that the request is open, unexpired, someone else's, and that
+/// `user` holds `approve` for its target; records the approval; once enough people approved,
+/// uses the approval (once) and runs the command as its requester, through every check again.
+pub async fn approve(
+    ctx: &Context,
+    id: &str,
+    user: &SlackUserId,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Outcome {
+    let Some(db) = &ctx.db else {
+        return Outcome::Unavailable {
+            message: "approvals need the database; nothing was done".into(),
+        };
+    };
+    let store = approvals::Approvals::new(db.clone());
+    let approval = match store.get(id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return Outcome::BadInput {
+                message: format!("there is no request for approval `{id}`; check the id"),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot read the request for approval ({e}); nothing was done"),
+            };
+        }
+    };
+    if approval.state != "pending" {
+        return Outcome::BadInput {
+            message: format!(
+                "request {id} is already {} (approvals are single-use); ask for a new one by running the command again",
+                approval.state
+            ),
+        };
+    }
+    if approval.expired(Utc::now()) {
+        let _ = store.close(id, "expired").await;
+        return Outcome::Refused {
+            message: format!(
+                "request {id} expired at {}; ask for a new one by running the command again",
+                approval.expires_at
+            ),
+        };
+    }
+    if approval.requester == user.as_str() {
+        return Outcome::Refused {
+            message: "you cannot approve your own request: someone else holding `approve` must"
+                .into(),
+        };
+    }
+    // The approver needs `approve` on what the command changes.
+    let decision = match approver_decision(ctx, &approval, user) {
+        Ok(d) => d,
+        Err(o) => return o,
+    };
+    if !decision.allowed {
+        return Outcome::Refused {
+            message: format!("you may not approve {id}: {}", decision.explanation),
+        };
+    }
+    let updated = match store.add_approver(&approval, user.as_str()).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return Outcome::BadInput {
+                message: format!(
+                    "request {id} changed while you approved it (another approval, or it was used); look at it again"
+                ),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot record your approval ({e}); nothing was done"),
+            };
+        }
+    };
+    let have = updated.approvers.len() as i64;
+    if have < updated.needed {
+        return Outcome::Done {
+            message: format!(
+                "approved {id} ({have} of {}); waiting for {} more",
+                updated.needed,
+                updated.needed - have
+            ),
+        };
+    }
+    // Exactly one approver's click runs it.
+    match store.close(id, "used").await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::BadInput {
+                message: format!("request {id} was already used; nothing more was done"),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot use the approval ({e}); nothing was done"),
+            };
+        }
+    }
+    let (Ok(requester), channel) = (
+        SlackUserId::parse(&updated.requester),
+        updated
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+    ) else {
+        return Outcome::BadInput {
+            message: format!("request {id} names an invalid requester"),
+        };
+    };
+    let request = Request {
+        actor: requester,
+        channel,
+        text: updated.command_text.clone(),
+        confirmed: true,
+        approval: Some(updated),
+    };
+    run(ctx, &request, report).await
+}
+
+fn approver_decision(
+    ctx: &Context,
+    a: &approvals::Approval,
+    user: &SlackUserId,
+) -> Result<Decision, Outcome> {
+    let bad = |message: String| Outcome::BadInput { message };
+    let command = command::parse(&a.command_text).map_err(|e| bad(e.to_string()))?;
+    let (target, namespace) = match &command {
+        Command::Restart(r) => (r.target.clone(), r.scope.namespace.clone()),
+        Command::Rollback(r) => (r.target.clone(), r.scope.namespace.clone()),
+        Command::Promote(p) => (
+            match &p.subject {
+                command::Subject::App { name } => Target {
+                    kind: command::Kind::Deployment,
+                    name: name.clone(),
+                },
+                command::Subject::Workload { target } => target.clone(),
+            },
+            None,
+        ),
+        _ => return Err(bad(format!("request {} is not for a change", a.id))),
+    };
+    let env = crate::names::EnvName::parse(&a.env).map_err(|e| bad(e.to_string()))?;
+    let place = resolve::place(&ctx.config, Some(&env), namespace.as_ref())
+        .or_else(|_| {
+            // Several namespaces and none named (promote): the first is representative.
+            let environment = ctx.config.environments.get(&env);
+            let ns = environment.and_then(|e| e.namespaces.first());
+            resolve::place(&ctx.config, Some(&env), ns)
+        })
+        .map_err(|e| bad(e.to_string()))?;
+    let request = AccessRequest {
+        actor: user.clone(),
+        channel: a
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+        action: Action::Approve,
+        env: place.env.clone(),
+        cluster: place.cluster.clone(),
+        namespace: place.namespace.clone(),
+        target,
+    };
+    Ok(ctx.authorizer.decide(&request, place.environment))
 }
 
 /// A command that was interrupted (pitcrew stopped between `started` and its outcome) and is

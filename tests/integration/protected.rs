@@ -21,6 +21,7 @@ g2, C01INCIDENT, channels:incident
 p, role:oncall, prod, *, *, *, restart, channels:incident, allow
 p, role:oncall, prod, *, *, *, status, *, allow
 p, role:commander, prod, *, *, *, break-glass, channels:incident, allow
+p, role:commander, prod, *, *, *, approve, channels:incident, allow
 g, role:commander, role:oncall
 g, U01ALICE, role:oncall
 g, U02CAROL, role:commander
@@ -68,6 +69,10 @@ impl Setup {
 }
 
 fn setup(cluster: &TestCluster, ns: &str, pagerduty: &str) -> Setup {
+    setup_with_approvals(cluster, ns, pagerduty, 0)
+}
+
+fn setup_with_approvals(cluster: &TestCluster, ns: &str, pagerduty: &str, approvals: u8) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
@@ -94,6 +99,7 @@ kubeconfig = "{kubeconfig}"
 cluster = "main"
 namespaces = ["{ns}"]
 protected = true
+approvals = {approvals}
 pagerduty_services = ["PSHOP01"]
 "#,
         kubeconfig = cluster.kubeconfig
@@ -273,4 +279,101 @@ async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_gla
     let (code, out) = s.exec("U01ALICE", "audit -e prod");
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("you may not read the audit trail"), "{out}");
+}
+
+#[tokio::test]
+async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("approve").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let pd = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "PSHOP01", None)]).await;
+    let s = setup_with_approvals(&cluster, &ns.name, &pd.uri(), 1);
+    let revision = || async { revision_of(&api.get("checkout").await.expect("get")) };
+
+    // Without --yes: confirmation first.
+    let (code, out) = s.pitcrew(&[
+        "exec",
+        "--as",
+        "U01ALICE",
+        "--channel",
+        "C01INCIDENT",
+        "--",
+        "restart checkout -e prod --reason Q1OPEN",
+    ]);
+    assert_eq!(code, 6, "{out}");
+    assert!(out.contains("confirm this change"), "{out}");
+    // Confirmed: a request for approval is opened, nothing runs yet.
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1OPEN");
+    assert_eq!(code, 6, "{out}");
+    assert!(
+        out.contains("needs 1 approval by someone else holding `approve`"),
+        "{out}"
+    );
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("A-"))
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .expect("an approval id");
+    assert_eq!(revision().await, 1);
+
+    let approve = |who: &str| s.pitcrew(&["approve", &id, "--as", who]);
+    let (code, out) = approve("U01ALICE");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("you cannot approve your own request"), "{out}");
+    let (code, out) = approve("U01BOB");
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("you may not approve"), "{out}");
+    assert_eq!(revision().await, 1, "refused approvals run nothing");
+
+    let (code, out) = approve("U02CAROL");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("successfully rolled out"), "{out}");
+    assert_eq!(revision().await, 2);
+    // Single-use: a second click does nothing.
+    let (code, out) = approve("U02CAROL");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("already used"), "{out}");
+    assert_eq!(revision().await, 2);
+    let (code, out) = s.pitcrew(&["approve", "A-nosuchthing", "--as", "U02CAROL"]);
+    assert_eq!(code, 2, "{out}");
+
+    // The trail names the requester as actor and the approver in the approval.
+    let (_, out) = s.pitcrew(&[
+        "audit",
+        "query",
+        "--reason",
+        "Q1OPEN",
+        "--outcome",
+        "approved",
+        "--format",
+        "jsonl",
+    ]);
+    let last = out.lines().last().unwrap_or_default();
+    let event: serde_json::Value = serde_json::from_str(last).unwrap_or_default();
+    assert_eq!(event["actor_id"], "U01ALICE", "{out}");
+    let detail: serde_json::Value =
+        serde_json::from_str(event["detail"].as_str().unwrap_or_default()).unwrap_or_default();
+    assert_eq!(
+        detail["approval"]["approvers"],
+        serde_json::json!(["U02CAROL"]),
+        "{detail}"
+    );
 }

@@ -1,0 +1,157 @@
+//! Requests for a second person's approval, in the database (`approvals` table), so that any
+//! replica and a restart honour them. Bound to the exact command (a hash of its parameters),
+//! expiring, and used at most once.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::Row;
+
+use crate::db::Database;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Approval {
+    pub id: String,
+    pub expires_at: String,
+    pub requester: String,
+    pub channel: Option<String>,
+    pub command_text: String,
+    pub env: String,
+    pub params_hash: String,
+    pub needed: i64,
+    pub approvers: Vec<String>,
+    pub state: String,
+}
+
+impl Approval {
+    pub fn expired(&self, now: DateTime<Utc>) -> bool {
+        DateTime::parse_from_rfc3339(&self.expires_at).map_or(true, |t| t < now)
+    }
+}
+
+/// The SHA-256 that binds an approval to exactly what was asked.
+pub fn params_hash(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+#[derive(Clone)]
+pub struct Approvals {
+    db: Database,
+}
+
+fn text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Approvals {
+    pub fn new(db: Database) -> Approvals {
+        Approvals { db }
+    }
+
+    /// Opens a request for approval and returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn open(
+        &self,
+        requester: &str,
+        channel: Option<&str>,
+        command_text: &str,
+        env: &str,
+        params_hash: &str,
+        needed: i64,
+        ttl: std::time::Duration,
+    ) -> Result<String, sqlx::Error> {
+        let uuid = uuid::Uuid::now_v7().simple().to_string();
+        // The random tail of a v7 uuid: short enough to type, unguessable enough.
+        let id = format!("A-{}", &uuid[uuid.len() - 10..]);
+        let now = Utc::now();
+        let expires =
+            now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+        sqlx::query(
+            "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending')",
+        )
+        .bind(&id)
+        .bind(text(now))
+        .bind(text(expires))
+        .bind(requester)
+        .bind(channel)
+        .bind(command_text)
+        .bind(env)
+        .bind(params_hash)
+        .bind(needed)
+        .execute(self.db.pool())
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<Approval>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state FROM approvals WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let approvers: String = r.try_get("approvers")?;
+        Ok(Some(Approval {
+            id: r.try_get("id")?,
+            expires_at: r.try_get("expires_at")?,
+            requester: r.try_get("requester")?,
+            channel: r.try_get("channel")?,
+            command_text: r.try_get("command_text")?,
+            env: r.try_get("env")?,
+            params_hash: r.try_get("params_hash")?,
+            needed: r.try_get("needed")?,
+            approvers: approvers
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect(),
+            state: r.try_get("state")?,
+        }))
+    }
+
+    /// Adds an approver (compare-and-set on the list, so two simultaneous clicks both count
+    /// once or are retried, never lost or doubled). Returns the approval as it now stands.
+    pub async fn add_approver(
+        &self,
+        a: &Approval,
+        user: &str,
+    ) -> Result<Option<Approval>, sqlx::Error> {
+        if a.approvers.iter().any(|x| x == user) {
+            return Ok(Some(a.clone()));
+        }
+        let before = a.approvers.join(",");
+        let mut after = a.approvers.clone();
+        after.push(user.to_string());
+        let done = sqlx::query(
+            "UPDATE approvals SET approvers = $1 WHERE id = $2 AND approvers = $3 AND state = 'pending'",
+        )
+        .bind(after.join(","))
+        .bind(&a.id)
+        .bind(before)
+        .execute(self.db.pool())
+        .await?;
+        if done.rows_affected() == 1 {
+            self.get(&a.id).await
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Moves a pending approval to `state` (`used` or `cancelled`); true for the one caller
+    /// that made the move.
+    pub async fn close(&self, id: &str, state: &str) -> Result<bool, sqlx::Error> {
+        let done =
+            sqlx::query("UPDATE approvals SET state = $1 WHERE id = $2 AND state = 'pending'")
+                .bind(state)
+                .bind(id)
+                .execute(self.db.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
