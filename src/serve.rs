@@ -82,6 +82,10 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
                         "/slack/events",
                         axum::routing::post(crate::chat::events::events),
                     )
+                    .route(
+                        "/slack/interactions",
+                        axum::routing::post(crate::chat::interactions::interactions),
+                    )
                     .layer(axum::extract::DefaultBodyLimit::max(limit))
                     .with_state(slack),
             );

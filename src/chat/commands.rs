@@ -105,7 +105,7 @@ pub async fn commands(
 
 /// Only Slack's own hooks (or, for a local stand-in, the host of the configured Web API base
 /// URL) receive replies: a forged `response_url` cannot make pitcrew post elsewhere.
-fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
+pub(crate) fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
     let url = reqwest::Url::parse(url).ok()?;
     let host = url.host_str()?;
     let api_host = app.ctx.config.slack.api_base_url.host_str();
@@ -114,8 +114,11 @@ fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
 }
 
 async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
-    let (text, visible) = run_for_chat(&app, &request).await;
-    let body = json!({"response_type": visible, "text": text});
+    let (text, visible, buttons) = run_for_chat(&app, &request).await;
+    let mut body = json!({"response_type": visible, "text": text});
+    if let Some(buttons) = buttons {
+        body["blocks"] = blocks(&text, buttons);
+    }
     match app.http.post(reply_to).json(&body).send().await {
         Ok(r) if r.status().is_success() => {}
         Ok(r) => tracing::warn!(status = %r.status(), "Slack refused the reply to a command"),
@@ -125,7 +128,10 @@ async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::
 
 /// Runs a request through the workflow and renders what happened as Slack text (escaped),
 /// with whether the channel should see it (`in_channel`) or only the requester (`ephemeral`).
-pub async fn run_for_chat(app: &SlackApp, request: &Request) -> (String, &'static str) {
+pub async fn run_for_chat(
+    app: &SlackApp,
+    request: &Request,
+) -> (String, &'static str, Option<serde_json::Value>) {
     let lines = Mutex::new(Vec::new());
     let report = |event: Event| {
         let line = match event {
@@ -146,16 +152,60 @@ pub async fn run_for_chat(app: &SlackApp, request: &Request) -> (String, &'stati
         lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
     };
     let outcome = workflow::run(&app.ctx, request, &report).await;
+    render(app, &lines, &outcome, &request.text).await
+}
+
+/// An outcome as Slack text, its visibility, and the buttons a pending request needs.
+pub async fn render(
+    app: &SlackApp,
+    lines: &Mutex<Vec<String>>,
+    outcome: &Outcome,
+    typed: &str,
+) -> (String, &'static str, Option<serde_json::Value>) {
     let mut text = lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
     let (mark, visible) = match &outcome {
         Outcome::Done { .. } => ("✓", "in_channel"),
         Outcome::ActionFailed { .. } => ("✗ failed:", "in_channel"),
+        Outcome::NeedsConfirmation { .. } => ("?", "in_channel"),
         _ => ("✗", "ephemeral"),
     };
     text.push_str(&format!("\n{mark} {}", outcome.message()));
     let _ = app.ctx.deliver_outbox().await;
+    let buttons = match outcome {
+        Outcome::NeedsConfirmation {
+            pending: Some(p), ..
+        } => Some(actions(p)),
+        _ => None,
+    };
     (
-        format!("`{}`\n{}", escape(&request.text), escape(text.trim())),
+        format!("`{}`\n{}", escape(typed), escape(text.trim())),
         visible,
+        buttons,
     )
+}
+
+/// Confirm/Approve and Cancel buttons for a pending request; the value is its id.
+fn actions(p: &workflow::Pending) -> serde_json::Value {
+    let (action, label) = match p.kind {
+        "confirm" => ("pitcrew_confirm", "Confirm"),
+        _ => ("pitcrew_approve", "Approve"),
+    };
+    json!({
+        "type": "actions",
+        "block_id": format!("pending-{}", p.id),
+        "elements": [
+            {"type": "button", "action_id": action, "style": "primary", "value": p.id,
+             "text": {"type": "plain_text", "text": label}},
+            {"type": "button", "action_id": "pitcrew_cancel", "style": "danger", "value": p.id,
+             "text": {"type": "plain_text", "text": "Cancel"}},
+        ]
+    })
+}
+
+/// A message with its text as a section and the buttons under it.
+pub fn blocks(text: &str, buttons: serde_json::Value) -> serde_json::Value {
+    json!([
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        buttons,
+    ])
 }

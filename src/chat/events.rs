@@ -85,7 +85,7 @@ pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
         approval: None,
     };
     tokio::spawn(async move {
-        let (text, _) = run_for_chat(&app, &request).await;
+        let (text, _, _) = run_for_chat(&app, &request).await;
         if let Err(e) = slack.post_in_thread(&channel, Some(&thread), &text).await {
             tracing::warn!(error = %e, "cannot reply to a mention");
         }

@@ -689,7 +689,7 @@ fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {
         Outcome::Refused { message } => println!("✗ refused: {message}"),
         Outcome::Unjustified { message } => println!("✗ not justified: {message}"),
         Outcome::Unavailable { message } => println!("✗ unavailable: {message}"),
-        Outcome::NeedsConfirmation { message } => println!("? {message}"),
+        Outcome::NeedsConfirmation { message, .. } => println!("? {message}"),
     }
     ExitCode::from(code)
 }

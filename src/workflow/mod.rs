@@ -154,6 +154,14 @@ pub enum Event {
     Progress { state: RolloutState },
 }
 
+/// A stored request waiting for a person: the requester's confirmation, or approvals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    pub id: String,
+    /// `confirm` (the requester) or `approve` (other people holding `approve`).
+    pub kind: &'static str,
+}
+
 /// How a command ended. Each has the process exit code `pitcrew exec` returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
@@ -166,7 +174,11 @@ pub enum Outcome {
     BadInput { message: String },
     /// A protected environment's change waits for the requester's confirmation (a button in
     /// Slack, `--yes` in a terminal); nothing was done. Exit 6.
-    NeedsConfirmation { message: String },
+    NeedsConfirmation {
+        message: String,
+        /// The stored request a button (or `pitcrew approve`) acts on.
+        pending: Option<Pending>,
+    },
     /// Refused by policy. Exit 3.
     Refused { message: String },
     /// The justification was refused. Exit 4.
@@ -196,7 +208,7 @@ impl Outcome {
             | Outcome::Refused { message }
             | Outcome::Unjustified { message }
             | Outcome::Unavailable { message }
-            | Outcome::NeedsConfirmation { message } => message,
+            | Outcome::NeedsConfirmation { message, .. } => message,
         }
     }
 }
@@ -496,10 +508,31 @@ impl Run<'_> {
             return Ok(());
         }
         let o = if !self.request.confirmed {
+            // Stored, so that the Confirm button can refer to exactly this command.
+            let pending = match &self.ctx.db {
+                Some(db) => approvals::Approvals::new(db.clone())
+                    .open(
+                        self.request.actor.as_str(),
+                        self.request.channel.as_ref().map(|c| c.as_str()),
+                        &self.request.text,
+                        env.as_str(),
+                        &self.params_hash(env),
+                        0,
+                        self.ctx.config.server.approval_ttl,
+                    )
+                    .await
+                    .ok()
+                    .map(|id| Pending {
+                        id,
+                        kind: "confirm",
+                    }),
+                None => None,
+            };
             Outcome::NeedsConfirmation {
                 message: format!(
                     "environment `{env}` is protected: confirm this change (the Confirm button in Slack, --yes in a terminal); try it first with --dry-run to see what would change. Nothing was done"
                 ),
+                pending,
             }
         } else if environment.approvals > 0 {
             match self.approved(env, environment).await {
@@ -574,6 +607,10 @@ impl Run<'_> {
             .await
         {
             Ok(id) => Err(Outcome::NeedsConfirmation {
+                pending: Some(Pending {
+                    id: id.clone(),
+                    kind: "approve",
+                }),
                 message: format!(
                     "environment `{env}` needs {needed} approval{} by someone else holding `approve` there: ask them to approve {id} (the Approve button in Slack, or `pitcrew approve {id} --as THEIR_ID`); it expires in {}. Nothing was done yet",
                     if needed == 1 { "" } else { "s" },
@@ -1318,6 +1355,11 @@ pub async fn approve(
             ),
         };
     }
+    if approval.needed == 0 {
+        return Outcome::BadInput {
+            message: format!("{id} asks for the requester's confirmation, not for approvals"),
+        };
+    }
     if approval.requester == user.as_str() {
         return Outcome::Refused {
             message: "you cannot approve your own request: someone else holding `approve` must"
@@ -1392,6 +1434,114 @@ pub async fn approve(
         approval: Some(updated),
     };
     run(ctx, &request, report).await
+}
+
+/// The Confirm button: only the requester confirms, once, before it expires; the command then
+/// runs (and may still need approvals).
+pub async fn confirm(
+    ctx: &Context,
+    id: &str,
+    user: &SlackUserId,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Outcome {
+    let Some(db) = &ctx.db else {
+        return Outcome::Unavailable {
+            message: "confirmations need the database; nothing was done".into(),
+        };
+    };
+    let store = approvals::Approvals::new(db.clone());
+    let a = match store.get(id).await {
+        Ok(Some(a)) if a.needed == 0 => a,
+        Ok(_) => {
+            return Outcome::BadInput {
+                message: format!("there is no confirmation `{id}`"),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot read the confirmation ({e}); nothing was done"),
+            };
+        }
+    };
+    if a.requester != user.as_str() {
+        return Outcome::Refused {
+            message: format!(
+                "only <@{}>, who asked for it, can confirm this",
+                a.requester
+            ),
+        };
+    }
+    if a.expired(Utc::now()) {
+        let _ = store.close(id, "expired").await;
+        return Outcome::Refused {
+            message: "this confirmation expired; run the command again".into(),
+        };
+    }
+    match store.close(id, "used").await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::BadInput {
+                message: format!("{id} was already {}; nothing more was done", a.state),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot use the confirmation ({e}); nothing was done"),
+            };
+        }
+    }
+    let request = Request {
+        actor: user.clone(),
+        channel: a
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+        text: a.command_text.clone(),
+        confirmed: true,
+        approval: None,
+    };
+    run(ctx, &request, report).await
+}
+
+/// The Cancel button: the requester, or anyone who may approve it, ends a pending request.
+pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
+    let Some(db) = &ctx.db else {
+        return Outcome::Unavailable {
+            message: "this needs the database".into(),
+        };
+    };
+    let store = approvals::Approvals::new(db.clone());
+    let a = match store.get(id).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return Outcome::BadInput {
+                message: format!("there is no request `{id}`"),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot read the request ({e})"),
+            };
+        }
+    };
+    let may = a.requester == user.as_str()
+        || (a.needed > 0 && approver_decision(ctx, &a, user).is_ok_and(|d| d.allowed));
+    if !may {
+        return Outcome::Refused {
+            message: "only the requester or someone who may approve it can cancel this".into(),
+        };
+    }
+    match store.close(id, "cancelled").await {
+        Ok(true) => Outcome::Done {
+            message: format!("cancelled `{}`; nothing was done", a.command_text),
+        },
+        Ok(false) => Outcome::BadInput {
+            message: format!("{id} was already {}", a.state),
+        },
+        Err(e) => Outcome::Unavailable {
+            message: format!("cannot cancel ({e})"),
+        },
+    }
 }
 
 fn approver_decision(

@@ -522,3 +522,201 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
         "{post}"
     );
 }
+
+async fn click(base: &str, user: &str, action: &str, value: &str, hook: &str) -> u16 {
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": TEAM},
+        "team": {"id": TEAM, "domain": "acme"},
+        "api_app_id": "A0PITCREW",
+        "trigger_id": format!("trig-{user}-{action}-{}", chrono::Utc::now().timestamp_micros()),
+        "response_url": hook,
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C01INCIDENT"},
+        "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": value,
+                     "action_ts": "1700000001.000100", "text": {"type": "plain_text", "text": "x"}}]
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+    let ts = chrono::Utc::now().timestamp();
+    reqwest::Client::new()
+        .post(format!("{base}/slack/interactions"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sign(SECRET, ts, &body))
+        .body(body)
+        .send()
+        .await
+        .expect("click")
+        .status()
+        .as_u16()
+}
+
+/// The value of the first button of the last reply that has buttons.
+fn button(reply: &str, action: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(reply).ok()?;
+    v["blocks"].as_array()?.iter().find_map(|b| {
+        b["elements"].as_array()?.iter().find_map(|e| {
+            (e["action_id"] == action).then(|| e["value"].as_str().unwrap_or_default().to_string())
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("buttons").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(
+        dir.path().join("policy.csv"),
+        "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
+    )
+    .expect("policy");
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\napi_base_url = \"{}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            slack.uri(),
+            pagerduty.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    )
+    .expect("config");
+    let server = start(&config);
+    let hook = format!("{}/commands/T0PITCREW/2/xyz", slack.uri());
+    let revision = || async { revision_of(&api.get("checkout").await.expect("get")) };
+
+    let cmd = form(
+        "restart checkout -e prod --reason Q1OPEN",
+        "222.333.aaa",
+        TEAM,
+        &hook,
+    );
+    assert_eq!(signed(&server.base, &cmd).await.0, 200);
+    let got = wait_for_reply(&slack, 1).await;
+    let confirm_id = button(&got[0], "pitcrew_confirm")
+        .unwrap_or_else(|| panic!("a Confirm button: {}", got[0]));
+
+    // Only the requester confirms.
+    assert_eq!(
+        click(
+            &server.base,
+            "U02LEAD",
+            "pitcrew_confirm",
+            &confirm_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 2).await;
+    assert!(
+        got[1].contains("only &lt;@U01DEV&gt;, who asked for it, can confirm this"),
+        "{}",
+        got[1]
+    );
+    assert!(got[1].contains("\"replace_original\":false"), "{}", got[1]);
+    assert_eq!(
+        click(
+            &server.base,
+            "U01DEV",
+            "pitcrew_confirm",
+            &confirm_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 3).await;
+    let approve_id = button(&got[2], "pitcrew_approve")
+        .unwrap_or_else(|| panic!("an Approve button: {}", got[2]));
+    assert_eq!(revision().await, 1, "waiting for approval");
+
+    // Not by the requester; then by the lead, once, even when clicked twice.
+    assert_eq!(
+        click(
+            &server.base,
+            "U01DEV",
+            "pitcrew_approve",
+            &approve_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 4).await;
+    assert!(
+        got[3].contains("you cannot approve your own request"),
+        "{}",
+        got[3]
+    );
+    assert_eq!(
+        click(
+            &server.base,
+            "U02LEAD",
+            "pitcrew_approve",
+            &approve_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 5).await;
+    assert!(got[4].contains("successfully rolled out"), "{}", got[4]);
+    assert_eq!(
+        click(
+            &server.base,
+            "U02LEAD",
+            "pitcrew_approve",
+            &approve_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 6).await;
+    assert!(got[5].contains("already used"), "{}", got[5]);
+    assert_eq!(revision().await, 2, "exactly one restart");
+    // The used confirmation cannot be replayed either.
+    assert_eq!(
+        click(
+            &server.base,
+            "U01DEV",
+            "pitcrew_confirm",
+            &confirm_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 7).await;
+    assert!(got[6].contains("already used"), "{}", got[6]);
+    assert_eq!(revision().await, 2);
+}

@@ -1,0 +1,123 @@
+//! `POST /slack/interactions`: button clicks (`block_actions`). Verified like every request,
+//! acknowledged at once, then: Confirm (the requester only), Approve (others holding
+//! `approve`), Cancel. Double clicks and retries are harmless: a pending request is used at
+//! most once (a conditional UPDATE), so the second click is told it was already used.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::commands::{SlackApp, blocks, escape, refuse, render};
+use super::verify::{self, Refusal};
+use crate::names::SlackUserId;
+use crate::workflow::{self, Event};
+
+#[derive(Deserialize)]
+struct Form {
+    payload: String,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    #[serde(rename = "type")]
+    kind: String,
+    user: Id,
+    team: Option<Id>,
+    response_url: Option<String>,
+    #[serde(default)]
+    actions: Vec<Action>,
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Action {
+    action_id: String,
+    value: Option<String>,
+}
+
+pub async fn interactions(
+    State(app): State<Arc<SlackApp>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let limit = app.ctx.config.server.max_body_bytes;
+    let text = match verify::signed_body(&app.secret, &headers, &body, limit) {
+        Ok(t) => t,
+        Err(r) => return refuse(r),
+    };
+    let payload: Payload = match serde_urlencoded::from_str::<Form>(text)
+        .map_err(|e| e.to_string())
+        .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => return refuse(Refusal::Malformed(e)),
+    };
+    let team = payload.team.as_ref().map_or("", |t| t.id.as_str());
+    if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, team) {
+        return refuse(r);
+    }
+    if payload.kind != "block_actions" {
+        return StatusCode::OK.into_response();
+    }
+    let (Some(action), Ok(user)) = (
+        payload.actions.first(),
+        SlackUserId::parse(&payload.user.id),
+    ) else {
+        return refuse(Refusal::Malformed("no action or no user".into()));
+    };
+    let Some(reply_to) = payload
+        .response_url
+        .as_deref()
+        .and_then(|u| super::commands::reply_url(&app, u))
+    else {
+        return refuse(Refusal::Malformed("response_url is not Slack's".into()));
+    };
+    let id = action.value.clone().unwrap_or_default();
+    let which = action.action_id.clone();
+    tokio::spawn(async move {
+        let lines = Mutex::new(Vec::new());
+        let report = |event: Event| {
+            if let Event::Planned { change } = event {
+                let line = format!("→ {}", workflow::describe(&change));
+                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
+        };
+        let outcome = match which.as_str() {
+            "pitcrew_confirm" => workflow::confirm(&app.ctx, &id, &user, &report).await,
+            "pitcrew_approve" => workflow::approve(&app.ctx, &id, &user, &report).await,
+            "pitcrew_cancel" => workflow::cancel(&app.ctx, &id, &user).await,
+            other => workflow::Outcome::BadInput {
+                message: format!("unknown button `{other}`"),
+            },
+        };
+        let clicked = format!(
+            "<@{}> pressed {}",
+            user,
+            escape(&which.replace("pitcrew_", ""))
+        );
+        let (text, visible, buttons) = render(&app, &lines, &outcome, &clicked).await;
+        let mut body = json!({"response_type": visible, "text": text});
+        if visible == "ephemeral" {
+            // A refusal is for the clicker only; the message with the buttons stays.
+            body["replace_original"] = false.into();
+        } else {
+            body["replace_original"] = true.into();
+        }
+        if let Some(buttons) = buttons {
+            body["blocks"] = blocks(&text, buttons);
+        }
+        if let Err(e) = app.http.post(reply_to).json(&body).send().await {
+            tracing::warn!(error = %e, "cannot answer a button click");
+        }
+    });
+    StatusCode::OK.into_response()
+}
