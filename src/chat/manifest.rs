@@ -54,6 +54,10 @@ pub fn manifest(mode: Mode, url: Option<&str>) -> crate::Result<Value> {
     if let Some(url) = endpoint("/slack/events") {
         settings["event_subscriptions"]["request_url"] = url.into();
     }
+    settings["interactivity"] = match endpoint("/slack/interactions") {
+        Some(url) => json!({"is_enabled": true, "request_url": url}),
+        None => json!({"is_enabled": true}),
+    };
     Ok(json!({
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -88,6 +92,10 @@ mod tests {
             "https://pitcrew.example.com/slack/events"
         );
         assert_eq!(m["settings"]["socket_mode_enabled"], false);
+        assert_eq!(
+            m["settings"]["interactivity"]["request_url"],
+            "https://pitcrew.example.com/slack/interactions"
+        );
         assert_eq!(
             m["oauth_config"]["scopes"]["bot"],
             json!(["commands", "chat:write", "app_mentions:read"])

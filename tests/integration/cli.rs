@@ -279,7 +279,14 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
     let first = ws.run(&["migrate", "--config", config.to_str().unwrap()], SECRETS);
     let (stdout, stderr) = text(&first);
     assert_eq!(first.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("5 migrations applied now"), "{stdout}");
+    let migrations =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"))
+            .expect("migrations")
+            .count();
+    assert!(
+        stdout.contains(&format!("{migrations} migrations applied now")),
+        "{stdout}"
+    );
     assert!(
         ws.dir.path().join("config/pitcrew.db").exists(),
         "sqlite_path is relative to the config file"
@@ -293,21 +300,17 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
 }
 
 #[test]
-fn commands_not_built_yet_say_so_and_exit_69() {
+fn the_chat_client_is_not_built_yet_and_says_so_with_exit_69() {
     let ws = Workspace::with_config(EXAMPLE);
-    for args in [
-        vec!["approve", "A1", "--as", "U0APPROVER"],
-        vec!["chat", "--as", "U0CHATTER", "--channel", "C0CHANNEL"],
-    ] {
-        let out = ws.run(&args, &[]);
-        let (stdout, stderr) = text(&out);
-        assert_eq!(out.status.code(), Some(69), "{args:?}: {stdout}{stderr}");
-        assert!(
-            stderr.contains("is not built yet") && stderr.contains("nothing was done"),
-            "{stderr}"
-        );
-        assert!(stdout.is_empty(), "no pretend output: {stdout}");
-    }
+    let args = ["chat", "--as", "U0CHATTER", "--channel", "C0CHANNEL"];
+    let out = ws.run(&args, &[]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{args:?}: {stdout}{stderr}");
+    assert!(
+        stderr.contains("is not built yet") && stderr.contains("nothing was done"),
+        "{stderr}"
+    );
+    assert!(stdout.is_empty(), "no pretend output: {stdout}");
 }
 
 #[test]
