@@ -10,6 +10,7 @@
 //! Socket Mode and Block Kit messages updated in
 //! place come with the rest of issue #7.
 
+pub mod client;
 pub mod commands;
 pub mod dedup;
 pub mod events;

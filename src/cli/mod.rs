@@ -76,8 +76,16 @@ pub enum Command {
         as_user: String,
         #[arg(long)]
         channel: String,
+        /// pitcrew's address (`pitcrew serve`).
         #[arg(long, default_value = "http://127.0.0.1:3000")]
         server: String,
+        /// Where to receive what pitcrew sends to Slack; pitcrew's `[slack].api_base_url`
+        /// must be `http://ADDR/api/`.
+        #[arg(long, default_value = "127.0.0.1:3091")]
+        slack_listen: std::net::SocketAddr,
+        /// The workspace (team) id to send as.
+        #[arg(long, default_value = "T0LOCAL")]
+        team: String,
         /// Run a scripted conversation non-interactively.
         #[arg(long)]
         script: Option<PathBuf>,
@@ -303,7 +311,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn run(command: Command) -> Result<ExitCode> {
-    let not_yet = |command, issue| Err(Error::NotBuiltYet { command, issue });
     match command {
         Command::Config(ConfigCommand::Check {
             config,
@@ -338,7 +345,42 @@ fn run(command: Command) -> Result<ExitCode> {
                 &text.join(" "),
             ))
         }
-        Command::Chat { .. } => not_yet("chat", 7),
+        Command::Chat {
+            as_user,
+            channel,
+            server,
+            slack_listen,
+            team,
+            script,
+        } => {
+            let secret = crate::config::Secrets::read(&crate::config::process_env)
+                .0
+                .slack_signing_secret
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "SLACK_SIGNING_SECRET must be set to the same value pitcrew serve uses: the chat client signs requests with it".into(),
+                    )
+                })?;
+            let script = script
+                .map(|p| {
+                    std::fs::read_to_string(&p).map_err(|e| {
+                        Error::Usage(format!("cannot read the script {}: {e}", p.display()))
+                    })
+                })
+                .transpose()?;
+            use secrecy::ExposeSecret;
+            let options = crate::chat::client::ChatOptions {
+                user: as_user,
+                channel,
+                team,
+                server,
+                listen: slack_listen,
+                secret: secret.expose_secret().to_string(),
+                script,
+            };
+            runtime()?.block_on(crate::chat::client::run(options))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Parse { json, text } => Ok(parse_command(&text.join(" "), json)),
         Command::Policy(PolicyCommand::Check {
             config,

@@ -300,20 +300,6 @@ fn migrate_creates_the_sqlite_database_and_is_idempotent() {
 }
 
 #[test]
-fn the_chat_client_is_not_built_yet_and_says_so_with_exit_69() {
-    let ws = Workspace::with_config(EXAMPLE);
-    let args = ["chat", "--as", "U0CHATTER", "--channel", "C0CHANNEL"];
-    let out = ws.run(&args, &[]);
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(69), "{args:?}: {stdout}{stderr}");
-    assert!(
-        stderr.contains("is not built yet") && stderr.contains("nothing was done"),
-        "{stderr}"
-    );
-    assert!(stdout.is_empty(), "no pretend output: {stdout}");
-}
-
-#[test]
 fn parse_prints_the_typed_command_or_the_refusal() {
     let ws = Workspace::with_config(EXAMPLE);
     let out = ws.run(

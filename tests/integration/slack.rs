@@ -720,3 +720,104 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
     assert!(got[6].contains("already used"), "{}", got[6]);
     assert_eq!(revision().await, 2);
 }
+
+/// `pitcrew chat` plays Slack: a scripted conversation confirms and, as another person,
+/// approves a protected restart through the real buttons.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_client_plays_slack_through_a_whole_approval() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("chat").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
+    let chat_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(
+        dir.path().join("policy.csv"),
+        "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
+    )
+    .expect("policy");
+    let config = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[slack]\napi_base_url = \"http://127.0.0.1:{chat_port}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            pagerduty.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    )
+    .expect("config");
+    let server = start(&config);
+    let script = dir.path().join("conversation.txt");
+    std::fs::write(
+        &script,
+        "# an on-call restart that needs a second person\nrestart checkout -e prod --reason Q1OPEN\npress 1\nas U02LEAD\npress 1\n",
+    )
+    .expect("script");
+    let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .args([
+            "chat",
+            "--as",
+            "U01DEV",
+            "--channel",
+            "C01INCIDENT",
+            "--team",
+            TEAM,
+        ])
+        .args([
+            "--server",
+            &server.base,
+            "--slack-listen",
+            &format!("127.0.0.1:{chat_port}"),
+        ])
+        .arg("--script")
+        .arg(&script)
+        .output()
+        .expect("run chat");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for expected in [
+        "U01DEV> restart checkout -e prod --reason Q1OPEN",
+        "working on it",
+        "[1] Confirm  [2] Cancel",
+        "[1] Approve  [2] Cancel",
+        "(you are now U02LEAD)",
+        "successfully rolled out",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
+}
