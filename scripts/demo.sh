@@ -9,7 +9,7 @@
 # What runs: configuration and policy checks, database migration, and `pitcrew exec` (restart,
 # rollback, status, history, audit) as different people of the example policy, with a live
 # PagerDuty check against a local stand-in that answers with PagerDuty's official examples.
-# Slack (serve/chat) and approvals come next.
+# Then `pitcrew serve` with `pitcrew chat` playing Slack: a slash command and a Confirm button.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/testenv/env.sh
@@ -19,23 +19,23 @@ keep=false; [[ "${1:-}" == --keep ]] && keep=true
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 started=$SECONDS
 
-say "1/7 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
+say "1/8 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
 command -v cargo >/dev/null || die "cargo not found: install Rust >= 1.95 (https://rustup.rs)"
 cargo build --quiet --bin pitcrew
 pitcrew="${CARGO_TARGET_DIR:-$PWD/target}/debug/pitcrew"
 
-say "2/7 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
+say "2/8 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
 testenv_init
 testenv_start_cluster
 
-say "3/7 creating the sample shop: namespaces shop-staging and shop-prod"
+say "3/8 creating the sample shop: namespaces shop-staging and shop-prod"
 shop_create
 kubectl get deployments,statefulsets,daemonsets -n shop-prod
 echo
 echo "checkout's release history in prod (1.2.0 is the bad release of our incident):"
 kubectl -n shop-prod rollout history deployment/checkout | sed 's/^/  /'
 
-say "4/7 a local PagerDuty stand-in (answers with PagerDuty's official API examples; NOT the real service)"
+say "4/8 a local PagerDuty stand-in (answers with PagerDuty's official API examples; NOT the real service)"
 pd_port="$(free_port)"
 python3 scripts/demo/pagerduty_standin.py "$pd_port" 2>"$PITCREW_RUN_DIR/pagerduty-standin.log" &
 _TESTENV_PIDS="$_TESTENV_PIDS $!"
@@ -43,8 +43,9 @@ pd_url="http://127.0.0.1:$pd_port/"
 for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$pd_port") 2>/dev/null && break; sleep 0.1; done
 echo "PagerDuty stand-in at $pd_url, knowing incident PT4KHLK (acknowledged, service PIJ90N7)"
 
-say "5/7 pitcrew: checking its configuration and its policy (policies/policy.csv, the example policy)"
-shop_config "$PITCREW_RUN_DIR/pitcrew" "$pd_url"
+say "5/8 pitcrew: checking its configuration and its policy (policies/policy.csv, the example policy)"
+chat_port="$(free_port)"
+shop_config "$PITCREW_RUN_DIR/pitcrew" "$pd_url" "http://127.0.0.1:$chat_port/"
 # A stand-in credential for the stand-in; a real one comes from your secret store.
 export PAGERDUTY_TOKEN=local-demo
 cfg="$PITCREW_RUN_DIR/pitcrew/config/pitcrew.toml"
@@ -55,7 +56,7 @@ cfg="$PITCREW_RUN_DIR/pitcrew/config/pitcrew.toml"
 "$pitcrew" policy lint --config "$cfg" || true
 "$pitcrew" migrate --config "$cfg"
 
-say "6/7 pitcrew exec: commands as people of the example policy type them in Slack"
+say "6/8 pitcrew exec: commands as people of the example policy type them in Slack"
 run() {
   local who="$1" chan="$2"; shift 2
   printf '\n\033[2m$ pitcrew exec --as %s --channel %s -- %s\033[0m\n' "$who" "$chan" "$*"
@@ -84,7 +85,23 @@ echo "Why? Ask the policy:"
 printf '\n\033[2m$ pitcrew policy check --as U05GRACE --action status --env prod --target checkout\033[0m\n'
 "$pitcrew" policy check --config "$cfg" --as U05GRACE --action status --env prod --target checkout || echo "(exit code $?)"
 
-say "7/7 the audit trail those commands left (hash-chained, in the SQLite file)"
+say "7/8 Slack: pitcrew serve, and pitcrew chat playing Slack (signed slash commands, buttons)"
+export SLACK_SIGNING_SECRET=local-demo-signing-secret SLACK_BOT_TOKEN=xoxb-local-demo
+serve_port="$(free_port)"
+"$pitcrew" serve --config "$cfg" --listen "127.0.0.1:$serve_port" >"$PITCREW_RUN_DIR/serve.log" 2>&1 &
+_TESTENV_PIDS="$_TESTENV_PIDS $!"
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$serve_port/healthz" >/dev/null && break; sleep 0.1; done
+cat >"$PITCREW_RUN_DIR/conversation.txt" <<'SCRIPT'
+# On call, in #incidents: look, then roll back to 1.1.0, before the bad release (prod asks for confirmation)
+status checkout -e prod
+rollback checkout -e prod --to-revision 2 --reason PT4KHLK
+press 1
+SCRIPT
+echo "readiness: $(curl -s "http://127.0.0.1:$serve_port/readyz")"
+"$pitcrew" chat --as U01ALICE --channel C01INCIDENT --server "http://127.0.0.1:$serve_port" \
+  --slack-listen "127.0.0.1:$chat_port" --script "$PITCREW_RUN_DIR/conversation.txt"
+
+say "8/8 the audit trail those commands left (hash-chained, in the SQLite file)"
 run U04FRANK C01OPS "audit --since 1h"
 "$pitcrew" audit query --config "$cfg" --since 1h --reason PT4KHLK
 "$pitcrew" audit verify --config "$cfg"
@@ -92,11 +109,11 @@ echo
 echo "What the PagerDuty stand-in received as the incident's note:"
 sed 's/^/  /' "$PITCREW_RUN_DIR/pagerduty-standin.log"
 
-cat <<TEXT
+cat <<'TEXT'
 
-Every refusal above said what to do; nothing ran in prod without a live incident. The outcome
-of the prod restart was written back to the incident as a note (to the stand-in here).
-Slack (serve/chat), confirmations and second-person approvals come next.
+Every refusal above said what to do; nothing ran in prod without a live incident and a
+confirmation. The outcomes of the prod changes were written back to the incident as notes (to
+the stand-in here). Try more with `scripts/demo.sh --keep` and `pitcrew chat` (see README).
 TEXT
 
 say "demo finished in $((SECONDS - started)) s"

@@ -66,7 +66,9 @@ api_base_url = "${2:-http://127.0.0.1:9/}"
 timeout = "3s"
 from_email = "pitcrew-demo@example.com"
 
+# Slack is played locally by pitcrew chat (NOT the real Slack), listening at this address.
 [slack]
+api_base_url = "${3:-http://127.0.0.1:9/}api/"
 announce_channel = "C01OPS"
 
 [clusters.local]
