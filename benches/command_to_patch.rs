@@ -50,6 +50,8 @@ fn time_to_patch(
         text: text.into(),
         confirmed: true,
         approval: None,
+        actor_name: None,
+        team: None,
     };
     let patched_at: Arc<Mutex<Option<Instant>>> = Arc::default();
     let seen = patched_at.clone();

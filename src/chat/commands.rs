@@ -25,6 +25,12 @@ pub struct SlackApp {
     pub http: reqwest::Client,
 }
 
+/// The display name Slack sends beside the id (slack-morphism's event type leaves it out).
+#[derive(serde::Deserialize)]
+struct Names {
+    user_name: Option<String>,
+}
+
 pub(crate) fn refuse(r: Refusal) -> Response {
     tracing::warn!(refusal = r.label(), reason = %r, "refused a request claiming to come from Slack");
     let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
@@ -98,6 +104,10 @@ pub async fn commands(
         // environment's change stops at confirmation.
         confirmed: false,
         approval: None,
+        actor_name: serde_urlencoded::from_str::<Names>(text)
+            .ok()
+            .and_then(|n| n.user_name),
+        team: Some(event.team_id.0.clone()),
     };
     tokio::spawn(run_and_reply(app.clone(), request, reply_to));
     ephemeral(&format!("» `{}` — working on it", escape(&canonical)))

@@ -83,6 +83,8 @@ pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
         text: command,
         confirmed: false,
         approval: None,
+        actor_name: None,
+        team: Some(callback.team_id.0.clone()),
     };
     tokio::spawn(async move {
         let (text, _, _) = run_for_chat(&app, &request).await;

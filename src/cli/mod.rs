@@ -643,6 +643,8 @@ async fn exec(
         text: text.to_string(),
         confirmed: yes,
         approval: None,
+        actor_name: None,
+        team: None,
     };
     // Close what an earlier, interrupted pitcrew left open, before anything new runs.
     match workflow::reconcile(&ctx).await {

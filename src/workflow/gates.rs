@@ -152,6 +152,11 @@ pub struct AuditEvent {
     pub correlation: String,
     pub phase: crate::command::Phase,
     pub actor: SlackUserId,
+    /// The name Slack showed for the actor when the command came (for people reading the
+    /// trail; the id is what identifies them).
+    pub actor_name: Option<String>,
+    /// The Slack workspace the command came from.
+    pub team: Option<String>,
     pub channel: Option<SlackChannelId>,
     pub text: String,
     pub action: Option<Action>,
@@ -211,8 +216,8 @@ impl AuditSink for crate::audit::AuditStore {
                 correlation: e.correlation.clone(),
                 phase: e.phase.to_string(),
                 actor_id: e.actor.to_string(),
-                actor_name: None,
-                team: None,
+                actor_name: e.actor_name.clone(),
+                team: e.team.clone(),
                 channel: e.channel.as_ref().map(|c| c.to_string()),
                 command_text: e.text.clone(),
                 action: e.action.map(|a| a.to_string()),

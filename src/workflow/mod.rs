@@ -141,6 +141,9 @@ pub struct Request {
     pub confirmed: bool,
     /// The approval this run carries out (set by `approve` once enough people approved).
     pub approval: Option<approvals::Approval>,
+    /// Who, as Slack showed them (name) and where (workspace), for the audit trail.
+    pub actor_name: Option<String>,
+    pub team: Option<String>,
 }
 
 /// What the user sees along the way; a transport renders these.
@@ -373,6 +376,8 @@ impl Run<'_> {
             correlation: self.correlation.clone(),
             phase,
             actor: self.request.actor.clone(),
+            actor_name: self.request.actor_name.clone(),
+            team: self.request.team.clone(),
             channel: self.request.channel.clone(),
             text: self.request.text.clone(),
             action: subject.action,
@@ -1432,6 +1437,8 @@ pub async fn approve(
         text: updated.command_text.clone(),
         confirmed: true,
         approval: Some(updated),
+        actor_name: None,
+        team: None,
     };
     run(ctx, &request, report).await
 }
@@ -1499,6 +1506,8 @@ pub async fn confirm(
         text: a.command_text.clone(),
         confirmed: true,
         approval: None,
+        actor_name: None,
+        team: None,
     };
     run(ctx, &request, report).await
 }

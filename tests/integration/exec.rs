@@ -430,6 +430,8 @@ async fn nothing_runs_when_the_started_event_cannot_be_recorded() {
         text: "restart checkout -e staging".into(),
         confirmed: true,
         approval: None,
+        actor_name: None,
+        team: None,
     };
     let outcome = pitcrew::workflow::run(&ctx, &request, &|_| {}).await;
     assert_eq!(outcome.exit_code(), 5, "{outcome:?}");

@@ -306,6 +306,44 @@ protected = true
     );
     assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
 
+    // The trail names the actor as Slack showed them, and the workspace.
+    let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
+        .args([
+            "audit",
+            "query",
+            "--outcome",
+            "succeeded",
+            "--format",
+            "jsonl",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .expect("audit query");
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !line.is_empty(),
+        "stdout {:?} stderr {:?}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+    assert_eq!(
+        (
+            event["actor_id"].as_str(),
+            event["actor_name"].as_str(),
+            event["team"].as_str()
+        ),
+        (Some("U01DEV"), Some("dev"), Some(TEAM)),
+        "{line}"
+    );
+
     // The same request again (a retry, a replay within 5 minutes): acknowledged, not run.
     let (status, ack, _) = signed(&server.base, &restart).await;
     assert_eq!((status, ack.as_str()), (200, ""));
