@@ -223,3 +223,48 @@ pub fn revision_of<K: kube::Resource>(obj: &K) -> i64 {
         .and_then(|r| r.parse().ok())
         .unwrap_or(0)
 }
+
+impl TestCluster {
+    /// A fresh namespace with a rolled-out Deployment `name` (one revision), and its API.
+    pub async fn with_deployment(
+        &self,
+        prefix: &str,
+        name: &str,
+    ) -> (TestNamespace, Api<Deployment>) {
+        let ns = self.namespace(prefix).await;
+        let api: Api<Deployment> = Api::namespaced(self.client.clone(), &ns.name);
+        api.create(
+            &PostParams::default(),
+            &super::fixtures::Workload::new(name).deployment(),
+        )
+        .await
+        .expect("create the deployment");
+        wait_for_deployment(&self.client, &ns.name, name, Duration::from_secs(60)).await;
+        (ns, api)
+    }
+}
+
+/// A directory holding pitcrew's model, the given policy and a config (`pitcrew.toml`) whose
+/// `[policy]` points at them; `config` is the rest of the configuration.
+pub fn pitcrew_dir(
+    policy: &str,
+    config: impl AsRef<str>,
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
+        dir.path().join("model.conf"),
+    )
+    .expect("model");
+    std::fs::write(dir.path().join("policy.csv"), policy).expect("policy");
+    let path = dir.path().join("pitcrew.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n{}",
+            config.as_ref()
+        ),
+    )
+    .expect("config");
+    (dir, path)
+}

@@ -6,15 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::Api;
-use kube::api::PostParams;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
+use crate::common::cluster::{TestCluster, revision_of};
 use crate::common::fakes;
-use crate::common::fixtures::Workload;
 
 const POLICY: &str = "\
 g2, C01INCIDENT, channels:incident
@@ -113,21 +109,7 @@ async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_gla
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("protected").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster.with_deployment("protected", "checkout").await;
 
     let pd = fakes::pagerduty(&[
         fakes::incident("Q1OPEN", "triggered", "PSHOP01", None),
@@ -286,21 +268,7 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("approve").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster.with_deployment("approve", "checkout").await;
     let pd = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "PSHOP01", None)]).await;
     let s = setup_with_approvals(&cluster, &ns.name, &pd.uri(), 1);
     let revision = || async { revision_of(&api.get("checkout").await.expect("get")) };

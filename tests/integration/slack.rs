@@ -8,16 +8,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::Api;
-use kube::api::PostParams;
 use pitcrew::chat::verify::sign;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
+use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of};
 use crate::common::fakes;
-use crate::common::fixtures::Workload;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
 const TEAM: &str = "T0PITCREW";
@@ -135,21 +131,7 @@ async fn slash_commands_are_verified_acknowledged_at_once_and_never_run_twice() 
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("slack").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster.with_deployment("slack", "checkout").await;
 
     // Slack (Web API and response_url hooks, one stand-in) and a PagerDuty that never answers
     // in time.
@@ -169,20 +151,8 @@ async fn slash_commands_are_verified_acknowledged_at_once_and_never_run_twice() 
         .mount(&pagerduty)
         .await;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("model.conf"),
-    )
-    .expect("model");
-    std::fs::write(
-        dir.path().join("policy.csv"),
+    let (_dir, config) = pitcrew_dir(
         "p, U01DEV, *, *, *, *, *, *, allow\n",
-    )
-    .expect("policy");
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
         format!(
             r#"
 [slack]
@@ -192,9 +162,6 @@ allowed_teams = ["{TEAM}"]
 api_base_url = "{pd}"
 timeout = "2s"
 from_email = "bot@example.com"
-[policy]
-model = "model.conf"
-policy = "policy.csv"
 [clusters.main]
 kubeconfig = "{kubeconfig}"
 [environments.staging]
@@ -210,8 +177,7 @@ protected = true
             kubeconfig = cluster.kubeconfig,
             ns = ns.name
         ),
-    )
-    .expect("config");
+    );
     let server = start(&config);
     let hook = format!("{}/commands/T0PITCREW/1/abc", slack.uri());
     let restart = form("restart checkout -e staging", "111.222.aaa", TEAM, &hook);
@@ -425,21 +391,7 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("events").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, _api) = cluster.with_deployment("events", "checkout").await;
     let slack = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))
@@ -449,28 +401,15 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
         })))
         .mount(&slack)
         .await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("model.conf"),
-    )
-    .expect("model");
-    std::fs::write(
-        dir.path().join("policy.csv"),
+    let (_dir, config) = pitcrew_dir(
         "p, U01DEV, staging, *, *, *, status, *, allow\n",
-    )
-    .expect("policy");
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
         format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
             slack.uri(),
             cluster.kubeconfig,
             ns.name
         ),
-    )
-    .expect("config");
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -603,50 +542,23 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("buttons").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster.with_deployment("buttons", "checkout").await;
     let slack = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&slack)
         .await;
     let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("model.conf"),
-    )
-    .expect("model");
-    std::fs::write(
-        dir.path().join("policy.csv"),
+    let (_dir, config) = pitcrew_dir(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
-    )
-    .expect("policy");
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
         format!(
-            "[slack]\napi_base_url = \"{}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            "[slack]\napi_base_url = \"{}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
             slack.uri(),
             pagerduty.uri(),
             cluster.kubeconfig,
             ns.name
         ),
-    )
-    .expect("config");
+    );
     let server = start(&config);
     let hook = format!("{}/commands/T0PITCREW/2/xyz", slack.uri());
     let revision = || async { revision_of(&api.get("checkout").await.expect("get")) };
@@ -766,48 +678,21 @@ async fn the_chat_client_plays_slack_through_a_whole_approval() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("chat").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster.with_deployment("chat", "checkout").await;
     let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
     let chat_port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("model.conf"),
-    )
-    .expect("model");
-    std::fs::write(
-        dir.path().join("policy.csv"),
+    let (dir, config) = pitcrew_dir(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
-    )
-    .expect("policy");
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
         format!(
-            "[slack]\napi_base_url = \"http://127.0.0.1:{chat_port}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            "[slack]\napi_base_url = \"http://127.0.0.1:{chat_port}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
             pagerduty.uri(),
             cluster.kubeconfig,
             ns.name
         ),
-    )
-    .expect("config");
+    );
     let server = start(&config);
     let script = dir.path().join("conversation.txt");
     std::fs::write(
