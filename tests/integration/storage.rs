@@ -73,3 +73,65 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
     assert_eq!(sync, 2, "synchronous = FULL");
     t.cleanup().await;
 }
+
+/// Request de-duplication and approvals are shared state between replicas: on both back-ends,
+/// a request id is new exactly once, and an approval is used exactly once even when two
+/// callers race for it.
+#[tokio::test]
+async fn dedup_and_approvals_hold_on_every_backend() {
+    use pitcrew::chat::dedup::Dedup;
+    use pitcrew::workflow::approvals::{Approvals, params_hash};
+    for t in TestDb::all().await {
+        let label = t.label();
+        t.db().migrate().await.expect("migrate");
+        let dedup = Dedup::new(t.db().clone());
+        let firsts =
+            futures::future::join_all((0..8).map(|_| dedup.first_time("trigger:1.2.3"))).await;
+        let new = firsts.iter().filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(
+            new, 1,
+            "{label}: one of eight concurrent arrivals is new: {firsts:?}"
+        );
+        assert_eq!(
+            dedup.first_time("trigger:1.2.4").await.ok(),
+            Some(true),
+            "{label}"
+        );
+
+        let store = Approvals::new(t.db().clone());
+        let hash = params_hash(&["restart deployment/checkout -e prod", "U01A"]);
+        let id = store
+            .open(
+                "U01A",
+                Some("C01"),
+                "restart checkout -e prod",
+                "prod",
+                &hash,
+                1,
+                std::time::Duration::from_secs(60),
+            )
+            .await
+            .expect("open");
+        let a = store.get(&id).await.expect("get").expect("exists");
+        assert_eq!(
+            (a.state.as_str(), a.needed, a.params_hash.as_str()),
+            ("pending", 1, hash.as_str()),
+            "{label}"
+        );
+        let a = store
+            .add_approver(&a, "U02B")
+            .await
+            .expect("approve")
+            .expect("recorded");
+        assert_eq!(a.approvers, vec!["U02B".to_string()], "{label}");
+        let closes = futures::future::join_all((0..6).map(|_| store.close(&id, "used"))).await;
+        let won = closes.iter().filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(won, 1, "{label}: single-use under concurrency: {closes:?}");
+        assert_eq!(
+            store.get(&id).await.expect("get").map(|a| a.state),
+            Some("used".into()),
+            "{label}"
+        );
+        t.cleanup().await;
+    }
+}
