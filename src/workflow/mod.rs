@@ -240,6 +240,7 @@ pub async fn run(
         report,
         correlation,
         subject: std::sync::Mutex::default(),
+        plan: std::sync::Mutex::default(),
     };
     match &command {
         Command::Help(h) => Outcome::Done { message: h.text() },
@@ -280,6 +281,9 @@ struct Run<'a> {
     correlation: String,
     /// What the command is about, filled in as it is resolved; every audit event carries it.
     subject: std::sync::Mutex<Subject>,
+    /// What the change would do (from a server-side dry run), when a person must confirm or
+    /// approve it: part of what a confirmation or approval is bound to.
+    plan: std::sync::Mutex<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -512,6 +516,20 @@ impl Run<'_> {
         if !environment.protected || dry_run {
             return Ok(());
         }
+        if let Some(a) = self.request.approval.as_ref().filter(|a| a.needed == 0)
+            && a.params_hash != self.params_hash(env)
+        {
+            let o = Outcome::Refused {
+                message: format!(
+                    "the change is no longer the one you confirmed (the workload changed meanwhile); run `{}` again to see what it would do now. Nothing was done",
+                    a.command_text
+                ),
+            };
+            let _ = self
+                .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
+                .await;
+            return Err(o);
+        }
         let o = if !self.request.confirmed {
             // Stored, so that the Confirm button can refer to exactly this command.
             let pending = match &self.ctx.db {
@@ -553,6 +571,30 @@ impl Run<'_> {
         Err(o)
     }
 
+    /// The change a `restart` or `rollback` makes (or, with `dry_run`, would make).
+    async fn act(
+        &self,
+        command: &Command,
+        client: &cluster::Client,
+        ns: &str,
+        target: &Target,
+        dry_run: bool,
+    ) -> Result<Change, cluster::Error> {
+        let name = target.name.as_str();
+        match command {
+            Command::Restart(_) => {
+                cluster::restart(client, ns, target.kind, name, Utc::now(), dry_run).await
+            }
+            Command::Rollback(r) => {
+                let to = r
+                    .to_revision
+                    .map(|n| i64::try_from(n.get()).unwrap_or(i64::MAX));
+                cluster::rollback(client, ns, target.kind, name, to, dry_run).await
+            }
+            _ => unreachable_command(),
+        }
+    }
+
     /// What binds an approval to this exact command.
     fn params_hash(&self, env: &crate::names::EnvName) -> String {
         let s = self
@@ -570,6 +612,7 @@ impl Run<'_> {
             env.as_str(),
             &s.cluster.map(|c| c.to_string()).unwrap_or_default(),
             &s.namespace.map(|n| n.to_string()).unwrap_or_default(),
+            &self.plan.lock().unwrap_or_else(|p| p.into_inner()),
         ])
     }
 
@@ -582,13 +625,13 @@ impl Run<'_> {
     ) -> Result<(), Outcome> {
         let hash = self.params_hash(env);
         let needed = i64::from(environment.approvals);
-        if let Some(a) = &self.request.approval {
+        if let Some(a) = self.request.approval.as_ref().filter(|a| a.needed > 0) {
             if a.params_hash == hash && a.approvers.len() as i64 >= needed {
                 return Ok(());
             }
             return Err(Outcome::Refused {
                 message: format!(
-                    "approval {} does not cover this command (it was given for `{}`); nothing was done",
+                    "approval {} was given for a different change than `{}` would make now (the workload changed meanwhile); run it again to ask for a new approval. Nothing was done",
                     a.id, a.command_text
                 ),
             });
@@ -1168,13 +1211,46 @@ impl Run<'_> {
         {
             return unavailable_audit(e);
         }
-        if let Err(o) = self.confirmed(&place.env, place.environment, dry_run).await {
-            return o;
-        }
         let client = match self.client(&place) {
             Ok(c) => c,
             Err(o) => return o,
         };
+        if place.environment.protected && !dry_run {
+            // Show what would change before anyone confirms or approves, and bind their
+            // answer to it: if the workload moves meanwhile, the approval no longer applies.
+            let planned = self
+                .act(command, client, place.namespace.as_str(), target, true)
+                .await;
+            match planned {
+                Ok(change) => {
+                    *self.plan.lock().unwrap_or_else(|p| p.into_inner()) = format!(
+                        "{}/{} {:?}->{:?} {:?} {}",
+                        change.kind,
+                        change.name,
+                        change.before.revision,
+                        change.after.revision,
+                        change.to_revision,
+                        change.image_changes().join(",")
+                    );
+                    if !self.request.confirmed
+                        || self.request.approval.is_some()
+                        || place.environment.approvals > 0
+                    {
+                        (self.report)(Event::Planned { change });
+                    }
+                }
+                Err(e) => {
+                    let o = cluster_outcome(e);
+                    let _ = self
+                        .audit(Phase::Failed, serde_json::json!({"outcome": &o}))
+                        .await;
+                    return o;
+                }
+            }
+        }
+        if let Err(o) = self.confirmed(&place.env, place.environment, dry_run).await {
+            return o;
+        }
         let ns = place.namespace.as_str();
         let key = format!("{}/{}/{}", place.cluster, ns, target);
         let Some(_lock) = self.ctx.locks.try_lock(key) else {
@@ -1193,18 +1269,7 @@ impl Run<'_> {
             return unavailable_audit(e);
         }
         let name = target.name.as_str();
-        let acted = match command {
-            Command::Restart(_) => {
-                cluster::restart(client, ns, target.kind, name, Utc::now(), dry_run).await
-            }
-            Command::Rollback(r) => {
-                let to = r
-                    .to_revision
-                    .map(|n| i64::try_from(n.get()).unwrap_or(i64::MAX));
-                cluster::rollback(client, ns, target.kind, name, to, dry_run).await
-            }
-            _ => unreachable_command(),
-        };
+        let acted = self.act(command, client, ns, target, dry_run).await;
         let change = match acted {
             Ok(c) => c,
             Err(e) => {
@@ -1505,7 +1570,8 @@ pub async fn confirm(
             .and_then(|c| SlackChannelId::parse(c).ok()),
         text: a.command_text.clone(),
         confirmed: true,
-        approval: None,
+        // The confirmation travels with the run: it applies only to the change it was shown.
+        approval: Some(a.clone()),
         actor_name: None,
         team: None,
     };

@@ -9,7 +9,7 @@ use std::time::Duration;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, revision_of};
+use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
 use crate::common::fakes;
 
 const POLICY: &str = "\
@@ -302,6 +302,42 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
         .expect("an approval id");
     assert_eq!(revision().await, 1);
 
+    // The workload changes after the request: the approval no longer covers what would run.
+    let stale_id = id.clone();
+    let mut d = api.get("checkout").await.expect("get");
+    if let Some(spec) = d.spec.as_mut().and_then(|s| s.template.spec.as_mut()) {
+        spec.containers[0].image = Some("registry.invalid/checkout:2".into());
+    }
+    api.replace("checkout", &Default::default(), &d)
+        .await
+        .expect("change the image");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let (code, out) = s.pitcrew(&["approve", &stale_id, "--as", "U02CAROL"]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("was given for a different change"), "{out}");
+    assert_eq!(revision().await, 2, "nothing ran on a stale approval");
+    // Asked again: shown the change it would make now.
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1OPEN");
+    assert_eq!(code, 6, "{out}");
+    assert!(
+        out.contains("→ would restart deployment/checkout"),
+        "the dry run is shown: {out}"
+    );
+    let id = out
+        .split_whitespace()
+        .find(|w| w.starts_with("A-"))
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .expect("an approval id");
+
     let approve = |who: &str| s.pitcrew(&["approve", &id, "--as", who]);
     let (code, out) = approve("U01ALICE");
     assert_eq!(code, 3, "{out}");
@@ -309,17 +345,17 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
     let (code, out) = approve("U01BOB");
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("you may not approve"), "{out}");
-    assert_eq!(revision().await, 1, "refused approvals run nothing");
+    assert_eq!(revision().await, 2, "refused approvals run nothing");
 
     let (code, out) = approve("U02CAROL");
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("successfully rolled out"), "{out}");
-    assert_eq!(revision().await, 2);
+    assert_eq!(revision().await, 3);
     // Single-use: a second click does nothing.
     let (code, out) = approve("U02CAROL");
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("already used"), "{out}");
-    assert_eq!(revision().await, 2);
+    assert_eq!(revision().await, 3);
     let (code, out) = s.pitcrew(&["approve", "A-nosuchthing", "--as", "U02CAROL"]);
     assert_eq!(code, 2, "{out}");
 
