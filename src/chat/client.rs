@@ -84,11 +84,24 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-async fn web_api(State(slack): State<Slack>, body: Bytes) -> Json<Value> {
+async fn web_api(
+    State(slack): State<Slack>,
+    axum::extract::Path(method): axum::extract::Path<String>,
+    body: Bytes,
+) -> Json<Value> {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let channel = body["channel"].as_str().unwrap_or("?").to_string();
-    show(&slack, &format!("pitcrew in {channel}"), &body);
-    let ts = format!("{}.000100", chrono::Utc::now().timestamp());
+    // chat.update redraws a message posted before: shown again, marked as such.
+    let updated = if method == "chat.update" {
+        " (updated)"
+    } else {
+        ""
+    };
+    show(&slack, &format!("pitcrew in {channel}{updated}"), &body);
+    let ts = body["ts"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}.000100", chrono::Utc::now().timestamp()));
     Json(json!({
         "ok": true, "channel": channel, "ts": ts,
         "message": {"type": "message", "text": body["text"], "ts": ts, "user": "U0PITCREW"}
@@ -233,27 +246,27 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
             println!("(pitcrew did not take it: {e})");
             continue;
         }
-        // Wait for what pitcrew sends back (scripts wait; a person sees it when it comes).
+        // Wait for what pitcrew sends back (scripts wait; a person sees it when it comes):
+        // at least one new message, then until pitcrew has been quiet for a moment (a live
+        // message is updated as a rollout goes on).
         if !interactive || line == "wait" {
-            let want = before
-                + if line.starts_with("press") || line == "wait" {
-                    1
-                } else {
-                    2
-                };
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+            let quiet = Duration::from_millis(2500);
+            let mut last = (before, tokio::time::Instant::now());
             loop {
                 while let Ok(m) = rx.try_recv() {
                     print!("{m}");
                 }
-                if slack
+                let now = slack
                     .seen
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .messages
-                    >= want
-                    || tokio::time::Instant::now() > deadline
-                {
+                    .messages;
+                if now != last.0 {
+                    last = (now, tokio::time::Instant::now());
+                }
+                let settled = now > before && last.1.elapsed() >= quiet;
+                if settled || tokio::time::Instant::now() > deadline {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;

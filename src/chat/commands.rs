@@ -86,8 +86,16 @@ pub async fn commands(
     }
     let typed = event.text.clone().unwrap_or_default();
     // Parsing is pure and fast: a typo is answered in the acknowledgement itself.
-    let canonical = match crate::command::parse(&typed) {
-        Ok(c) => c.to_string(),
+    let (canonical, changes) = match crate::command::parse(&typed) {
+        Ok(c) => (
+            c.to_string(),
+            matches!(
+                c,
+                crate::command::Command::Restart(_)
+                    | crate::command::Command::Rollback(_)
+                    | crate::command::Command::Promote(_)
+            ),
+        ),
         Err(e) => return ephemeral(&escape(&e.to_string())),
     };
     let Ok(actor) = SlackUserId::parse(&event.user_id.0) else {
@@ -109,7 +117,11 @@ pub async fn commands(
             .and_then(|n| n.user_name),
         team: Some(event.team_id.0.clone()),
     };
-    tokio::spawn(run_and_reply(app.clone(), request, reply_to));
+    if changes && app.ctx.slack.is_some() && request.channel.is_some() {
+        tokio::spawn(run_live(app.clone(), request, reply_to));
+    } else {
+        tokio::spawn(run_and_reply(app.clone(), request, reply_to));
+    }
     ephemeral(&format!("» `{}` — working on it", escape(&canonical)))
 }
 
@@ -134,6 +146,132 @@ async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::
         Ok(r) => tracing::warn!(status = %r.status(), "Slack refused the reply to a command"),
         Err(e) => tracing::warn!(error = %e, "cannot send the reply to a command"),
     }
+}
+
+/// A change gets one channel message, updated in place as it goes (checks, the change, rollout
+/// progress, the outcome), at most once per `[rollout].update_interval`, waiting out 429s. If
+/// the bot cannot post in the channel, the `response_url` is the fallback.
+async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
+    let (Some(slack), Some(channel)) = (app.ctx.slack.clone(), request.channel.clone()) else {
+        return run_and_reply(app, request, reply_to).await;
+    };
+    let channel = channel.to_string();
+    let header = format!("`{}` by <@{}>", escape(&request.text), request.actor);
+    let ts = match slack
+        .post_message(&channel, &format!("{header}\n… checking"), None)
+        .await
+    {
+        Ok(ts) => ts,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot post in the channel (is the bot in it?); answering through the response_url");
+            return run_and_reply(app, request, reply_to).await;
+        }
+    };
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let progress = Arc::new(Mutex::new(String::new()));
+    let report = {
+        let (lines, progress) = (lines.clone(), progress.clone());
+        move |event: Event| {
+            let line = match event {
+                Event::Understood { .. } => return,
+                Event::Progress { state } => {
+                    *progress.lock().unwrap_or_else(|p| p.into_inner()) = format!(
+                        "… {} ({}/{} updated, {} ready, {} available)",
+                        state.message, state.updated, state.desired, state.ready, state.available
+                    );
+                    return;
+                }
+                Event::Authorized { explanation } => format!("✓ {explanation}"),
+                Event::Justification { verification } => match verification {
+                    workflow::gates::Verification::Verified { summary, .. } => {
+                        format!("✓ justified: {summary}")
+                    }
+                    workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
+                    workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
+                    workflow::gates::Verification::BreakGlass { text, .. } => {
+                        format!("‼ BREAK-GLASS: \"{text}\"")
+                    }
+                },
+                Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
+            };
+            lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
+    };
+    let snapshot = {
+        let (lines, progress, header) = (lines.clone(), progress.clone(), header.clone());
+        move || {
+            let mut text = lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+            let p = progress.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            if !p.is_empty() {
+                text.push('\n');
+                text.push_str(&p);
+            }
+            format!("{header}\n{}", escape(text.trim()))
+        }
+    };
+    // The updater: the latest state, never more than once per interval.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let updater = {
+        let (slack, channel, ts, snapshot) =
+            (slack.clone(), channel.clone(), ts.clone(), snapshot.clone());
+        let every = app
+            .ctx
+            .config
+            .rollout
+            .update_interval
+            .max(std::time::Duration::from_millis(200));
+        tokio::spawn(async move {
+            let mut sent = String::new();
+            loop {
+                tokio::select! {
+                    _ = stop_rx.changed() => return,
+                    _ = tokio::time::sleep(every) => {}
+                }
+                let now = snapshot();
+                if now == sent {
+                    continue;
+                }
+                match slack.update(&channel, &ts, &now, None).await {
+                    Ok(()) => sent = now,
+                    Err(super::web::PostError::RateLimited { retry_after }) => {
+                        tokio::time::sleep(retry_after.unwrap_or(every)).await;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot update the live message"),
+                }
+            }
+        })
+    };
+    let outcome = workflow::run(&app.ctx, &request, &report).await;
+    let _ = stop_tx.send(true);
+    let _ = updater.await;
+    let lines_now = Mutex::new(lines.lock().unwrap_or_else(|p| p.into_inner()).clone());
+    let (text, _, buttons) = render(&app, &lines_now, &outcome, &request.text).await;
+    let final_text = format!(
+        "{header}\n{}",
+        text.split_once('\n').map_or("", |(_, rest)| rest)
+    );
+    let blocks = buttons.map(|b| blocks(&final_text, b));
+    // The outcome must arrive: retry through rate limits, then fall back to the response_url.
+    for _ in 0..5 {
+        match slack
+            .update(&channel, &ts, &final_text, blocks.as_ref())
+            .await
+        {
+            Ok(()) => return,
+            Err(super::web::PostError::RateLimited { retry_after }) => {
+                tokio::time::sleep(retry_after.unwrap_or(std::time::Duration::from_secs(1))).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot update the live message");
+                break;
+            }
+        }
+    }
+    let mut body = json!({"response_type": "in_channel", "text": final_text});
+    if let Some(b) = blocks {
+        body["blocks"] = b;
+    }
+    let _ = app.http.post(reply_to).json(&body).send().await;
 }
 
 /// Runs a request through the workflow and renders what happened as Slack text (escaped),

@@ -18,7 +18,9 @@ pub enum PostError {
     #[error("Slack refused: {0}")]
     Refused(String),
     #[error("Slack rate-limited the post")]
-    RateLimited,
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
     #[error("cannot reach Slack: {0}")]
     Network(String),
 }
@@ -62,9 +64,70 @@ impl SlackWeb {
         request.thread_ts = thread_ts.map(|t| SlackTs::new(t.to_string()));
         match session.chat_post_message(&request).await {
             Ok(_) => Ok(()),
-            Err(SlackClientError::RateLimitError(_)) => Err(PostError::RateLimited),
+            Err(SlackClientError::RateLimitError(e)) => Err(PostError::RateLimited {
+                retry_after: e.retry_after,
+            }),
             Err(SlackClientError::ApiError(e)) => Err(PostError::Refused(e.code)),
             Err(e) => Err(PostError::Network(e.to_string())),
         }
+    }
+
+    /// Posts a message (text, optional Block Kit blocks) and returns its `ts`, to update it.
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        text: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<String, PostError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatPostMessageRequest::new(
+            SlackChannelId::new(channel.to_string()),
+            content(text, blocks),
+        );
+        match session.chat_post_message(&request).await {
+            Ok(r) => Ok(r.ts.0),
+            Err(e) => Err(post_error(e)),
+        }
+    }
+
+    /// Replaces the text (and blocks) of a message posted earlier.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<(), PostError> {
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiChatUpdateRequest::new(
+            SlackChannelId::new(channel.to_string()),
+            content(text, blocks),
+            SlackTs::new(ts.to_string()),
+        );
+        session
+            .chat_update(&request)
+            .await
+            .map(|_| ())
+            .map_err(post_error)
+    }
+}
+
+fn content(text: &str, blocks: Option<&serde_json::Value>) -> SlackMessageContent {
+    let mut c = SlackMessageContent::new().with_text(text.to_string());
+    if let Some(blocks) =
+        blocks.and_then(|b| serde_json::from_value::<Vec<SlackBlock>>(b.clone()).ok())
+    {
+        c = c.with_blocks(blocks);
+    }
+    c
+}
+
+fn post_error(e: SlackClientError) -> PostError {
+    match e {
+        SlackClientError::RateLimitError(e) => PostError::RateLimited {
+            retry_after: e.retry_after,
+        },
+        SlackClientError::ApiError(e) => PostError::Refused(e.code),
+        e => PostError::Network(e.to_string()),
     }
 }

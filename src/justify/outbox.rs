@@ -225,7 +225,7 @@ async fn deliver(item: &Item, clients: Deliverers<'_>) -> (Result<(), FetchError
         let posted = slack.post(&item.target, &item.body).await;
         return (
             posted.map_err(|e| match e {
-                crate::chat::web::PostError::RateLimited => FetchError::RateLimited,
+                crate::chat::web::PostError::RateLimited { .. } => FetchError::RateLimited,
                 other => FetchError::Network(other.to_string()),
             }),
             false,

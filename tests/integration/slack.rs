@@ -744,3 +744,135 @@ async fn the_chat_client_plays_slack_through_a_whole_approval() {
     }
     assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
 }
+
+/// A change with the bot in the channel: one message, posted once and updated in place until
+/// the outcome, through a rate limit; the response_url is not needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_is_one_channel_message_updated_in_place() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let (ns, api) = cluster.with_deployment("live", "checkout").await;
+    let slack = MockServer::start().await;
+    let message = |ts: &str| {
+        serde_json::json!({"ok": true, "channel": "C01INCIDENT", "ts": ts,
+            "message": {"type": "message", "text": "x", "ts": ts, "user": "U0BOT"}})
+    };
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(message("1700000000.000900")))
+        .expect(1)
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.update"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(serde_json::json!({"ok": false, "error": "ratelimited"})),
+        )
+        .up_to_n_times(1)
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.update"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "ok": true, "channel": "C01INCIDENT", "ts": "1700000000.000900",
+            "message": {"text": "x"}
+        })))
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/commands/live"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let (_dir, config) = pitcrew_dir(
+        "p, U01DEV, staging, *, *, *, *, *, allow\n",
+        format!(
+            "[slack]\napi_base_url = \"{}/api/\"\n[rollout]\nupdate_interval = \"300ms\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            slack.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env("SLACK_BOT_TOKEN", "xoxb-live-test")
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve");
+    let first = BufReader::new(child.stdout.take().expect("stdout"))
+        .lines()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let server = Server {
+        base: first
+            .strip_prefix("listening on ")
+            .unwrap_or_default()
+            .to_string(),
+        child,
+    };
+    let hook = format!("{}/commands/live", slack.uri());
+    let (status, ack, _) = signed(
+        &server.base,
+        &form("restart checkout -e staging", "333.444.aaa", TEAM, &hook),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    let updates = |reqs: &[wiremock::Request]| -> Vec<serde_json::Value> {
+        reqs.iter()
+            .filter(|r| r.url.path() == "/api/chat.update")
+            .filter_map(|r| serde_json::from_slice(&r.body).ok())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let done = loop {
+        let reqs = slack.received_requests().await.unwrap_or_default();
+        let ups = updates(&reqs);
+        // The final text is sent twice: first answered 429, then again after Retry-After.
+        let finals = ups
+            .iter()
+            .filter(|u| {
+                u["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("successfully rolled out")
+            })
+            .count();
+        if finals >= 2 {
+            break ups;
+        }
+        assert!(Instant::now() < deadline, "no final update: {ups:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let last = done.last().cloned().unwrap_or_default();
+    assert_eq!(
+        last["ts"], "1700000000.000900",
+        "the same message is updated"
+    );
+    assert!(
+        last["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("by <@U01DEV>"),
+        "{last}"
+    );
+    assert!(
+        done.len() >= 2,
+        "updated along the way, and once more after a 429: {done:?}"
+    );
+    let reqs = slack.received_requests().await.unwrap_or_default();
+    assert!(
+        !reqs.iter().any(|r| r.url.path() == "/commands/live"),
+        "no response_url fallback was needed"
+    );
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
+    slack.verify().await;
+}
