@@ -553,7 +553,7 @@ impl Run<'_> {
             };
             Outcome::NeedsConfirmation {
                 message: format!(
-                    "environment `{env}` is protected: confirm this change (the Confirm button in Slack, --yes in a terminal); try it first with --dry-run to see what would change. Nothing was done"
+                    "environment `{env}` is protected: confirm the change shown above (the Confirm button in Slack, --yes in a terminal). Nothing was done yet"
                 ),
                 pending,
             }
@@ -1233,8 +1233,8 @@ impl Run<'_> {
                         change.image_changes().join(",")
                     );
                     if !self.request.confirmed
-                        || self.request.approval.is_some()
-                        || place.environment.approvals > 0
+                        || (place.environment.approvals > 0
+                            && self.request.approval.as_ref().is_none_or(|a| a.needed == 0))
                     {
                         (self.report)(Event::Planned { change });
                     }

@@ -284,7 +284,7 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
         "restart checkout -e prod --reason Q1OPEN",
     ]);
     assert_eq!(code, 6, "{out}");
-    assert!(out.contains("confirm this change"), "{out}");
+    assert!(out.contains("confirm the change shown above"), "{out}");
     // Confirmed: a request for approval is opened, nothing runs yet.
     let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1OPEN");
     assert_eq!(code, 6, "{out}");
