@@ -139,7 +139,9 @@ impl PolicyHandle {
         // default action (which would end the process).
         let mut hangup = hangup_signal();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            // The policy was just loaded: the first look is one interval from now.
+            let mut tick =
+                tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tokio::pin!(stop);
             loop {
