@@ -323,7 +323,16 @@ pub async fn render(
         Outcome::NeedsConfirmation {
             pending: Some(p), ..
         } => Some(actions(p)),
-        _ => None,
+        _ => workflow::undo_command(outcome).map(|undo| {
+            json!({
+                "type": "actions",
+                "block_id": "rollback",
+                "elements": [
+                    {"type": "button", "action_id": "pitcrew_rollback", "style": "danger",
+                     "value": undo, "text": {"type": "plain_text", "text": "Roll back"}},
+                ]
+            })
+        }),
     };
     (
         format!("`{}`\n{}", escape(typed), escape(text.trim())),

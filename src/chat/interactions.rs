@@ -28,6 +28,7 @@ struct Payload {
     kind: String,
     user: Id,
     team: Option<Id>,
+    channel: Option<Id>,
     response_url: Option<String>,
     #[serde(default)]
     actions: Vec<Action>,
@@ -82,6 +83,11 @@ pub async fn interactions(
         return refuse(Refusal::Malformed("response_url is not Slack's".into()));
     };
     let id = action.value.clone().unwrap_or_default();
+    let channel = payload
+        .channel
+        .as_ref()
+        .and_then(|c| crate::names::SlackChannelId::parse(&c.id).ok());
+    let team = team.to_string();
     let which = action.action_id.clone();
     tokio::spawn(async move {
         let lines = Mutex::new(Vec::new());
@@ -95,6 +101,24 @@ pub async fn interactions(
             "pitcrew_confirm" => workflow::confirm(&app.ctx, &id, &user, &report).await,
             "pitcrew_approve" => workflow::approve(&app.ctx, &id, &user, &report).await,
             "pitcrew_cancel" => workflow::cancel(&app.ctx, &id, &user).await,
+            // A new command with every check, as the person who clicked; only a rollback.
+            "pitcrew_rollback" => match crate::command::parse(&id) {
+                Ok(crate::command::Command::Rollback(_)) => {
+                    let request = workflow::Request {
+                        actor: user.clone(),
+                        channel: channel.clone(),
+                        text: id.clone(),
+                        confirmed: false,
+                        approval: None,
+                        actor_name: None,
+                        team: Some(team.clone()),
+                    };
+                    workflow::run(&app.ctx, &request, &report).await
+                }
+                _ => workflow::Outcome::BadInput {
+                    message: "this button does not hold a rollback".into(),
+                },
+            },
             other => workflow::Outcome::BadInput {
                 message: format!("unknown button `{other}`"),
             },

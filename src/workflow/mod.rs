@@ -157,6 +157,20 @@ pub enum Event {
     Progress { state: RolloutState },
 }
 
+/// How a failed change's message names the command that undoes it (a Roll back button in
+/// Slack runs that command, with all its checks).
+pub const UNDO_HINT: &str = "roll back with `";
+
+/// The command that undoes a failed change, from its outcome.
+pub fn undo_command(outcome: &Outcome) -> Option<String> {
+    let Outcome::ActionFailed { message } = outcome else {
+        return None;
+    };
+    let start = message.find(UNDO_HINT)? + UNDO_HINT.len();
+    let end = message[start..].find('`')? + start;
+    Some(message[start..end].to_string())
+}
+
 /// A stored request waiting for a person: the requester's confirmation, or approvals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pending {
@@ -1323,10 +1337,15 @@ impl Run<'_> {
                 Phase::Failed,
                 Outcome::ActionFailed {
                     message: format!(
-                        "{}, but the rollout failed: {}; roll back with `rollback {target} -e {}`",
+                        "{}, but the rollout failed: {}; {UNDO_HINT}rollback {target} -e {}{}`",
                         describe(&change),
                         state.failed.unwrap_or(state.message),
-                        place.env
+                        place.env,
+                        change
+                            .before
+                            .revision
+                            .map(|r| format!(" --to-revision {r}"))
+                            .unwrap_or_default()
                     ),
                 },
             ),

@@ -262,7 +262,7 @@ async fn a_rollout_that_never_becomes_ready_is_reported_as_failed_with_the_reaso
         "{out}"
     );
     assert!(
-        out.contains("roll back with `rollback deployment/stuck -e staging`"),
+        out.contains("roll back with `rollback deployment/stuck -e staging --to-revision 2`"),
         "{out}"
     );
     // kubectl agrees.

@@ -12,8 +12,12 @@ use pitcrew::chat::verify::sign;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of};
+use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of, wait_for_deployment};
 use crate::common::fakes;
+use crate::common::fixtures::Workload;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::PostParams;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
 const TEAM: &str = "T0PITCREW";
@@ -111,7 +115,7 @@ async fn replies(slack: &MockServer) -> Vec<String> {
 }
 
 async fn wait_for_reply(slack: &MockServer, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(40);
+    let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let got = replies(slack).await;
         if got.len() >= n {
@@ -878,4 +882,88 @@ async fn a_change_is_one_channel_message_updated_in_place() {
     );
     assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
     slack.verify().await;
+}
+
+/// A change whose rollout fails offers a Roll back button; pressing it runs a rollback to the
+/// revision before the change, as a new command with every check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_change_offers_a_roll_back_button_that_undoes_it() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let ns = cluster.namespace("undo").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    api.create(
+        &PostParams::default(),
+        &Workload::new("checkout").progress_deadline(2).deployment(),
+    )
+    .await
+    .expect("create");
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    // Revision 2 can never run (no node matches); revision 3 is the good template again.
+    for selector in [
+        serde_json::json!({"pitcrew.test/node": "none"}),
+        serde_json::Value::Null,
+    ] {
+        let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": selector}}}});
+        api.patch(
+            "checkout",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+        .expect("patch");
+    }
+    wait_for_deployment(
+        &cluster.client,
+        &ns.name,
+        "checkout",
+        Duration::from_secs(60),
+    )
+    .await;
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&slack)
+        .await;
+    let (_dir, config) = pitcrew_dir(
+        "p, U01DEV, staging, *, *, *, *, *, allow\n",
+        format!(
+            "[slack]\napi_base_url = \"{}/api/\"\n[rollout]\ntimeout = \"60s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            slack.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    );
+    let server = start(&config);
+    let hook = format!("{}/commands/undo", slack.uri());
+    // The bad revision comes back with a plain rollback (to the previous revision, 2).
+    let bad = form("rollback checkout -e staging", "444.555.aaa", TEAM, &hook);
+    assert_eq!(signed(&server.base, &bad).await.0, 200);
+    let got = wait_for_reply(&slack, 1).await;
+    assert!(got[0].contains("but the rollout failed"), "{}", got[0]);
+    let undo = button(&got[0], "pitcrew_rollback")
+        .unwrap_or_else(|| panic!("a Roll back button: {}", got[0]));
+    assert_eq!(
+        undo,
+        "rollback deployment/checkout -e staging --to-revision 3"
+    );
+    assert_eq!(
+        click(&server.base, "U01DEV", "pitcrew_rollback", &undo, &hook).await,
+        200
+    );
+    let got = wait_for_reply(&slack, 2).await;
+    assert!(got[1].contains("successfully rolled out"), "{}", got[1]);
+    let d = api.get("checkout").await.expect("get");
+    let selector = d
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|s| s.node_selector);
+    assert_eq!(selector, None, "the good template runs again");
 }
