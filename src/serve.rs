@@ -133,7 +133,7 @@ async fn deliver_outbox(ctx: Arc<Context>) {
 /// decides correctly with the policy in force.
 async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json::Value>) {
     let policy = ctx.policy.status();
-    let (database, outbox_depth) = match &ctx.outbox {
+    let (database, outbox_depth) = match ctx.outbox() {
         Some(outbox) => match outbox.depth().await {
             Ok(depth) => (json!({"ok": true}), Some(depth)),
             Err(e) => (json!({"ok": false, "error": e.to_string()}), None),

@@ -171,30 +171,18 @@ async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) 
     let progress = Arc::new(Mutex::new(String::new()));
     let report = {
         let (lines, progress) = (lines.clone(), progress.clone());
-        move |event: Event| {
-            let line = match event {
-                Event::Understood { .. } => return,
-                Event::Progress { state } => {
-                    *progress.lock().unwrap_or_else(|p| p.into_inner()) = format!(
-                        "… {} ({}/{} updated, {} ready, {} available)",
-                        state.message, state.updated, state.desired, state.ready, state.available
-                    );
-                    return;
+        move |event: Event| match event {
+            Event::Progress { state } => {
+                *progress.lock().unwrap_or_else(|p| p.into_inner()) = format!(
+                    "… {} ({}/{} updated, {} ready, {} available)",
+                    state.message, state.updated, state.desired, state.ready, state.available
+                );
+            }
+            other => {
+                if let Some(line) = event_line(other) {
+                    lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 }
-                Event::Authorized { explanation } => format!("✓ {explanation}"),
-                Event::Justification { verification } => match verification {
-                    workflow::gates::Verification::Verified { summary, .. } => {
-                        format!("✓ justified: {summary}")
-                    }
-                    workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
-                    workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
-                    workflow::gates::Verification::BreakGlass { text, .. } => {
-                        format!("‼ BREAK-GLASS: \"{text}\"")
-                    }
-                },
-                Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
-            };
-            lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+            }
         }
     };
     let snapshot = {
@@ -282,25 +270,29 @@ pub async fn run_for_chat(
 ) -> (String, &'static str, Option<serde_json::Value>) {
     let lines = Mutex::new(Vec::new());
     let report = |event: Event| {
-        let line = match event {
-            Event::Understood { .. } | Event::Progress { .. } => return,
-            Event::Authorized { explanation } => format!("✓ {explanation}"),
-            Event::Justification { verification } => match verification {
-                workflow::gates::Verification::Verified { summary, .. } => {
-                    format!("✓ justified: {summary}")
-                }
-                workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
-                workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
-                workflow::gates::Verification::BreakGlass { text, .. } => {
-                    format!("‼ BREAK-GLASS: \"{text}\"")
-                }
-            },
-            Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
-        };
-        lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        if let Some(line) = event_line(event) {
+            lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+        }
     };
     let outcome = workflow::run(&app.ctx, request, &report).await;
     render(app, &lines, &outcome, &request.text).await
+}
+
+/// One line of a command's story in Slack; `None` for events a message does not list
+/// (the echo of the command, and rollout progress, which a live message shows in place).
+fn event_line(event: Event) -> Option<String> {
+    use workflow::gates::Verification;
+    Some(match event {
+        Event::Understood { .. } | Event::Progress { .. } => return None,
+        Event::Authorized { explanation } => format!("✓ {explanation}"),
+        Event::Justification { verification } => match verification {
+            Verification::Verified { summary, .. } => format!("✓ justified: {summary}"),
+            Verification::Unverified { reason } => format!("• {reason}"),
+            Verification::Refused { message } => format!("✗ {message}"),
+            Verification::BreakGlass { text, .. } => format!("‼ BREAK-GLASS: \"{text}\""),
+        },
+        Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
+    })
 }
 
 /// An outcome as Slack text, its visibility, and the buttons a pending request needs.

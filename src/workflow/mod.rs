@@ -34,11 +34,10 @@ pub struct Context {
     pub authorizer: Box<dyn Authorizer>,
     /// Live PagerDuty/Jira checks; also the clients the outbox delivers write-back with.
     pub justifier: Arc<crate::justify::LiveJustifier>,
-    /// Write-back waiting to be delivered (none without a database, e.g. in some tests).
-    pub outbox: Option<crate::justify::outbox::Outbox>,
     /// Slack's Web API as the bot, when `SLACK_BOT_TOKEN` is set.
     pub slack: Option<crate::chat::web::SlackWeb>,
-    /// The database (none in some tests): request de-duplication and the outbox live there.
+    /// The database (none in some tests): request de-duplication, confirmations and
+    /// approvals, and the write-back outbox live there.
     pub db: Option<crate::db::Database>,
     pub audit: Box<dyn AuditSink>,
     pub locks: Locks,
@@ -54,22 +53,8 @@ impl Context {
         let clusters = Clusters::connect(&config).await?;
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
-        let outbox = crate::justify::outbox::Outbox::new(db.clone());
-        let db_for_ctx = db.clone();
-        let ctx = Context::with_parts(
-            config,
-            clusters,
-            Box::new(crate::audit::AuditStore::new(db)),
-        )?;
-        // Only the constructor holds the Arc yet.
-        Ok(match Arc::try_unwrap(ctx) {
-            Ok(mut c) => {
-                c.outbox = Some(outbox);
-                c.db = Some(db_for_ctx);
-                Arc::new(c)
-            }
-            Err(shared) => shared,
-        })
+        let audit = Box::new(crate::audit::AuditStore::new(db.clone()));
+        Context::build(config, clusters, audit, Some(db))
     }
 
     /// The context over clusters and an audit sink made elsewhere; loads the policy the
@@ -78,6 +63,15 @@ impl Context {
         config: Config,
         clusters: Clusters,
         audit: Box<dyn AuditSink>,
+    ) -> crate::Result<Arc<Context>> {
+        Context::build(config, clusters, audit, None)
+    }
+
+    fn build(
+        config: Config,
+        clusters: Clusters,
+        audit: Box<dyn AuditSink>,
+        db: Option<crate::db::Database>,
     ) -> crate::Result<Arc<Context>> {
         let policy = Arc::new(crate::policy::PolicyHandle::load(
             config.policy.model.clone(),
@@ -100,13 +94,17 @@ impl Context {
             }),
             policy,
             justifier,
-            outbox: None,
             slack,
-            db: None,
+            db,
             audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
         }))
+    }
+
+    /// The write-back outbox, in the database (none without one).
+    pub fn outbox(&self) -> Option<crate::justify::outbox::Outbox> {
+        self.db.clone().map(crate::justify::outbox::Outbox::new)
     }
 
     /// Delivers what is due in the outbox (write-back, announcements) with this process's
@@ -114,7 +112,7 @@ impl Context {
     pub async fn deliver_outbox(
         &self,
     ) -> Option<Result<crate::justify::outbox::Round, sqlx::Error>> {
-        let outbox = self.outbox.as_ref()?;
+        let outbox = self.outbox()?;
         let clients = crate::justify::outbox::Deliverers {
             justify: &self.justifier,
             slack: self.slack.as_ref(),
@@ -491,7 +489,7 @@ impl Run<'_> {
             ":rotating_light: BREAK-GLASS by <@{}> in {}: `{}` — \"{}\" (audit id {}). Follow up: attach the incident or ticket.",
             self.request.actor, place.env, self.request.text, text, self.correlation
         );
-        match (&self.ctx.outbox, &self.ctx.config.slack.announce_channel) {
+        match (self.ctx.outbox(), &self.ctx.config.slack.announce_channel) {
             (Some(outbox), Some(channel)) => {
                 if let Err(e) = outbox
                     .enqueue(
@@ -693,7 +691,7 @@ impl Run<'_> {
         outcome: &Outcome,
     ) {
         let (Some(outbox), Some(Verification::Verified { evidence, .. })) =
-            (&self.ctx.outbox, verification)
+            (self.ctx.outbox(), verification)
         else {
             return;
         };
@@ -1408,24 +1406,9 @@ pub async fn approve(
     user: &SlackUserId,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Outcome {
-    let Some(db) = &ctx.db else {
-        return Outcome::Unavailable {
-            message: "approvals need the database; nothing was done".into(),
-        };
-    };
-    let store = approvals::Approvals::new(db.clone());
-    let approval = match store.get(id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return Outcome::BadInput {
-                message: format!("there is no request for approval `{id}`; check the id"),
-            };
-        }
-        Err(e) => {
-            return Outcome::Unavailable {
-                message: format!("cannot read the request for approval ({e}); nothing was done"),
-            };
-        }
+    let (store, approval) = match stored_request(ctx, id, "request for approval").await {
+        Ok(found) => found,
+        Err(o) => return o,
     };
     if approval.state != "pending" {
         return Outcome::BadInput {
@@ -1535,24 +1518,14 @@ pub async fn confirm(
     user: &SlackUserId,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Outcome {
-    let Some(db) = &ctx.db else {
-        return Outcome::Unavailable {
-            message: "confirmations need the database; nothing was done".into(),
-        };
-    };
-    let store = approvals::Approvals::new(db.clone());
-    let a = match store.get(id).await {
-        Ok(Some(a)) if a.needed == 0 => a,
+    let (store, a) = match stored_request(ctx, id, "confirmation").await {
+        Ok((store, a)) if a.needed == 0 => (store, a),
         Ok(_) => {
             return Outcome::BadInput {
                 message: format!("there is no confirmation `{id}`"),
             };
         }
-        Err(e) => {
-            return Outcome::Unavailable {
-                message: format!("cannot read the confirmation ({e}); nothing was done"),
-            };
-        }
+        Err(o) => return o,
     };
     if a.requester != user.as_str() {
         return Outcome::Refused {
@@ -1599,24 +1572,9 @@ pub async fn confirm(
 
 /// The Cancel button: the requester, or anyone who may approve it, ends a pending request.
 pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
-    let Some(db) = &ctx.db else {
-        return Outcome::Unavailable {
-            message: "this needs the database".into(),
-        };
-    };
-    let store = approvals::Approvals::new(db.clone());
-    let a = match store.get(id).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            return Outcome::BadInput {
-                message: format!("there is no request `{id}`"),
-            };
-        }
-        Err(e) => {
-            return Outcome::Unavailable {
-                message: format!("cannot read the request ({e})"),
-            };
-        }
+    let (store, a) = match stored_request(ctx, id, "request").await {
+        Ok(found) => found,
+        Err(o) => return o,
     };
     let may = a.requester == user.as_str()
         || (a.needed > 0 && approver_decision(ctx, &a, user).is_ok_and(|d| d.allowed));
@@ -1635,6 +1593,30 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
         Err(e) => Outcome::Unavailable {
             message: format!("cannot cancel ({e})"),
         },
+    }
+}
+
+/// The stored request `id` (a confirmation or a request for approval, named `what` in
+/// messages) and its store, or the outcome that says why it cannot be had.
+async fn stored_request(
+    ctx: &Context,
+    id: &str,
+    what: &str,
+) -> Result<(approvals::Approvals, approvals::Approval), Outcome> {
+    let Some(db) = &ctx.db else {
+        return Err(Outcome::Unavailable {
+            message: format!("a {what} needs the database; nothing was done"),
+        });
+    };
+    let store = approvals::Approvals::new(db.clone());
+    match store.get(id).await {
+        Ok(Some(a)) => Ok((store, a)),
+        Ok(None) => Err(Outcome::BadInput {
+            message: format!("there is no {what} `{id}`; check the id"),
+        }),
+        Err(e) => Err(Outcome::Unavailable {
+            message: format!("cannot read the {what} ({e}); nothing was done"),
+        }),
     }
 }
 
