@@ -64,6 +64,17 @@ impl Setup {
     }
 }
 
+/// The id of the request for approval that a refusal names (`… approve A-… (…`).
+fn approval_id(out: &str) -> String {
+    out.split_whitespace()
+        .find(|w| w.starts_with("A-"))
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_string()
+        })
+        .expect("an approval id")
+}
+
 fn setup(cluster: &TestCluster, ns: &str, pagerduty: &str) -> Setup {
     setup_with_approvals(cluster, ns, pagerduty, 0)
 }
@@ -292,14 +303,7 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
         out.contains("needs 1 approval by someone else holding `approve`"),
         "{out}"
     );
-    let id = out
-        .split_whitespace()
-        .find(|w| w.starts_with("A-"))
-        .map(|w| {
-            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-                .to_string()
-        })
-        .expect("an approval id");
+    let id = approval_id(&out);
     assert_eq!(revision().await, 1);
 
     // The workload changes after the request: the approval no longer covers what would run.
@@ -329,14 +333,7 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
         out.contains("→ would restart deployment/checkout"),
         "the dry run is shown: {out}"
     );
-    let id = out
-        .split_whitespace()
-        .find(|w| w.starts_with("A-"))
-        .map(|w| {
-            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
-                .to_string()
-        })
-        .expect("an approval id");
+    let id = approval_id(&out);
 
     let approve = |who: &str| s.pitcrew(&["approve", &id, "--as", who]);
     let (code, out) = approve("U01ALICE");

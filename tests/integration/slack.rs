@@ -35,11 +35,17 @@ impl Drop for Server {
 }
 
 fn start(config: &Path) -> Server {
+    start_with(config, &[])
+}
+
+/// `pitcrew serve` with the signing secret, a PagerDuty token and `env` (e.g. a bot token).
+fn start_with(config: &Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SLACK_SIGNING_SECRET", SECRET)
         .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
+        .envs(env.iter().copied())
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
         .stdout(Stdio::piped())
@@ -414,29 +420,7 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
             ns.name
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("SLACK_BOT_TOKEN", "xoxb-events-test")
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let first = BufReader::new(child.stdout.take().expect("stdout"))
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let server = Server {
-        base: first
-            .strip_prefix("listening on ")
-            .unwrap_or_default()
-            .to_string(),
-        child,
-    };
+    let server = start_with(&config, &[("SLACK_BOT_TOKEN", "xoxb-events-test")]);
 
     let challenge = serde_json::json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string();
     let (status, answer) = post_event(&server.base, &challenge, None).await;
@@ -800,29 +784,7 @@ async fn a_change_is_one_channel_message_updated_in_place() {
             ns.name
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("SLACK_BOT_TOKEN", "xoxb-live-test")
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let first = BufReader::new(child.stdout.take().expect("stdout"))
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
-    let server = Server {
-        base: first
-            .strip_prefix("listening on ")
-            .unwrap_or_default()
-            .to_string(),
-        child,
-    };
+    let server = start_with(&config, &[("SLACK_BOT_TOKEN", "xoxb-live-test")]);
     let hook = format!("{}/commands/live", slack.uri());
     let (status, ack, _) = signed(
         &server.base,
