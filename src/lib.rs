@@ -13,6 +13,7 @@ pub mod command;
 pub mod config;
 pub mod db;
 pub mod justify;
+pub mod metrics;
 pub mod names;
 pub mod policy;
 pub mod resolve;

@@ -1,7 +1,8 @@
-//! `pitcrew serve`: the long-running process. Today it runs what every replica needs besides
-//! Slack: start-up reconciliation, the policy watcher (file changes and SIGHUP), outbox
-//! delivery (write-back, announcements), and `/healthz` + `/readyz`. The Slack endpoints and
-//! Socket Mode come with issue #7, metrics with issue #8.
+//! `pitcrew serve`: the long-running process. Start-up reconciliation, the policy watcher
+//! (file changes and SIGHUP), outbox delivery (write-back, announcements), Slack (the HTTP
+//! endpoints with `SLACK_SIGNING_SECRET`, or Socket Mode with `mode = "socket"`), a periodic
+//! look at Slack's Web API, and `/healthz`, `/readyz`, `/metrics`. Nothing here needs the
+//! network to start: an unreachable Slack shows in `/readyz` and is retried.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,14 +20,23 @@ use crate::workflow::Context;
 const OUTBOX_EVERY: Duration = Duration::from_secs(5);
 /// How often the policy files are looked at.
 const POLICY_EVERY: Duration = Duration::from_secs(2);
+/// How often Slack's Web API is asked `auth.test` (besides what every call shows).
+const SLACK_PROBE_EVERY: Duration = Duration::from_secs(30);
+
+/// What `serve` refuses to start without, checked before anything is opened or connected.
+pub fn preflight(config: &crate::config::Config) -> crate::Result<()> {
+    if config.server.mode == crate::config::Mode::Socket && config.secrets.slack_app_token.is_none()
+    {
+        return Err(crate::Error::Usage(
+            "[server].mode = \"socket\" needs SLACK_APP_TOKEN (an app-level token with the connections:write scope, from your app's Basic Information page); set it, or use mode = \"http\"".into(),
+        ));
+    }
+    Ok(())
+}
 
 pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
-    if ctx.config.server.mode == crate::config::Mode::Socket {
-        return Err(crate::Error::NotBuiltYet {
-            command: "serve with [server].mode = \"socket\" (Socket Mode)",
-            issue: 7,
-        });
-    }
+    preflight(&ctx.config)?;
+    let socket_mode = ctx.config.server.mode == crate::config::Mode::Socket;
     match crate::workflow::reconcile(&ctx).await {
         Ok(closed) => {
             for r in closed {
@@ -51,25 +61,43 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
 
     let watcher = ctx.policy.clone().watch(POLICY_EVERY, ctx.cancelled());
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
+    let probe = tokio::spawn(probe_slack(ctx.clone()));
     let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(ctx.clone());
-    match (&ctx.config.secrets.slack_signing_secret, &ctx.db) {
-        (Some(secret), Some(db)) => {
-            use secrecy::ExposeSecret;
-            let slack = Arc::new(crate::chat::commands::SlackApp {
-                ctx: ctx.clone(),
-                secret: slack_morphism::prelude::SlackSigningSecret::new(
-                    secret.expose_secret().to_string(),
-                ),
-                dedup: crate::chat::dedup::Dedup::new(db.clone()),
-                http: reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .timeout(Duration::from_secs(10))
-                    .build()
-                    .unwrap_or_default(),
-            });
+    let slack = ctx.db.as_ref().map(|db| {
+        use secrecy::ExposeSecret;
+        Arc::new(crate::chat::commands::SlackApp {
+            ctx: ctx.clone(),
+            secret: ctx.config.secrets.slack_signing_secret.as_ref().map(|s| {
+                slack_morphism::prelude::SlackSigningSecret::new(s.expose_secret().to_string())
+            }),
+            dedup: crate::chat::dedup::Dedup::new(db.clone()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+        })
+    });
+    let mut socket = None;
+    match (&slack, &ctx.config.secrets.slack_app_token) {
+        (Some(slack), Some(token)) if socket_mode => {
+            let (slack, token, stop) = (slack.clone(), token.clone(), ctx.cancelled());
+            socket = Some(tokio::spawn(async move {
+                if let Err(e) = crate::chat::socket::serve(slack, &token, stop).await {
+                    tracing::error!(error = %e, "Socket Mode cannot start; Slack commands are off");
+                }
+            }));
+        }
+        (None, _) => tracing::warn!("no database: the Slack endpoints are off"),
+        _ => {}
+    }
+    match &slack {
+        Some(slack) if slack.secret.is_some() => {
+            let slack = slack.clone();
             // One byte over the limit is enough to know a body is too big.
             let limit = ctx.config.server.max_body_bytes + 1;
             app = app.merge(
@@ -90,6 +118,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
                     .with_state(slack),
             );
         }
+        _ if socket_mode => {}
         _ => tracing::warn!("SLACK_SIGNING_SECRET is not set: the Slack endpoints are off"),
     }
     let stop = {
@@ -108,9 +137,38 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let _ = tokio::time::timeout(grace, async {
         let _ = watcher.await;
         let _ = outbox.await;
+        if let Some(socket) = socket {
+            let _ = socket.await;
+        }
     })
     .await;
+    probe.abort();
     served.map_err(|e| crate::Error::Usage(format!("the HTTP server failed: {e}")))
+}
+
+/// Asks Slack's Web API `auth.test` now and then, so `/readyz` shows an outage even when
+/// nobody is typing commands.
+async fn probe_slack(ctx: Arc<Context>) {
+    let Some(slack) = ctx.slack.clone() else {
+        return;
+    };
+    let mut tick = tokio::time::interval(SLACK_PROBE_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = slack.auth_test().await {
+            tracing::warn!(error = %e, "Slack's Web API does not answer auth.test");
+        }
+    }
+}
+
+async fn metrics(State(ctx): State<Arc<Context>>) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        ctx.metrics.render(),
+    )
 }
 
 async fn deliver_outbox(ctx: Arc<Context>) {
@@ -141,10 +199,25 @@ async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json:
         None => (json!({"ok": false, "error": "no database"}), None),
     };
     let ok = database["ok"] == true;
+    let socket_mode = ctx.config.server.mode == crate::config::Mode::Socket;
+    let slack = if ctx.slack.is_some() || socket_mode {
+        ctx.slack_health.report(socket_mode)
+    } else {
+        json!({"web_api": {"ok": null, "error": "SLACK_BOT_TOKEN is not set: pitcrew cannot post"}})
+    };
+    let mut degraded = Vec::new();
+    if ctx.slack_health.degraded() {
+        degraded.push("slack");
+    }
+    if policy.last_error.is_some() {
+        degraded.push("policy");
+    }
     let body = json!({
         "ready": ok,
+        "degraded": degraded,
         "database": database,
         "policy": policy,
+        "slack": slack,
         "outbox_depth": outbox_depth,
     });
     let status = if ok {

@@ -17,10 +17,11 @@ use super::verify::{self, Refusal};
 use crate::names::{SlackChannelId, SlackUserId};
 use crate::workflow::{self, Context, Event, Outcome, Request};
 
-/// What the Slack handlers share.
+/// What the Slack handlers share, over HTTP and Socket Mode alike.
 pub struct SlackApp {
     pub ctx: Arc<Context>,
-    pub secret: SlackSigningSecret,
+    /// Verifies HTTP requests; Socket Mode has none (its connection is the app's own).
+    pub secret: Option<SlackSigningSecret>,
     pub dedup: Dedup,
     pub http: reqwest::Client,
 }
@@ -31,10 +32,69 @@ struct Names {
     user_name: Option<String>,
 }
 
-pub(crate) fn refuse(r: Refusal) -> Response {
+/// What a request from Slack is answered with at once, whatever carried it (an HTTP response,
+/// or a Socket Mode envelope acknowledgement); the work itself continues in the background.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ack {
+    /// Received; nothing to show (Slack shows nothing either).
+    Empty,
+    /// A message only the requester sees (a usage error, "working on it").
+    Ephemeral(String),
+    /// A plain-text answer (the Events API's `url_verification` challenge).
+    Text(String),
+    /// Refused before any work: forged, stale, oversized, another team, malformed.
+    Refused(Refusal),
+    /// Not recorded, so not run: the database is unavailable. Events are answered 503 so that
+    /// Slack retries; commands tell the user, since Slack does not retry them.
+    Unavailable(&'static str),
+    /// Not recorded, so not run; Slack should deliver it again (HTTP 503; no Socket Mode ack).
+    RetryLater,
+}
+
+impl Ack {
+    /// The outcome label counted in `pitcrew_slack_requests_total`.
+    pub fn label(&self, duplicate: bool) -> &'static str {
+        match self {
+            Ack::Refused(r) => r.label(),
+            Ack::Unavailable(_) | Ack::RetryLater => "unavailable",
+            _ if duplicate => "duplicate",
+            _ => "accepted",
+        }
+    }
+
+    /// The answer as an HTTP response.
+    pub fn into_http(self) -> Response {
+        match self {
+            Ack::Empty => StatusCode::OK.into_response(),
+            Ack::Ephemeral(text) => ephemeral(&text),
+            Ack::Text(text) => text.into_response(),
+            Ack::Refused(r) => {
+                let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
+                (status, format!("{r}\n")).into_response()
+            }
+            Ack::Unavailable(text) => ephemeral(text),
+            Ack::RetryLater => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    }
+}
+
+/// Logs a refusal: what claimed to come from Slack and why it was turned away.
+pub(crate) fn refused(r: Refusal) -> Ack {
     tracing::warn!(refusal = r.label(), reason = %r, "refused a request claiming to come from Slack");
-    let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, format!("{r}\n")).into_response()
+    Ack::Refused(r)
+}
+
+/// Counts and times an answer, then returns it as HTTP.
+pub(crate) fn answer(
+    app: &SlackApp,
+    endpoint: &'static str,
+    received: std::time::Instant,
+    (ack, duplicate): (Ack, bool),
+) -> Response {
+    app.ctx
+        .metrics
+        .slack_request(endpoint, ack.label(duplicate), received.elapsed());
+    ack.into_http()
 }
 
 /// Slack's mrkdwn: `&`, `<` and `>` are the only characters to escape; escaped, nothing a
@@ -54,17 +114,45 @@ pub async fn commands(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let received = std::time::Instant::now();
+    answer(
+        &app,
+        "commands",
+        received,
+        verified_command(&app, &headers, &body).await,
+    )
+}
+
+/// The HTTP part: the signature over the raw body, then the form.
+async fn verified_command(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack, bool) {
+    let Some(secret) = &app.secret else {
+        return (refused(Refusal::BadSignature), false);
+    };
     let limit = app.ctx.config.server.max_body_bytes;
-    let text = match verify::signed_body(&app.secret, &headers, &body, limit) {
+    let text = match verify::signed_body(secret, headers, body, limit) {
         Ok(t) => t,
-        Err(r) => return refuse(r),
+        Err(r) => return (refused(r), false),
     };
     let event: SlackCommandEvent = match serde_urlencoded::from_str(text) {
         Ok(e) => e,
-        Err(e) => return refuse(Refusal::Malformed(e.to_string())),
+        Err(e) => return (refused(Refusal::Malformed(e.to_string())), false),
     };
+    let name = serde_urlencoded::from_str::<Names>(text)
+        .ok()
+        .and_then(|n| n.user_name);
+    accept_command(app, event, name).await
+}
+
+/// A slash command from a verified source (a signed HTTP request, or the app's own Socket
+/// Mode connection): team allow-list, de-duplication by `trigger_id`, parse, then the work
+/// in the background. Returns the acknowledgement and whether it was a duplicate.
+pub async fn accept_command(
+    app: &Arc<SlackApp>,
+    event: SlackCommandEvent,
+    actor_name: Option<String>,
+) -> (Ack, bool) {
     if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, &event.team_id.0) {
-        return refuse(r);
+        return (refused(r), false);
     }
     match app
         .dedup
@@ -75,12 +163,15 @@ pub async fn commands(
         // Seen before: acknowledged again, never run again.
         Ok(false) => {
             tracing::info!(trigger = %event.trigger_id.0, "duplicate slash command ignored");
-            return StatusCode::OK.into_response();
+            return (Ack::Empty, true);
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot record the request id");
-            return ephemeral(
-                "pitcrew cannot reach its database right now, so nothing was done; try again in a minute",
+            return (
+                Ack::Unavailable(
+                    "pitcrew cannot reach its database right now, so nothing was done; try again in a minute",
+                ),
+                false,
             );
         }
     }
@@ -96,25 +187,30 @@ pub async fn commands(
                     | crate::command::Command::Promote(_)
             ),
         ),
-        Err(e) => return ephemeral(&escape(&e.to_string())),
+        Err(e) => return (Ack::Ephemeral(escape(&e.to_string())), false),
     };
     let Ok(actor) = SlackUserId::parse(&event.user_id.0) else {
-        return ephemeral("pitcrew cannot tell who you are (unexpected user id); nothing was done");
+        return (
+            Ack::Ephemeral(
+                "pitcrew cannot tell who you are (unexpected user id); nothing was done".into(),
+            ),
+            false,
+        );
     };
-    let Some(reply_to) = reply_url(&app, event.response_url.0.as_ref()) else {
-        return refuse(Refusal::Malformed("response_url is not Slack's".into()));
+    let Some(reply_to) = reply_url(app, event.response_url.0.as_ref()) else {
+        return (
+            refused(Refusal::Malformed("response_url is not Slack's".into())),
+            false,
+        );
     };
     let request = Request {
         actor,
         channel: SlackChannelId::parse(&event.channel_id.0).ok(),
         text: typed,
-        // The Confirm button arrives with the interactive flow; until then a protected
-        // environment's change stops at confirmation.
+        // Confirmation comes from the Confirm button (a stored request), never from the text.
         confirmed: false,
         approval: None,
-        actor_name: serde_urlencoded::from_str::<Names>(text)
-            .ok()
-            .and_then(|n| n.user_name),
+        actor_name,
         team: Some(event.team_id.0.clone()),
     };
     if changes && app.ctx.slack.is_some() && request.channel.is_some() {
@@ -122,7 +218,10 @@ pub async fn commands(
     } else {
         tokio::spawn(run_and_reply(app.clone(), request, reply_to));
     }
-    ephemeral(&format!("» `{}` — working on it", escape(&canonical)))
+    (
+        Ack::Ephemeral(format!("» `{}` — working on it", escape(&canonical))),
+        false,
+    )
 }
 
 /// Only Slack's own hooks (or, for a local stand-in, the host of the configured Web API base

@@ -7,38 +7,66 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEvent};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEvent, SlackPushEventCallback};
 
-use super::commands::{SlackApp, refuse, run_for_chat};
+use super::commands::{Ack, SlackApp, answer, refused, run_for_chat};
 use super::verify::{self, Refusal};
 use crate::names::{SlackChannelId, SlackUserId};
 use crate::workflow::Request;
 
 pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
+    let received = std::time::Instant::now();
+    answer(
+        &app,
+        "events",
+        received,
+        verified_event(&app, &headers, &body).await,
+    )
+}
+
+async fn verified_event(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack, bool) {
+    let Some(secret) = &app.secret else {
+        return (refused(Refusal::BadSignature), false);
+    };
     let limit = app.ctx.config.server.max_body_bytes;
-    let text = match verify::signed_body(&app.secret, &headers, &body, limit) {
+    let text = match verify::signed_body(secret, headers, body, limit) {
         Ok(t) => t,
-        Err(r) => return refuse(r),
+        Err(r) => return (refused(r), false),
     };
     let push: SlackPushEvent = match serde_json::from_str(text) {
         Ok(p) => p,
-        Err(e) => return refuse(Refusal::Malformed(e.to_string())),
+        Err(e) => return (refused(Refusal::Malformed(e.to_string())), false),
     };
-    let callback = match push {
-        SlackPushEvent::UrlVerification(v) => return v.challenge.into_response(),
+    match push {
+        SlackPushEvent::UrlVerification(v) => (Ack::Text(v.challenge), false),
         SlackPushEvent::AppRateLimited(_) => {
             tracing::warn!("Slack reports pitcrew's app is rate-limited for events");
-            return StatusCode::OK.into_response();
+            (Ack::Empty, false)
         }
-        SlackPushEvent::EventCallback(c) => c,
-    };
+        SlackPushEvent::EventCallback(c) => {
+            let retry = headers
+                .get("x-slack-retry-num")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            accept_callback(app, c, retry.as_deref()).await
+        }
+    }
+}
+
+/// An event from a verified source (a signed HTTP request or the Socket Mode connection):
+/// team allow-list, de-duplication by `event_id`, then mentions run in the background.
+pub async fn accept_callback(
+    app: &Arc<SlackApp>,
+    callback: SlackPushEventCallback,
+    retry: Option<&str>,
+) -> (Ack, bool) {
     if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, &callback.team_id.0) {
-        return refuse(r);
+        return (refused(r), false);
     }
     let SlackEventCallbackBody::AppMention(mention) = callback.event else {
-        return StatusCode::OK.into_response();
+        return (Ack::Empty, false);
     };
     match app
         .dedup
@@ -47,23 +75,19 @@ pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
     {
         Ok(true) => {}
         Ok(false) => {
-            let retry = headers
-                .get("x-slack-retry-num")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("none");
-            tracing::info!(event = %callback.event_id.0, retry, "duplicate event ignored");
-            return StatusCode::OK.into_response();
+            tracing::info!(event = %callback.event_id.0, retry = retry.unwrap_or("none"), "duplicate event ignored");
+            return (Ack::Empty, true);
         }
-        // Slack retries on a non-2xx answer: the database may be back by then.
+        // Slack retries an event it could not deliver: the database may be back by then.
         Err(e) => {
             tracing::error!(error = %e, "cannot record the event id");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            return (Ack::RetryLater, false);
         }
     }
     let (Ok(actor), Some(slack)) = (SlackUserId::parse(&mention.user.0), app.ctx.slack.clone())
     else {
         tracing::warn!("an app_mention cannot be answered (no SLACK_BOT_TOKEN, or an odd user id)");
-        return StatusCode::OK.into_response();
+        return (Ack::Empty, false);
     };
     // "<@UBOT> restart checkout": the command is what follows the first mention.
     let typed = mention.content.text.clone().unwrap_or_default();
@@ -86,11 +110,12 @@ pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
         actor_name: None,
         team: Some(callback.team_id.0.clone()),
     };
+    let app = app.clone();
     tokio::spawn(async move {
         let (text, _, _) = run_for_chat(&app, &request).await;
         if let Err(e) = slack.post_in_thread(&channel, Some(&thread), &text).await {
             tracing::warn!(error = %e, "cannot reply to a mention");
         }
     });
-    StatusCode::OK.into_response()
+    (Ack::Empty, false)
 }

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::commands::{SlackApp, blocks, escape, refuse, render};
+use super::commands::{Ack, SlackApp, answer, blocks, escape, refused, render};
 use super::verify::{self, Refusal};
 use crate::names::SlackUserId;
 use crate::workflow::{self, Event};
@@ -22,8 +22,9 @@ struct Form {
     payload: String,
 }
 
+/// The part of an interaction payload pitcrew reads.
 #[derive(Deserialize)]
-struct Payload {
+pub struct Payload {
     #[serde(rename = "type")]
     kind: String,
     user: Id,
@@ -50,37 +51,60 @@ pub async fn interactions(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let limit = app.ctx.config.server.max_body_bytes;
-    let text = match verify::signed_body(&app.secret, &headers, &body, limit) {
-        Ok(t) => t,
-        Err(r) => return refuse(r),
+    let received = std::time::Instant::now();
+    answer(
+        &app,
+        "interactions",
+        received,
+        verified_click(&app, &headers, &body),
+    )
+}
+
+fn verified_click(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack, bool) {
+    let Some(secret) = &app.secret else {
+        return (refused(Refusal::BadSignature), false);
     };
-    let payload: Payload = match serde_urlencoded::from_str::<Form>(text)
+    let limit = app.ctx.config.server.max_body_bytes;
+    let text = match verify::signed_body(secret, headers, body, limit) {
+        Ok(t) => t,
+        Err(r) => return (refused(r), false),
+    };
+    match serde_urlencoded::from_str::<Form>(text)
         .map_err(|e| e.to_string())
         .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
     {
-        Ok(p) => p,
-        Err(e) => return refuse(Refusal::Malformed(e)),
-    };
+        Ok(p) => (accept_click(app, p), false),
+        Err(e) => (refused(Refusal::Malformed(e)), false),
+    }
+}
+
+/// Decodes an interaction payload that arrived as JSON (Socket Mode's `interactive` envelope).
+pub fn payload_from_json(value: serde_json::Value) -> Result<Payload, Refusal> {
+    serde_json::from_value(value).map_err(|e| Refusal::Malformed(e.to_string()))
+}
+
+/// A click from a verified source: team allow-list, then the button's work in the background.
+/// Double clicks need no id table: a pending request is used at most once.
+pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
     let team = payload.team.as_ref().map_or("", |t| t.id.as_str());
     if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, team) {
-        return refuse(r);
+        return refused(r);
     }
     if payload.kind != "block_actions" {
-        return StatusCode::OK.into_response();
+        return Ack::Empty;
     }
     let (Some(action), Ok(user)) = (
         payload.actions.first(),
         SlackUserId::parse(&payload.user.id),
     ) else {
-        return refuse(Refusal::Malformed("no action or no user".into()));
+        return refused(Refusal::Malformed("no action or no user".into()));
     };
     let Some(reply_to) = payload
         .response_url
         .as_deref()
-        .and_then(|u| super::commands::reply_url(&app, u))
+        .and_then(|u| super::commands::reply_url(app, u))
     else {
-        return refuse(Refusal::Malformed("response_url is not Slack's".into()));
+        return refused(Refusal::Malformed("response_url is not Slack's".into()));
     };
     let id = action.value.clone().unwrap_or_default();
     let channel = payload
@@ -89,6 +113,7 @@ pub async fn interactions(
         .and_then(|c| crate::names::SlackChannelId::parse(&c.id).ok());
     let team = team.to_string();
     let which = action.action_id.clone();
+    let app = app.clone();
     tokio::spawn(async move {
         let lines = Mutex::new(Vec::new());
         let report = |event: Event| {
@@ -143,5 +168,5 @@ pub async fn interactions(
             tracing::warn!(error = %e, "cannot answer a button click");
         }
     });
-    StatusCode::OK.into_response()
+    Ack::Empty
 }

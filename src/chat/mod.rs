@@ -5,16 +5,19 @@
 //! - `commands.rs`: `POST /slack/commands`, acknowledged at once, run in the background;
 //! - `events.rs`: `POST /slack/events`: `url_verification` and `app_mention` commands;
 //! - `interactions.rs`: `POST /slack/interactions`: Confirm, Approve and Cancel buttons;
-//! - `web.rs`: the Web API client (announcements).
-//!
-//! Socket Mode and Block Kit messages updated in
-//! place come with the rest of issue #7.
+//! - `socket.rs`: Socket Mode, the same handling over WebSockets pitcrew opens itself;
+//! - `web.rs`: the Web API client (live messages, announcements, mention replies);
+//! - `health.rs`: what this replica last saw of Slack, for `/readyz`;
+//! - `client.rs`: `pitcrew chat`, a terminal that plays Slack;
+//! - `manifest.rs`: the Slack app manifest.
 
 pub mod client;
 pub mod commands;
 pub mod dedup;
 pub mod events;
+pub mod health;
 pub mod interactions;
 pub mod manifest;
+pub mod socket;
 pub mod verify;
 pub mod web;

@@ -10,6 +10,20 @@ use slack_morphism::prelude::*;
 pub struct SlackWeb {
     client: std::sync::Arc<SlackHyperClient>,
     token: SlackApiToken,
+    health: std::sync::Arc<super::health::SlackHealth>,
+}
+
+/// slack-morphism's HTTP connector at `api_base_url` (https, or http for a local stand-in).
+pub(crate) fn connector(
+    api_base_url: &reqwest::Url,
+) -> std::io::Result<SlackClientHyperHttpsConnector> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let base = api_base_url.as_str().trim_end_matches('/');
+    Ok(SlackClientHyperConnector::with_connector(https).with_slack_api_url(base))
 }
 
 /// Why a post failed, for the outbox's retry log (never containing the token).
@@ -28,20 +42,45 @@ pub enum PostError {
 impl SlackWeb {
     /// `api_base_url` like `https://slack.com/api/`. Plain `http` is accepted too (a local
     /// stand-in); configuration checks keep production on https.
-    pub fn new(api_base_url: &reqwest::Url, bot_token: &SecretString) -> std::io::Result<SlackWeb> {
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let base = api_base_url.as_str().trim_end_matches('/');
-        let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(base);
+    /// Every call's result is recorded in `health` (shown in `/readyz`).
+    pub fn new(
+        api_base_url: &reqwest::Url,
+        bot_token: &SecretString,
+        health: std::sync::Arc<super::health::SlackHealth>,
+    ) -> std::io::Result<SlackWeb> {
         Ok(SlackWeb {
-            client: std::sync::Arc::new(SlackClient::new(connector)),
+            client: std::sync::Arc::new(SlackClient::new(connector(api_base_url)?)),
             token: SlackApiToken::new(SlackApiTokenValue::new(
                 bot_token.expose_secret().to_string(),
             )),
+            health,
         })
+    }
+
+    /// Records what a call showed of Slack's reachability and returns its result.
+    fn seen<T>(&self, result: Result<T, SlackClientError>) -> Result<T, PostError> {
+        match result {
+            Ok(v) => {
+                self.health.reached();
+                Ok(v)
+            }
+            Err(e) => {
+                let e = post_error(e);
+                match &e {
+                    PostError::Network(why) => self.health.unreachable(why),
+                    // Slack answered: it is reachable, whatever it said.
+                    PostError::Refused(_) | PostError::RateLimited { .. } => self.health.reached(),
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// `auth.test`: is Slack reachable and the bot token good? Recorded like every call.
+    pub async fn auth_test(&self) -> Result<(), PostError> {
+        let session = self.client.open_session(&self.token);
+        let result = session.auth_test().await.map(|_| ());
+        self.seen(result)
     }
 
     /// Posts plain text (mrkdwn) to a channel.
@@ -62,14 +101,8 @@ impl SlackWeb {
             SlackMessageContent::new().with_text(text.to_string()),
         );
         request.thread_ts = thread_ts.map(|t| SlackTs::new(t.to_string()));
-        match session.chat_post_message(&request).await {
-            Ok(_) => Ok(()),
-            Err(SlackClientError::RateLimitError(e)) => Err(PostError::RateLimited {
-                retry_after: e.retry_after,
-            }),
-            Err(SlackClientError::ApiError(e)) => Err(PostError::Refused(e.code)),
-            Err(e) => Err(PostError::Network(e.to_string())),
-        }
+        let result = session.chat_post_message(&request).await.map(|_| ());
+        self.seen(result)
     }
 
     /// Posts a message (text, optional Block Kit blocks) and returns its `ts`, to update it.
@@ -84,10 +117,8 @@ impl SlackWeb {
             SlackChannelId::new(channel.to_string()),
             content(text, blocks),
         );
-        match session.chat_post_message(&request).await {
-            Ok(r) => Ok(r.ts.0),
-            Err(e) => Err(post_error(e)),
-        }
+        let result = session.chat_post_message(&request).await.map(|r| r.ts.0);
+        self.seen(result)
     }
 
     /// Replaces the text (and blocks) of a message posted earlier.
@@ -104,11 +135,8 @@ impl SlackWeb {
             content(text, blocks),
             SlackTs::new(ts.to_string()),
         );
-        session
-            .chat_update(&request)
-            .await
-            .map(|_| ())
-            .map_err(post_error)
+        let result = session.chat_update(&request).await.map(|_| ());
+        self.seen(result)
     }
 }
 

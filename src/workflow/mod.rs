@@ -36,6 +36,8 @@ pub struct Context {
     pub justifier: Arc<crate::justify::LiveJustifier>,
     /// Slack's Web API as the bot, when `SLACK_BOT_TOKEN` is set.
     pub slack: Option<crate::chat::web::SlackWeb>,
+    /// What this replica last saw of Slack (its Web API, Socket Mode connections).
+    pub slack_health: Arc<crate::chat::health::SlackHealth>,
     /// The database (none in some tests): request de-duplication, confirmations and
     /// approvals, and the write-back outbox live there.
     pub db: Option<crate::db::Database>,
@@ -44,6 +46,8 @@ pub struct Context {
     /// Set to `true` to stop following rollouts (Ctrl-C in a terminal, shutdown of a server).
     /// The actions themselves are already done by then; only the waiting stops.
     pub cancel: tokio::sync::watch::Sender<bool>,
+    /// Counters and histograms served at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Context {
@@ -78,11 +82,15 @@ impl Context {
             config.policy.policy.clone(),
         )?);
         let justifier = Arc::new(crate::justify::LiveJustifier::from_config(&config));
+        let slack_health = Arc::new(crate::chat::health::SlackHealth::default());
         let slack = match &config.secrets.slack_bot_token {
             Some(token) => Some(
-                crate::chat::web::SlackWeb::new(&config.slack.api_base_url, token).map_err(
-                    |e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")),
-                )?,
+                crate::chat::web::SlackWeb::new(
+                    &config.slack.api_base_url,
+                    token,
+                    slack_health.clone(),
+                )
+                .map_err(|e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")))?,
             ),
             None => None,
         };
@@ -95,10 +103,12 @@ impl Context {
             policy,
             justifier,
             slack,
+            slack_health,
             db,
             audit,
             locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
+            metrics: crate::metrics::Metrics::new(),
         }))
     }
 

@@ -5,6 +5,7 @@
 //! - [`fixtures`]: Deployments, StatefulSets and DaemonSets built with small chainable
 //!   constructors, so a test reads like its scenario.
 //! - [`databases`]: a fresh PostgreSQL database per test and an SQLite file per test.
+//! - [`serve`]: a running `pitcrew serve` on a free port.
 //!
 //! Tests that need the cluster or PostgreSQL fail with a clear message when the environment
 //! is missing. Outside CI, `PITCREW_TEST_SKIP=cluster,postgres` skips them explicitly (and
@@ -15,6 +16,7 @@ pub mod cluster;
 pub mod databases;
 pub mod fakes;
 pub mod fixtures;
+pub mod serve;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -18,5 +18,6 @@ mod promote;
 mod protected;
 mod serve;
 mod slack;
+mod socket_mode;
 mod storage;
 mod testenv;

@@ -3,9 +3,8 @@
 //! at once even when PagerDuty is slow; run in the background with the outcome posted to the
 //! `response_url`; never run twice for the same `trigger_id`, also across a restart.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pitcrew::chat::verify::sign;
@@ -22,17 +21,7 @@ use kube::api::PostParams;
 const SECRET: &str = "slack-signing-secret-for-tests";
 const TEAM: &str = "T0PITCREW";
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+type Server = crate::common::serve::Serve;
 
 fn start(config: &Path) -> Server {
     start_with(config, &[])
@@ -40,25 +29,12 @@ fn start(config: &Path) -> Server {
 
 /// `pitcrew serve` with the signing secret, a PagerDuty token and `env` (e.g. a bot token).
 fn start_with(config: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
-        .envs(env.iter().copied())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    let base = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
-    Server { child, base }
+    let mut all = vec![
+        ("SLACK_SIGNING_SECRET", SECRET),
+        ("PAGERDUTY_TOKEN", fakes::PD_TOKEN),
+    ];
+    all.extend_from_slice(env);
+    Server::start(config, &all)
 }
 
 fn form(text: &str, trigger: &str, team: &str, response_url: &str) -> String {

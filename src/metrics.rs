@@ -1,0 +1,127 @@
+//! Prometheus metrics: one registry per process, held by the `Context`, served at `/metrics`
+//! in the text exposition format.
+//!
+//! Label values are always from small fixed sets (an endpoint, an outcome label such as
+//! `Refusal::label()`), never user text: a label per workspace, user or command text would
+//! let anyone who can reach the endpoint grow the registry without bound.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `commands`, `events`, `interactions`, or `socket` for Socket Mode envelopes.
+    pub endpoint: &'static str,
+    /// `accepted`, `duplicate`, `unavailable`, `ignored`, or a refusal label.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Requests claiming to come from Slack, by how they were answered.
+    pub slack_requests: Family<RequestLabels, Counter>,
+    /// Time from receiving a request to answering it.
+    pub slack_ack_seconds: Family<EndpointLabels, Histogram>,
+}
+
+/// Acknowledgement latency buckets: Slack gives up at 3 s; most answers take well under 10 ms.
+fn ack_buckets() -> impl Iterator<Item = f64> {
+    [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 3.0,
+    ]
+    .into_iter()
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("pitcrew");
+        let slack_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "slack_requests",
+            "Requests claiming to come from Slack, by endpoint and outcome",
+            slack_requests.clone(),
+        );
+        let slack_ack_seconds = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(ack_buckets())
+        });
+        registry.register(
+            "slack_ack_seconds",
+            "Time from receiving a Slack request to acknowledging it",
+            slack_ack_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            slack_requests,
+            slack_ack_seconds,
+        }
+    }
+
+    /// Counts one Slack request and how long its answer took.
+    pub fn slack_request(
+        &self,
+        endpoint: &'static str,
+        outcome: &'static str,
+        took: std::time::Duration,
+    ) {
+        self.slack_requests
+            .get_or_create(&RequestLabels { endpoint, outcome })
+            .inc();
+        self.slack_ack_seconds
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The text exposition format (`text/plain; version=0.0.4` compatible OpenMetrics text).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail; an error would only mean a half-written page.
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_counted_by_endpoint_and_outcome() {
+        let m = Metrics::new();
+        m.slack_request("commands", "accepted", std::time::Duration::from_millis(2));
+        m.slack_request("commands", "accepted", std::time::Duration::from_millis(3));
+        m.slack_request("commands", "bad_signature", std::time::Duration::ZERO);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "pitcrew_slack_requests_total{endpoint=\"commands\",outcome=\"accepted\"} 2"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "pitcrew_slack_requests_total{endpoint=\"commands\",outcome=\"bad_signature\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("pitcrew_slack_ack_seconds_count{endpoint=\"commands\"} 3"),
+            "{text}"
+        );
+    }
+}
