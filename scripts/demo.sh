@@ -6,10 +6,12 @@
 #   scripts/demo.sh          run the demo, then tear everything down
 #   scripts/demo.sh --keep   keep the cluster running afterwards, until Ctrl-C, to explore
 #
-# What runs: configuration and policy checks, database migration, and `pitcrew exec` (restart,
-# rollback, status, history, audit) as different people of the example policy, with a live
-# PagerDuty check against a local stand-in that answers with PagerDuty's official examples.
-# Then `pitcrew serve` with `pitcrew chat` playing Slack: a slash command and a Confirm button.
+# What runs: configuration and policy checks, database migration, local stand-ins for PagerDuty
+# and Jira (answering with their official API examples), then `pitcrew serve` with `pitcrew
+# chat --script` playing Slack through an incident: a refusal by policy, a refusal for a
+# missing reason, a verified prod restart confirmed and approved by a second person, a rollback
+# of the bad release, a promote from staging to prod under a Jira ticket, the chat audit
+# summary; then `pitcrew audit query` and `pitcrew audit verify`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/testenv/env.sh
@@ -19,108 +21,122 @@ keep=false; [[ "${1:-}" == --keep ]] && keep=true
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 started=$SECONDS
 
-say "1/8 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
+say "1/7 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
 command -v cargo >/dev/null || die "cargo not found: install Rust >= 1.95 (https://rustup.rs)"
 cargo build --quiet --bin pitcrew
 pitcrew="${CARGO_TARGET_DIR:-$PWD/target}/debug/pitcrew"
 
-say "2/8 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
+say "2/7 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
 testenv_init
 testenv_start_cluster
 
-say "3/8 creating the sample shop: namespaces shop-staging and shop-prod"
+say "3/7 creating the sample shop: namespaces shop-staging and shop-prod"
 shop_create
 kubectl get deployments,statefulsets,daemonsets -n shop-prod
 echo
 echo "checkout's release history in prod (1.2.0 is the bad release of our incident):"
 kubectl -n shop-prod rollout history deployment/checkout | sed 's/^/  /'
 
-say "4/8 a local PagerDuty stand-in (answers with PagerDuty's official API examples; NOT the real service)"
-pd_port="$(free_port)"
+say "4/7 local stand-ins for PagerDuty and Jira (they answer with the official API examples; NOT the real services)"
+pd_port="$(free_port)"; jira_port="$(free_port)"
 python3 scripts/demo/pagerduty_standin.py "$pd_port" 2>"$PITCREW_RUN_DIR/pagerduty-standin.log" &
 _TESTENV_PIDS="$_TESTENV_PIDS $!"
-pd_url="http://127.0.0.1:$pd_port/"
-for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$pd_port") 2>/dev/null && break; sleep 0.1; done
-echo "PagerDuty stand-in at $pd_url, knowing incident PT4KHLK (acknowledged, service PIJ90N7)"
+python3 scripts/demo/jira_standin.py "$jira_port" 2>"$PITCREW_RUN_DIR/jira-standin.log" &
+_TESTENV_PIDS="$_TESTENV_PIDS $!"
+for port in "$pd_port" "$jira_port"; do
+  for _ in $(seq 1 50); do (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+done
+echo "PagerDuty stand-in at http://127.0.0.1:$pd_port/, knowing incident PT4KHLK (acknowledged, service PIJ90N7)"
+echo "Jira stand-in at http://127.0.0.1:$jira_port/, knowing change ticket CHG-42 (Approved)"
 
-say "5/8 pitcrew: checking its configuration and its policy (policies/policy.csv, the example policy)"
+say "5/7 pitcrew: checking its configuration and its policy (policies/policy.csv, the example policy)"
 chat_port="$(free_port)"
-shop_config "$PITCREW_RUN_DIR/pitcrew" "$pd_url" "http://127.0.0.1:$chat_port/"
-# A stand-in credential for the stand-in; a real one comes from your secret store.
-export PAGERDUTY_TOKEN=local-demo
+shop_config "$PITCREW_RUN_DIR/pitcrew" "http://127.0.0.1:$pd_port/" "http://127.0.0.1:$chat_port/" "http://127.0.0.1:$jira_port/"
+# Stand-in credentials for the stand-ins; real ones come from your secret store.
+export PAGERDUTY_TOKEN=local-demo JIRA_EMAIL=pitcrew-demo@example.com JIRA_API_TOKEN=local-demo
+export SLACK_SIGNING_SECRET=local-demo-signing-secret SLACK_BOT_TOKEN=xoxb-local-demo
 cfg="$PITCREW_RUN_DIR/pitcrew/config/pitcrew.toml"
-"$pitcrew" config check --without-slack --config "$cfg"
+"$pitcrew" config check --config "$cfg"
 # The example policy is written for config/pitcrew.example.toml (with a dev environment and a
 # payments namespace); the lint rightly says which of its rules never match on this smaller
 # demo set-up (exit 1), and the demo goes on.
 "$pitcrew" policy lint --config "$cfg" || true
 "$pitcrew" migrate --config "$cfg"
 
-say "6/8 pitcrew exec: commands as people of the example policy type them in Slack"
-run() {
-  local who="$1" chan="$2"; shift 2
-  printf '\n\033[2m$ pitcrew exec --as %s --channel %s -- %s\033[0m\n' "$who" "$chan" "$*"
-  "$pitcrew" exec --config "$cfg" --as "$who" --channel "$chan" -- "$@" 2>/dev/null || echo "(exit code $?)"
-}
-# --yes: the confirmation a protected environment asks for (the Confirm button in Slack).
-confirm() {
-  local who="$1" chan="$2"; shift 2
-  printf '\n\033[2m$ pitcrew exec --as %s --channel %s --yes -- %s\033[0m\n' "$who" "$chan" "$*"
-  "$pitcrew" exec --config "$cfg" --as "$who" --channel "$chan" --yes -- "$@" 2>/dev/null || echo "(exit code $?)"
-}
-echo "U03DAVE is a developer: everything in staging, read-only in prod."
-run U03DAVE C04DEV "history checkout -e staging"
-run U03DAVE C04DEV "/pitcrew restart deploy/checkout —env staging"
-run U03DAVE C04DEV "rollback checkout -e staging --dry-run"
-run U03DAVE C04DEV "restart checkout -e prod --reason PT4KHLK"
-echo
-echo "U01ALICE is on call: restart and roll back in prod, from the incident channels, with a live reason."
-run U01ALICE C01INCIDENT "restart checkout -e prod"
-run U01ALICE C01INCIDENT "restart checkout -e prod --reason PT4KHLK"
-confirm U01ALICE C01INCIDENT "restart checkout -e prod --reason PT4KHLK"
-confirm U01ALICE C01INCIDENT "restart checkout -e prod --break-glass \"pagerduty is down\""
-confirm U01ALICE C01INCIDENT "restart chekout -e prod --reason PT4KHLK"
-echo
-echo "Why? Ask the policy:"
-printf '\n\033[2m$ pitcrew policy check --as U05GRACE --action status --env prod --target checkout\033[0m\n'
-"$pitcrew" policy check --config "$cfg" --as U05GRACE --action status --env prod --target checkout || echo "(exit code $?)"
-
-say "7/8 Slack: pitcrew serve, and pitcrew chat playing Slack (signed slash commands, buttons)"
-export SLACK_SIGNING_SECRET=local-demo-signing-secret SLACK_BOT_TOKEN=xoxb-local-demo
+say "6/7 the incident, in Slack: pitcrew serve, and pitcrew chat playing Slack (signed slash commands, buttons)"
 serve_port="$(free_port)"
 "$pitcrew" serve --config "$cfg" --listen "127.0.0.1:$serve_port" >"$PITCREW_RUN_DIR/serve.log" 2>&1 &
-_TESTENV_PIDS="$_TESTENV_PIDS $!"
+serve_pid=$!
+_TESTENV_PIDS="$_TESTENV_PIDS $serve_pid"
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$serve_port/healthz" >/dev/null && break; sleep 0.1; done
-cat >"$PITCREW_RUN_DIR/conversation.txt" <<'SCRIPT'
-# On call, in #incidents: look, then roll back to 1.1.0, before the bad release (prod asks for confirmation)
-status checkout -e prod
+echo "pitcrew serve at http://127.0.0.1:$serve_port (readiness: $(curl -s "http://127.0.0.1:$serve_port/readyz" | head -c 60)...)"
+cat >"$PITCREW_RUN_DIR/incident.txt" <<'SCRIPT'
+# 14:02, checkout is failing since release 1.2.0. Dave, a developer, tries first: prod is not his.
+as U03DAVE
+restart checkout -e prod --reason PT4KHLK
+# Alice is on call. Without a reason, prod refuses.
+as U01ALICE
+restart checkout -e prod
+# With the live PagerDuty incident: verified, she confirms, and Carol (incident commander) approves.
+restart checkout -e prod --reason PT4KHLK
+press 1
+as U02CAROL
+press 1
+# The restart does not help: back to 1.1.0, the release before the bad one.
+as U01ALICE
+history checkout -e prod
 rollback checkout -e prod --to-revision 2 --reason PT4KHLK
 press 1
+as U02CAROL
+press 1
+# The fix, 1.3.0, runs in staging. Erin (release manager) promotes it to prod under change
+# ticket CHG-42, from #releases; Heidi, another release manager, approves.
+in C01RELEASES
+as U03ERIN
+promote checkout --from staging --to prod --reason CHG-42
+press 1
+as U06HEIDI
+press 1
+# Frank from compliance reads what happened.
+in C01OPS
+as U04FRANK
+audit --since 1h
 SCRIPT
-echo "readiness: $(curl -s "http://127.0.0.1:$serve_port/readyz")"
-"$pitcrew" chat --as U01ALICE --channel C01INCIDENT --server "http://127.0.0.1:$serve_port" \
-  --slack-listen "127.0.0.1:$chat_port" --script "$PITCREW_RUN_DIR/conversation.txt"
+"$pitcrew" chat --as U03DAVE --channel C01INCIDENT --server "http://127.0.0.1:$serve_port" \
+  --slack-listen "127.0.0.1:$chat_port" --script "$PITCREW_RUN_DIR/incident.txt"
+echo
+echo "Why was Dave refused? Ask the policy:"
+printf '\033[2m$ pitcrew policy check --as U03DAVE --action restart --env prod --target checkout --channel C01INCIDENT\033[0m\n'
+"$pitcrew" policy check --config "$cfg" --as U03DAVE --action restart --env prod --target checkout --channel C01INCIDENT || echo "(exit code $?)"
+echo
+echo "What runs in prod now:"
+kubectl -n shop-prod get deployment checkout -o jsonpath='  checkout: {.spec.template.spec.containers[0].image}{"\n"}'
+kubectl -n shop-prod rollout history deployment/checkout | sed 's/^/  /'
 
-say "8/8 the audit trail those commands left (hash-chained, in the SQLite file)"
-run U04FRANK C01OPS "audit --since 1h"
-"$pitcrew" audit query --config "$cfg" --since 1h --reason PT4KHLK
+say "7/7 the audit trail those commands left (hash-chained, in the SQLite file)"
+"$pitcrew" audit query --config "$cfg" --since 1h --env prod
 "$pitcrew" audit verify --config "$cfg"
 echo
-echo "What the PagerDuty stand-in received as the incident's note:"
-sed 's/^/  /' "$PITCREW_RUN_DIR/pagerduty-standin.log"
+echo "What the stand-ins received as write-back (notes on the incident, comments on the ticket):"
+sed 's/^/  /' "$PITCREW_RUN_DIR/pagerduty-standin.log" "$PITCREW_RUN_DIR/jira-standin.log"
 
 cat <<'TEXT'
 
-Every refusal above said what to do; nothing ran in prod without a live incident and a
-confirmation. The outcomes of the prod changes were written back to the incident as notes (to
-the stand-in here). Try more with `scripts/demo.sh --keep` and `pitcrew chat` (see README).
+Every refusal above said what to do; nothing ran in prod without a verified incident or change
+ticket, the requester's confirmation and a second person's approval. The outcomes were written
+back to the incident and the ticket (the stand-ins here). Run `scripts/demo.sh --keep` to type
+your own commands in pitcrew chat afterwards.
 TEXT
 
 say "demo finished in $((SECONDS - started)) s"
 if $keep; then
-  echo "The cluster keeps running. In another terminal:"
+  echo "The cluster, the stand-ins and pitcrew serve keep running. Type your own commands as Slack would:"
+  echo "  SLACK_SIGNING_SECRET=$SLACK_SIGNING_SECRET $pitcrew chat --as U01ALICE --channel C01INCIDENT \\"
+  echo "    --server http://127.0.0.1:$serve_port --slack-listen 127.0.0.1:$chat_port"
+  echo "  (e.g. 'status cart -e prod', 'restart cart -e prod --reason PT4KHLK', 'press 1', 'as U02CAROL')"
+  echo "Look at the cluster:"
   echo "  export KUBECONFIG=$KUBECONFIG PATH=$(dirname "$PITCREW_TEST_KUBECTL"):\$PATH"
   echo "  kubectl get pods -A"
-  echo "Press Ctrl-C to stop it and clean up."
+  echo "Press Ctrl-C to stop everything and clean up."
   while sleep 3600; do :; done
 fi

@@ -66,6 +66,15 @@ api_base_url = "${2:-http://127.0.0.1:9/}"
 timeout = "3s"
 from_email = "pitcrew-demo@example.com"
 
+# The demo's Jira is a LOCAL STAND-IN, NOT THE REAL SERVICE (scripts/demo/jira_standin.py):
+# it knows one change ticket, CHG-42, approved.
+[jira]
+base_url = "${4:-http://127.0.0.1:9/}"
+allowed_projects = ["CHG"]
+allowed_issue_types = ["Change"]
+approved_statuses = ["Approved"]
+timeout = "3s"
+
 # Slack is played locally by pitcrew chat (NOT the real Slack), listening at this address.
 [slack]
 api_base_url = "${3:-http://127.0.0.1:9/}api/"
@@ -82,7 +91,9 @@ namespaces = ["shop-staging"]
 cluster = "local"
 namespaces = ["shop-prod"]
 protected = true
-channels = ["C01INCIDENT", "C01OPS"]
+# A second person approves every change in prod.
+approvals = 1
+channels = ["C01INCIDENT", "C01OPS", "C01RELEASES"]
 pagerduty_services = ["PIJ90N7"]
 TOML
 }

@@ -7,7 +7,8 @@
 //!
 //! Lines typed (or read from `--script`): a command (`restart checkout -e prod`, with or
 //! without `/pitcrew`), `press N` (button N of the latest message with buttons), `as USER`
-//! (act as someone else, e.g. an approver), `wait` (for the next message), `# comment`.
+//! (act as someone else, e.g. an approver), `in CHANNEL` (type in another channel), `wait`
+//! (for the next message), `# comment`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -150,6 +151,7 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
     };
     let interactive = o.script.is_none();
     let mut user = o.user.clone();
+    let mut channel = o.channel.clone();
     let http = reqwest::Client::new();
     let mut stdin =
         tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
@@ -176,7 +178,7 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
             continue;
         }
         if !interactive {
-            println!("{user}> {line}");
+            println!("{user} in {channel}> {line}");
         }
         counter += 1;
         let before = slack
@@ -189,6 +191,10 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
             user = who.trim().to_string();
             println!("(you are now {user})");
             continue;
+        } else if let Some(c) = line.strip_prefix("in ") {
+            channel = c.trim().to_string();
+            println!("(you are now typing in {channel})");
+            continue;
         } else if line == "wait" {
             Ok(())
         } else if let Some(n) = line.strip_prefix("press ") {
@@ -200,7 +206,7 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
                 Some((action, value, _)) => {
                     let payload = json!({
                         "type": "block_actions",
-                        "user": {"id": user}, "team": {"id": o.team},
+                        "user": {"id": user}, "team": {"id": o.team}, "channel": {"id": channel},
                         "trigger_id": format!("chat.{counter}.{}", chrono::Utc::now().timestamp_micros()),
                         "response_url": hook_url,
                         "actions": [{"type": "button", "action_id": action, "value": value}],
@@ -222,7 +228,7 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
                 .to_string();
             let form = serde_urlencoded::to_string([
                 ("team_id", o.team.as_str()),
-                ("channel_id", o.channel.as_str()),
+                ("channel_id", channel.as_str()),
                 ("user_id", user.as_str()),
                 ("command", "/pitcrew"),
                 ("text", text.as_str()),

@@ -280,10 +280,13 @@ pub enum Phase {
     Failed,
     Interrupted,
     Cancelled,
+    /// Stopped to wait for the requester's confirmation or someone's approval; the command
+    /// goes on under the same correlation id when the button is pressed.
+    Pending,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 8] = [
+    pub const ALL: [Phase; 9] = [
         Phase::Requested,
         Phase::Denied,
         Phase::Approved,
@@ -292,6 +295,7 @@ impl Phase {
         Phase::Failed,
         Phase::Interrupted,
         Phase::Cancelled,
+        Phase::Pending,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -304,6 +308,7 @@ impl Phase {
             Phase::Failed => "failed",
             Phase::Interrupted => "interrupted",
             Phase::Cancelled => "cancelled",
+            Phase::Pending => "pending",
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Approval {
     pub needed: i64,
     pub approvers: Vec<String>,
     pub state: String,
+    /// The audit correlation id of the waiting command (none for rows made before it existed).
+    pub correlation: Option<String>,
 }
 
 impl Approval {
@@ -63,6 +65,7 @@ impl Approvals {
         params_hash: &str,
         needed: i64,
         ttl: std::time::Duration,
+        correlation: &str,
     ) -> Result<String, sqlx::Error> {
         let uuid = uuid::Uuid::now_v7().simple().to_string();
         // The random tail of a v7 uuid: short enough to type, unguessable enough.
@@ -71,8 +74,8 @@ impl Approvals {
         let expires =
             now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
         sqlx::query(
-            "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending')",
+            "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10)",
         )
         .bind(&id)
         .bind(text(now))
@@ -83,6 +86,7 @@ impl Approvals {
         .bind(env)
         .bind(params_hash)
         .bind(needed)
+        .bind(correlation)
         .execute(self.db.pool())
         .await?;
         Ok(id)
@@ -90,7 +94,7 @@ impl Approvals {
 
     pub async fn get(&self, id: &str) -> Result<Option<Approval>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state FROM approvals WHERE id = $1",
+            "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation FROM approvals WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
@@ -112,6 +116,7 @@ impl Approvals {
                 .map(str::to_string)
                 .collect(),
             state: r.try_get("state")?,
+            correlation: r.try_get("correlation")?,
         }))
     }
 

@@ -255,7 +255,13 @@ pub async fn run(
     report(Event::Understood {
         canonical: command.to_string(),
     });
-    let correlation = uuid::Uuid::now_v7().to_string();
+    // A command continued from a Confirm or Approve button goes on under the correlation id it
+    // was waiting with, so the trail tells one story per command.
+    let correlation = request
+        .approval
+        .as_ref()
+        .and_then(|a| a.correlation.clone())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let run = Run {
         ctx,
         request,
@@ -564,6 +570,7 @@ impl Run<'_> {
                         &self.params_hash(env),
                         0,
                         self.ctx.config.server.approval_ttl,
+                        &self.correlation,
                     )
                     .await
                     .ok()
@@ -587,9 +594,15 @@ impl Run<'_> {
         } else {
             return Ok(());
         };
-        let _ = self
-            .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
-            .await;
+        // Waiting, not ended: pressing the button continues this command. A refusal found
+        // while opening the request (say, the database is down) does end it.
+        let phase = match &o {
+            Outcome::NeedsConfirmation {
+                pending: Some(_), ..
+            } => Phase::Pending,
+            _ => Phase::Cancelled,
+        };
+        let _ = self.audit(phase, serde_json::json!({"outcome": &o})).await;
         Err(o)
     }
 
@@ -673,6 +686,7 @@ impl Run<'_> {
                 &hash,
                 needed,
                 self.ctx.config.server.approval_ttl,
+                &self.correlation,
             )
             .await
         {
@@ -1594,9 +1608,37 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
         };
     }
     match store.close(id, "cancelled").await {
-        Ok(true) => Outcome::Done {
-            message: format!("cancelled `{}`; nothing was done", a.command_text),
-        },
+        Ok(true) => {
+            // Ends the waiting command's story in the trail (its earlier events, under the
+            // same correlation id, hold the target and the checks).
+            if let Some(correlation) = &a.correlation {
+                let event = AuditEvent {
+                    correlation: correlation.clone(),
+                    phase: Phase::Cancelled,
+                    actor: user.clone(),
+                    actor_name: None,
+                    team: None,
+                    channel: a
+                        .channel
+                        .as_deref()
+                        .and_then(|c| SlackChannelId::parse(c).ok()),
+                    text: a.command_text.clone(),
+                    action: None,
+                    env: crate::names::EnvName::parse(&a.env).ok(),
+                    cluster: None,
+                    namespace: None,
+                    target: None,
+                    reason: None,
+                    detail: serde_json::json!({"cancelled_by": user.as_str(), "request": id}),
+                };
+                if let Err(e) = ctx.audit.record(&event).await {
+                    tracing::error!(error = %e, %correlation, "could not record the cancellation in the audit trail");
+                }
+            }
+            Outcome::Done {
+                message: format!("cancelled `{}`; nothing was done", a.command_text),
+            }
+        }
         Ok(false) => Outcome::BadInput {
             message: format!("{id} was already {}", a.state),
         },

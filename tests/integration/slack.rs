@@ -694,7 +694,7 @@ async fn the_chat_client_plays_slack_through_a_whole_approval() {
         String::from_utf8_lossy(&out.stderr)
     );
     for expected in [
-        "U01DEV> restart checkout -e prod --reason Q1OPEN",
+        "U01DEV in C01INCIDENT> restart checkout -e prod --reason Q1OPEN",
         "working on it",
         "[1] Confirm  [2] Cancel",
         "[1] Approve  [2] Cancel",
@@ -707,6 +707,41 @@ async fn the_chat_client_plays_slack_through_a_whole_approval() {
         );
     }
     assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
+
+    // The trail tells one story: the command waited twice (confirmation, approval) and then
+    // ran, all under one correlation id; nothing in it says "cancelled".
+    let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
+        .args(["audit", "query", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .expect("audit query");
+    let events: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "audit query --format json: {e}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let phases: Vec<&str> = events.iter().filter_map(|e| e["phase"].as_str()).collect();
+    let correlations: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e["correlation"].as_str())
+        .collect();
+    assert_eq!(
+        correlations.len(),
+        1,
+        "one command, one correlation: {events:?}"
+    );
+    assert_eq!(
+        phases.iter().filter(|p| **p == "pending").count(),
+        2,
+        "{phases:?}"
+    );
+    assert_eq!(phases.last(), Some(&"succeeded"), "{phases:?}");
+    assert!(!phases.contains(&"cancelled"), "{phases:?}");
 }
 
 /// A change with the bot in the channel: one message, posted once and updated in place until
