@@ -23,19 +23,64 @@ const POLICY_EVERY: Duration = Duration::from_secs(2);
 /// How often Slack's Web API is asked `auth.test` (besides what every call shows).
 const SLACK_PROBE_EVERY: Duration = Duration::from_secs(30);
 
+/// Held for as long as this `serve` runs on an SQLite file (see [`preflight`]).
+#[must_use = "the SQLite replica lock is released when this is dropped"]
+pub struct ReplicaLock(#[allow(dead_code)] Option<std::fs::File>);
+
 /// What `serve` refuses to start without, checked before anything is opened or connected.
-pub fn preflight(config: &crate::config::Config) -> crate::Result<()> {
+/// On SQLite it also takes the file's replica lock: SQLite serves one replica, and a second
+/// `serve` on the same file would keep its own in-memory state (locks, Socket Mode
+/// connections) beside the first. One-shot commands (`exec`, `audit`, `approve`) do not take
+/// it. Several replicas need PostgreSQL.
+pub fn preflight(config: &crate::config::Config) -> crate::Result<ReplicaLock> {
     if config.server.mode == crate::config::Mode::Socket && config.secrets.slack_app_token.is_none()
     {
         return Err(crate::Error::Usage(
             "[server].mode = \"socket\" needs SLACK_APP_TOKEN (an app-level token with the connections:write scope, from your app's Basic Information page); set it, or use mode = \"http\"".into(),
         ));
     }
-    Ok(())
+    let crate::config::DatabaseConfig::Sqlite { path } = &config.database else {
+        return Ok(ReplicaLock(None));
+    };
+    let mut lock_path = path.clone().into_os_string();
+    lock_path.push(".serve.lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let cannot = |e: std::io::Error| {
+        crate::Error::Usage(format!(
+            "cannot open {} to make sure only one pitcrew serve uses this SQLite database: {e}",
+            lock_path.display()
+        ))
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&lock_path)
+        .map_err(cannot)?;
+    match file.try_lock() {
+        Ok(()) => {
+            use std::io::{Seek, Write};
+            // Who holds it, for the message a second replica prints.
+            let _ = file.set_len(0);
+            let _ = file.seek(std::io::SeekFrom::Start(0));
+            let _ = writeln!(file, "{}", std::process::id());
+            Ok(ReplicaLock(Some(file)))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            Err(crate::Error::Usage(format!(
+                "another pitcrew serve (pid {}) already uses the SQLite database {}; SQLite serves one replica. Stop the other one, or run several replicas on PostgreSQL (DATABASE_URL=postgres://...)",
+                holder.trim(),
+                path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(cannot(e)),
+    }
 }
 
+/// Serves until SIGTERM. The caller holds the [`ReplicaLock`] from [`preflight`].
 pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
-    preflight(&ctx.config)?;
     let socket_mode = ctx.config.server.mode == crate::config::Mode::Socket;
     match crate::workflow::reconcile(&ctx).await {
         Ok(closed) => {

@@ -178,15 +178,7 @@ pub async fn accept_command(
     let typed = event.text.clone().unwrap_or_default();
     // Parsing is pure and fast: a typo is answered in the acknowledgement itself.
     let (canonical, changes) = match crate::command::parse(&typed) {
-        Ok(c) => (
-            c.to_string(),
-            matches!(
-                c,
-                crate::command::Command::Restart(_)
-                    | crate::command::Command::Rollback(_)
-                    | crate::command::Command::Promote(_)
-            ),
-        ),
+        Ok(c) => (c.to_string(), c.changes_workloads()),
         Err(e) => return (Ack::Ephemeral(escape(&e.to_string())), false),
     };
     let Ok(actor) = SlackUserId::parse(&event.user_id.0) else {
@@ -409,7 +401,13 @@ pub async fn render(
         _ => ("✗", "ephemeral"),
     };
     text.push_str(&format!("\n{mark} {}", outcome.message()));
-    let _ = app.ctx.deliver_outbox().await;
+    // A change may have queued write-back or an announcement: deliver it now rather than at
+    // the next round of the outbox loop. Read-only commands queue nothing; button clicks
+    // (whose `typed` is not a command) are always about a change.
+    let read_only = crate::command::parse(typed).is_ok_and(|c| !c.changes_workloads());
+    if !read_only {
+        let _ = app.ctx.deliver_outbox().await;
+    }
     let buttons = match outcome {
         Outcome::NeedsConfirmation {
             pending: Some(p), ..

@@ -323,7 +323,7 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Serve { config, listen } => {
             let config = load(&config.config)?;
             let listen = listen.unwrap_or(config.server.listen);
-            crate::serve::preflight(&config)?;
+            let _replica = crate::serve::preflight(&config)?;
             runtime()?.block_on(async move {
                 let ctx = crate::workflow::Context::new(config).await?;
                 crate::serve::serve(ctx, listen).await?;

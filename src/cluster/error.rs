@@ -16,6 +16,12 @@ pub enum Error {
         source: kube::Error,
     },
 
+    /// A 403: pitcrew's own Kubernetes identity lacks a permission. Not the user's fault.
+    #[error(
+        "pitcrew's Kubernetes account may not do this ({doing}): {message}. Nothing was changed; the platform team must grant it (deploy/rbac.yaml lists what pitcrew needs, bound with a RoleBinding in each namespace it manages)"
+    )]
+    Forbidden { doing: String, message: String },
+
     #[error("{kind} `{name}` was not found in namespace `{namespace}`{suggestion}")]
     NotFound {
         kind: Kind,
@@ -67,6 +73,7 @@ impl Error {
         match self {
             Error::Connect { .. } => "connect",
             Error::Api { .. } => "api",
+            Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
             Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
             Error::NoHistory { .. } => "no_history",
@@ -88,11 +95,18 @@ impl Error {
     /// Whether the API server answered and refused the request (4xx other than 429: invalid,
     /// forbidden, conflict, an admission webhook's denial): the action was tried and failed.
     pub fn is_rejection(&self) -> bool {
-        matches!(self, Error::Api { source: kube::Error::Api(status), .. } if (400..500).contains(&status.code) && status.code != 429)
+        matches!(self, Error::Forbidden { .. })
+            || matches!(self, Error::Api { source: kube::Error::Api(status), .. } if (400..500).contains(&status.code) && status.code != 429)
     }
 
     pub(crate) fn api(doing: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
         let doing = doing.into();
-        move |source| Error::Api { doing, source }
+        move |source| match source {
+            kube::Error::Api(status) if status.code == 403 => Error::Forbidden {
+                doing,
+                message: status.message.clone(),
+            },
+            source => Error::Api { doing, source },
+        }
     }
 }

@@ -79,6 +79,15 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
 }
 
 impl Command {
+    /// Whether running it changes a workload (restart, rollback, promote), dry runs included:
+    /// those are the commands that need a live message, confirmation and write-back.
+    pub fn changes_workloads(&self) -> bool {
+        matches!(
+            self,
+            Command::Restart(_) | Command::Rollback(_) | Command::Promote(_)
+        )
+    }
+
     pub fn name(&self) -> CommandName {
         match self {
             Command::Restart(_) => CommandName::Restart,

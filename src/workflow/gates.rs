@@ -1,8 +1,7 @@
 //! The pipeline's gates as interfaces: authorization, justification, audit and locking, with
 //! their implementations (the Casbin policy, the hash-chained audit store, in-process locks).
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -290,34 +289,5 @@ impl AuditSink for LogOnly {
             "audit"
         );
         Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-/// One action per workload at a time, within this process.
-#[derive(Clone, Default)]
-pub struct Locks {
-    held: Arc<Mutex<HashSet<String>>>,
-}
-
-/// Held while a workload is being changed; released on drop.
-pub struct LockGuard {
-    key: String,
-    held: Arc<Mutex<HashSet<String>>>,
-}
-
-impl Locks {
-    pub fn try_lock(&self, key: String) -> Option<LockGuard> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.insert(key.clone()).then(|| LockGuard {
-            key,
-            held: self.held.clone(),
-        })
-    }
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.remove(&self.key);
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod approvals;
 pub mod gates;
+pub mod locks;
 
 use std::sync::Arc;
 
@@ -21,9 +22,8 @@ use crate::config::Config;
 use crate::justify::outbox::Kind as OutboxKind;
 use crate::names::{SlackChannelId, SlackUserId};
 use crate::resolve::{self, Place};
-use gates::{
-    AccessRequest, AuditEvent, AuditSink, Authorizer, Decision, Justifier, Locks, Verification,
-};
+use gates::{AccessRequest, AuditEvent, AuditSink, Authorizer, Decision, Justifier, Verification};
+use locks::Locks;
 
 /// Everything a command may use, built once and shared.
 pub struct Context {
@@ -104,9 +104,9 @@ impl Context {
             justifier,
             slack,
             slack_health,
+            locks: Locks::new(db.clone()),
             db,
             audit,
-            locks: Locks::default(),
             cancel: tokio::sync::watch::Sender::new(false),
             metrics: crate::metrics::Metrics::new(),
         }))
@@ -262,6 +262,9 @@ pub async fn run(
         .as_ref()
         .and_then(|a| a.correlation.clone())
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    // Every log line of this command carries its correlation id (the JSON format prints the
+    // current span), so logs and the audit trail can be joined.
+    let span = tracing::info_span!("command", correlation = %correlation, actor = %request.actor);
     let run = Run {
         ctx,
         request,
@@ -270,36 +273,42 @@ pub async fn run(
         subject: std::sync::Mutex::default(),
         plan: std::sync::Mutex::default(),
     };
-    match &command {
-        Command::Help(h) => Outcome::Done { message: h.text() },
-        Command::Status(s) => run.status(&s.target, &s.scope).await,
-        Command::History(h) => run.history(&h.target, &h.scope).await,
-        Command::CanI(c) => run.can_i(c).await,
-        Command::Restart(r) => {
-            run.mutate(
-                Action::Restart,
-                &r.target,
-                &r.scope,
-                &r.justification,
-                r.dry_run,
-                &command,
-            )
-            .await
+    let work = async move {
+        match &command {
+            Command::Help(h) => Outcome::Done { message: h.text() },
+            Command::Status(s) => run.status(&s.target, &s.scope).await,
+            Command::History(h) => run.history(&h.target, &h.scope).await,
+            Command::CanI(c) => run.can_i(c).await,
+            Command::Restart(r) => {
+                run.mutate(
+                    Action::Restart,
+                    &r.target,
+                    &r.scope,
+                    &r.justification,
+                    r.dry_run,
+                    &command,
+                )
+                .await
+            }
+            Command::Rollback(r) => {
+                run.mutate(
+                    Action::Rollback,
+                    &r.target,
+                    &r.scope,
+                    &r.justification,
+                    r.dry_run,
+                    &command,
+                )
+                .await
+            }
+            Command::Promote(p) => run.promote(p, &command).await,
+            Command::Audit(a) => run.audit_summary(a).await,
         }
-        Command::Rollback(r) => {
-            run.mutate(
-                Action::Rollback,
-                &r.target,
-                &r.scope,
-                &r.justification,
-                r.dry_run,
-                &command,
-            )
-            .await
-        }
-        Command::Promote(p) => run.promote(p, &command).await,
-        Command::Audit(a) => run.audit_summary(a).await,
-    }
+    };
+    let outcome = tracing::Instrument::instrument(work, span).await;
+    // The workload lock is free in the database before the outcome is reported.
+    ctx.locks.settle().await;
+    outcome
 }
 
 struct Run<'a> {
@@ -396,6 +405,37 @@ impl Run<'_> {
             Some(Justification::BreakGlass { .. }) => Some("break-glass".into()),
             None => None,
         };
+    }
+
+    /// One action per workload at a time, across replicas; refusals are audited as
+    /// `cancelled` (nothing was done) and say what to do.
+    async fn lock(
+        &self,
+        key: &str,
+        target: &Target,
+        env: &crate::names::EnvName,
+    ) -> Result<locks::LockGuard, Outcome> {
+        match self.ctx.locks.lock(key, &self.correlation).await {
+            Ok(guard) => Ok(guard),
+            Err(e) => {
+                let o = match e {
+                    locks::LockError::Busy { since, by } => Outcome::BadInput {
+                        message: format!(
+                            "another action on {target} in {env} is running (since {since}, {by}); wait for it to finish and look at `status`. Nothing was done"
+                        ),
+                    },
+                    locks::LockError::Database(e) => Outcome::Unavailable {
+                        message: format!(
+                            "cannot take the lock on {target} in {env}: the database does not answer ({e}); nothing was done, try again in a minute"
+                        ),
+                    },
+                };
+                let _ = self
+                    .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
+                    .await;
+                Err(o)
+            }
+        }
     }
 
     async fn audit(&self, phase: Phase, detail: serde_json::Value) -> Result<(), String> {
@@ -852,17 +892,12 @@ impl Run<'_> {
             };
         };
         let name = target.name.as_str();
-        let Some(_lock) = self
-            .ctx
-            .locks
-            .try_lock(format!("promote/{}/{name}", to.1.cluster))
-        else {
-            return Outcome::BadInput {
-                message: format!(
-                    "another promote of {name} into {} is running; wait for it to finish",
-                    to.0
-                ),
-            };
+        let _lock = match self
+            .lock(&format!("promote/{}/{name}", to.1.cluster), &target, &to.0)
+            .await
+        {
+            Ok(guard) => guard,
+            Err(o) => return o,
         };
         if let Err(e) = self
             .audit(Phase::Started, serde_json::json!({"dry_run": p.dry_run}))
@@ -1289,13 +1324,9 @@ impl Run<'_> {
         }
         let ns = place.namespace.as_str();
         let key = format!("{}/{}/{}", place.cluster, ns, target);
-        let Some(_lock) = self.ctx.locks.try_lock(key) else {
-            return Outcome::BadInput {
-                message: format!(
-                    "another action on {target} in {} is running; wait for it to finish",
-                    place.env
-                ),
-            };
+        let _lock = match self.lock(&key, target, &place.env).await {
+            Ok(guard) => guard,
+            Err(o) => return o,
         };
         // The last gate before Kubernetes: no durable `started`, no action.
         if let Err(e) = self

@@ -68,6 +68,20 @@ impl TestDb {
         }
     }
 
+    /// A second pool on the same database, as another replica would open it.
+    pub async fn another_replica(&self) -> Database {
+        match self {
+            TestDb::Sqlite { dir, .. } => Database::open_sqlite(&dir.path().join("pitcrew.db"))
+                .await
+                .expect("open SQLite again"),
+            TestDb::Postgres {
+                admin_url, name, ..
+            } => Database::open_postgres(&replace_db_name(admin_url, name))
+                .await
+                .expect("open the test database again"),
+        }
+    }
+
     /// The PostgreSQL database's name (empty for SQLite).
     pub fn name(&self) -> &str {
         match self {

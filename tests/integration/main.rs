@@ -8,6 +8,7 @@ mod actions;
 mod audit;
 mod cli;
 mod conformance;
+mod deploy;
 mod exec;
 mod justify;
 mod parse_props;

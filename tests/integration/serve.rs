@@ -159,3 +159,48 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// SQLite serves one replica: a second `pitcrew serve` on the same file refuses to start and
+/// says what to do, while the first keeps serving; one-shot commands still work beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_the_same_sqlite_file_is_refused_with_what_to_do() {
+    let (_dir, config) = crate::common::cluster::pitcrew_dir(
+        "p, U01DEV, staging, *, *, *, *, *, allow\n",
+        "[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
+    );
+    // Never contacted: nothing here needs the cluster.
+    std::fs::write(
+        config.with_file_name("kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n",
+    )
+    .expect("kubeconfig");
+    let first = crate::common::serve::Serve::start(&config, &[]);
+    let second = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run a second serve");
+    assert_eq!(second.status.code(), Some(2), "refused as a usage problem");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains(&format!("another pitcrew serve (pid {})", first.child.id()))
+            && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+    let (status, _) = get_json(&format!("{}/readyz", first.base)).await;
+    assert_eq!(status, 200, "the first replica keeps serving");
+    let audit = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["audit", "verify", "--config"])
+        .arg(&config)
+        .output()
+        .expect("audit verify");
+    assert!(
+        audit.status.success(),
+        "one-shot commands are not refused: {}",
+        String::from_utf8_lossy(&audit.stderr)
+    );
+}

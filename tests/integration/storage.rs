@@ -141,3 +141,94 @@ async fn dedup_and_approvals_hold_on_every_backend() {
         t.cleanup().await;
     }
 }
+
+/// Workload locks across replicas on both back-ends: one holder at a time even when many
+/// try at once from two replicas; released for the next action; a crashed replica's lock is
+/// taken over once its lease has run out, and not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workload_locks_hold_across_replicas_and_free_themselves_after_a_crash() {
+    use pitcrew::workflow::locks::{LockError, Locks};
+    for t in TestDb::all().await {
+        let label = t.label();
+        t.db().migrate().await.expect("migrate");
+        let a = Locks::new(Some(t.db().clone()));
+        let b = Locks::new(Some(t.another_replica().await));
+        let key = "main/shop-prod/deployment/checkout";
+
+        // 20 attempts at once, half on each replica: exactly one wins.
+        let attempts: Vec<_> = (0..20)
+            .map(|i| {
+                let locks = if i % 2 == 0 { a.clone() } else { b.clone() };
+                tokio::spawn(async move { locks.lock(key, &format!("c{i}")).await })
+            })
+            .collect();
+        let mut won = Vec::new();
+        for attempt in attempts {
+            match attempt.await.expect("task") {
+                Ok(guard) => won.push(guard),
+                Err(LockError::Busy { .. }) => {}
+                Err(e) => panic!("{label}: {e}"),
+            }
+        }
+        assert_eq!(won.len(), 1, "{label}: one holder at a time");
+        // Another workload is not blocked by it.
+        let other = b
+            .lock("main/shop-prod/deployment/cart", "c-cart")
+            .await
+            .expect("another workload");
+        drop(other);
+
+        // Released: the other replica gets it (the release runs in the background).
+        drop(won);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let guard = loop {
+            match b.lock(key, "c-next").await {
+                Ok(g) => break g,
+                Err(LockError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("{label}: not released: {e}"),
+            }
+        };
+        drop(guard);
+
+        // A replica that died holding a lock: its row stays until the lease runs out.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let lease = |secs: i64| {
+            (chrono::Utc::now() + chrono::Duration::seconds(secs))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        sqlx::query("DELETE FROM workload_locks")
+            .execute(t.db().pool())
+            .await
+            .expect("clear");
+        sqlx::query(
+            "INSERT INTO workload_locks (lock_key, holder, token, correlation, acquired_at, expires_at) VALUES ($1, 'dead-host:1:x', 't', 'c-dead', $2, $3)",
+        )
+        .bind(key)
+        .bind(lease(-5))
+        .bind(lease(20))
+        .execute(t.db().pool())
+        .await
+        .expect("a live lease of a dead replica");
+        match a.lock(key, "c-too-early").await {
+            Err(LockError::Busy { by, .. }) => {
+                assert!(by.contains("dead-host"), "{label}: {by}")
+            }
+            other => panic!("{label}: a live lease must block, got {:?}", other.err()),
+        }
+        sqlx::query("UPDATE workload_locks SET expires_at = $1")
+            .bind(lease(-1))
+            .execute(t.db().pool())
+            .await
+            .expect("the lease runs out");
+        let taken = a.lock(key, "c-after").await;
+        assert!(
+            taken.is_ok(),
+            "{label}: an expired lease is taken over: {:?}",
+            taken.err()
+        );
+        drop(taken);
+        t.cleanup().await;
+    }
+}
