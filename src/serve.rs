@@ -107,6 +107,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let watcher = ctx.policy.clone().watch(POLICY_EVERY, ctx.cancelled());
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
     let probe = tokio::spawn(probe_slack(ctx.clone()));
+    let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));
     let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -188,7 +189,26 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     })
     .await;
     probe.abort();
+    reconciler.abort();
     served.map_err(|e| crate::Error::Usage(format!("the HTTP server failed: {e}")))
+}
+
+/// Closes commands a crashed replica left behind once their workload lease has run out (at
+/// start-up they may still be leased, and another replica's in-flight ones always are).
+async fn keep_reconciling(ctx: Arc<Context>) {
+    let mut tick = tokio::time::interval(crate::workflow::locks::LEASE);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match crate::workflow::reconcile(&ctx).await {
+            Ok(closed) => {
+                for r in closed {
+                    tracing::warn!(correlation = %r.correlation, command = %r.command_text, found = %r.found, "closed an interrupted command as interrupted");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying"),
+        }
+    }
 }
 
 /// Asks Slack's Web API `auth.test` now and then, so `/readyz` shows an outage even when

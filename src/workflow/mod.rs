@@ -893,7 +893,11 @@ impl Run<'_> {
         };
         let name = target.name.as_str();
         let _lock = match self
-            .lock(&format!("promote/{}/{name}", to.1.cluster), &target, &to.0)
+            .lock(
+                &workload_lock_key(to.1.cluster.as_str(), None, &target.kind.to_string(), name),
+                &target,
+                &to.0,
+            )
             .await
         {
             Ok(guard) => guard,
@@ -1323,7 +1327,12 @@ impl Run<'_> {
             return o;
         }
         let ns = place.namespace.as_str();
-        let key = format!("{}/{}/{}", place.cluster, ns, target);
+        let key = workload_lock_key(
+            place.cluster.as_str(),
+            Some(ns),
+            &target.kind.to_string(),
+            target.name.as_str(),
+        );
         let _lock = match self.lock(&key, target, &place.env).await {
             Ok(guard) => guard,
             Err(o) => return o,
@@ -1760,9 +1769,51 @@ pub struct Reconciled {
 
 /// Start-up reconciliation: closes every command with a `started` event and no outcome as
 /// `interrupted`, recording the workload's state as found in the cluster now.
+/// The workload lock's key: `cluster/namespace/kind/name` for restart and rollback, and
+/// `promote/cluster/kind/name` for a promote (which spans the destination's namespaces). The
+/// same function names the lock an action takes and the one reconciliation checks.
+pub fn workload_lock_key(cluster: &str, namespace: Option<&str>, kind: &str, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{cluster}/{ns}/{kind}/{name}"),
+        None => format!("promote/{cluster}/{kind}/{name}"),
+    }
+}
+
+/// Closes commands left at `started` by a process that died, as `interrupted`, with the
+/// workload's state as found. Safe with several replicas: a command whose workload lock is
+/// still leased is running on another replica and is left alone, and only the replica that
+/// takes the lock closes a command (re-checked under it), so two replicas starting together
+/// never close one twice. `serve` runs it at start and every lease period.
 pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
     let mut closed = Vec::new();
     for started in ctx.audit.unfinished().await? {
+        let key = match (&started.cluster, &started.kind, &started.name) {
+            (Some(c), Some(k), Some(n)) => {
+                Some(workload_lock_key(c, started.namespace.as_deref(), k, n))
+            }
+            _ => None,
+        };
+        let _guard = match &key {
+            Some(key) => match ctx.locks.lock(key, &started.correlation).await {
+                Ok(guard) => Some(guard),
+                Err(locks::LockError::Busy { by, .. }) => {
+                    tracing::debug!(correlation = %started.correlation, %by, "still running elsewhere; not reconciled");
+                    continue;
+                }
+                Err(e) => return Err(e.to_string()),
+            },
+            None => None,
+        };
+        // Under the lock: another replica may have closed it (or the command ended) meanwhile.
+        let still_open = ctx
+            .audit
+            .unfinished()
+            .await?
+            .iter()
+            .any(|r| r.correlation == started.correlation);
+        if !still_open {
+            continue;
+        }
         let found = match inspect(ctx, &started).await {
             Ok(found) => found,
             Err(e) => format!("could not read the workload: {e}"),

@@ -545,6 +545,37 @@ async fn a_command_cut_off_after_started_is_closed_as_interrupted_with_the_state
             .expect("append");
     }
 
+    // While another replica still holds the workload's lease, the command is running there:
+    // reconciliation leaves it alone.
+    let key =
+        pitcrew::workflow::workload_lock_key("c-staging", Some(&ns.name), "deployment", "checkout");
+    let at = |secs: i64| {
+        (chrono::Utc::now() + chrono::Duration::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let lock_db = pitcrew::db::Database::open_sqlite(&setup.config.with_file_name("pitcrew.db"))
+        .await
+        .expect("db");
+    sqlx::query("INSERT INTO workload_locks (lock_key, holder, token, correlation, acquired_at, expires_at) VALUES ($1, 'other-replica:7:x', 't', 'crashed-1', $2, $3)")
+        .bind(&key)
+        .bind(at(-5))
+        .bind(at(60))
+        .execute(lock_db.pool())
+        .await
+        .expect("a live lease");
+    let (code, out) = exec(&setup, "status checkout -e staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        !out.contains("closed an interrupted command"),
+        "a command leased by a live replica is not interrupted: {out}"
+    );
+    // Once the lease has run out (that replica died), it is closed.
+    sqlx::query("UPDATE workload_locks SET expires_at = $1")
+        .bind(at(-1))
+        .execute(lock_db.pool())
+        .await
+        .expect("the lease runs out");
+
     let (code, out) = exec(&setup, "status checkout -e staging");
     assert_eq!(code, 0, "{out}");
     assert!(
