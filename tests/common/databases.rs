@@ -82,6 +82,16 @@ impl TestDb {
         }
     }
 
+    /// The `DATABASE_URL` of this PostgreSQL database, for pitcrew processes (None for SQLite).
+    pub fn url(&self) -> Option<String> {
+        match self {
+            TestDb::Postgres {
+                admin_url, name, ..
+            } => Some(replace_db_name(admin_url, name)),
+            TestDb::Sqlite { .. } => None,
+        }
+    }
+
     /// The PostgreSQL database's name (empty for SQLite).
     pub fn name(&self) -> &str {
         match self {

@@ -18,6 +18,7 @@ mod policy;
 mod policy_differential;
 mod promote;
 mod protected;
+mod replicas;
 mod serve;
 mod slack;
 mod socket_mode;

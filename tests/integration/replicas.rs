@@ -1,0 +1,198 @@
+//! Exactly once with two replicas on one PostgreSQL: N distinct slash commands, each
+//! delivered three times (Slack's retries, a replayed request) to randomly chosen replicas at
+//! the same moment, make exactly N changes in the cluster (checked on the objects: each
+//! Deployment restarted exactly once), N `started` events, and a trail that verifies.
+//!
+//! N is `PITCREW_TEST_REPLICA_COMMANDS` (default 100 to keep the suite quick; the issue's
+//! 500 is run with `PITCREW_TEST_REPLICA_COMMANDS=500`).
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::PostParams;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of};
+use crate::common::databases::TestDb;
+use crate::common::fixtures::Workload;
+use crate::common::serve::Serve;
+
+const SECRET: &str = "replicas-signing-secret";
+const TEAM: &str = "T0PITCREW";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivered() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let Some(pg) = TestDb::postgres().await else {
+        return;
+    };
+    let url = pg.url().expect("a PostgreSQL URL");
+    let n: usize = std::env::var("PITCREW_TEST_REPLICA_COMMANDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let ns = cluster.namespace("replicas").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    for i in 0..n {
+        api.create(
+            &PostParams::default(),
+            &Workload::new(&format!("app-{i}")).replicas(1).deployment(),
+        )
+        .await
+        .expect("create a deployment");
+    }
+    // Rolled out (revision 1) before anything restarts them: a restart that lands before the
+    // first rollout would be folded into it.
+    for i in 0..n {
+        crate::common::cluster::wait_for_deployment(
+            &cluster.client,
+            &ns.name,
+            &format!("app-{i}"),
+            Duration::from_secs(120),
+        )
+        .await;
+    }
+    let sink = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&sink)
+        .await;
+    let (_dir, config) = pitcrew_dir(
+        "p, U01DEV, staging, *, *, *, *, *, allow\n",
+        format!(
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\ntimeout = \"120s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            sink.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    );
+    // Two replicas starting together on one database (both run start-up reconciliation).
+    let env = [
+        ("SLACK_SIGNING_SECRET", SECRET),
+        ("DATABASE_URL", url.as_str()),
+    ];
+    let replicas = [Serve::start(&config, &env), Serve::start(&config, &env)];
+    let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+
+    // Every command three times, to replicas chosen by a seeded shuffle, all in flight at once.
+    let mut deliveries: Vec<(usize, usize)> =
+        (0..n).flat_map(|i| (0..3).map(move |k| (i, k))).collect();
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    for i in (1..deliveries.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        deliveries.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let started = Instant::now();
+    let sends: Vec<_> = deliveries
+        .into_iter()
+        .enumerate()
+        .map(|(j, (i, _))| {
+            let (http, base) = (http.clone(), bases[(j * 7 + i) % 2].clone());
+            let hook = format!("{}/commands/{TEAM}/{i}/x", sink.uri());
+            tokio::spawn(async move {
+                let body = serde_urlencoded::to_string([
+                    ("team_id", TEAM),
+                    ("channel_id", "C01OPS"),
+                    ("user_id", "U01DEV"),
+                    ("command", "/pitcrew"),
+                    ("text", &format!("restart app-{i} -e staging")),
+                    ("response_url", &hook),
+                    ("trigger_id", &format!("replicas.{i}")),
+                ])
+                .expect("form");
+                let ts = chrono::Utc::now().timestamp();
+                let answer = http
+                    .post(format!("{base}/slack/commands"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-slack-request-timestamp", ts.to_string())
+                    .header(
+                        "x-slack-signature",
+                        pitcrew::chat::verify::sign(SECRET, ts, &body),
+                    )
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("a replica answers");
+                assert_eq!(answer.status().as_u16(), 200);
+            })
+        })
+        .collect();
+    for s in sends {
+        s.await.expect("delivery");
+    }
+    let acked = started.elapsed();
+
+    // Wait until every command has answered (each exactly once at its response_url).
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let replies = loop {
+        let replies = sink
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.url.path().starts_with("/commands/"))
+            .count();
+        if replies >= n || Instant::now() > deadline {
+            break replies;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(replies, n, "one answer per command (acks took {acked:?})");
+
+    // On the objects: each Deployment restarted exactly once (revision 1 → 2).
+    let mut revisions = std::collections::BTreeMap::new();
+    for i in 0..n {
+        let d = api.get(&format!("app-{i}")).await.expect("get");
+        *revisions.entry(revision_of(&d)).or_insert(0) += 1;
+    }
+    let sample: Vec<String> = sink
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/commands/"))
+        .take(3)
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        revisions,
+        std::collections::BTreeMap::from([(2, n)]),
+        "revisions of the {n} deployments (revision → count); some answers: {sample:?}"
+    );
+
+    // In the trail: N started events, and the chain verifies.
+    let starts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE phase = 'started'")
+            .fetch_one(pg.db().pool())
+            .await
+            .expect("count");
+    assert_eq!(starts, n as i64);
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &url)
+        .args(["audit", "verify", "--config"])
+        .arg(&config)
+        .output()
+        .expect("audit verify");
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    eprintln!("{n} commands × 3 deliveries to 2 replicas: acknowledged in {acked:?}, all done");
+    drop(replicas);
+    pg.cleanup().await;
+}
