@@ -8,6 +8,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -24,12 +25,44 @@ pub struct EndpointLabels {
     pub endpoint: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub action: &'static str,
+    /// `allowed` or `denied`.
+    pub decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub action: &'static str,
+    /// The audit phase: `started`, `succeeded`, `failed`, `interrupted`, `cancelled`, ...
+    pub phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// Requests claiming to come from Slack, by how they were answered.
     pub slack_requests: Family<RequestLabels, Counter>,
     /// Time from receiving a request to answering it.
     pub slack_ack_seconds: Family<EndpointLabels, Histogram>,
+    /// Policy decisions, by action and result.
+    pub decisions: Family<DecisionLabels, Counter>,
+    /// Audit phases reached, by action: `started` counts actions begun, the others outcomes.
+    pub actions: Family<PhaseLabels, Counter>,
+    /// From `started` to the outcome (the change and following its rollout), by action.
+    pub action_seconds: Family<ActionLabels, Histogram>,
+    /// Write-back and announcements not yet delivered (set when scraped).
+    pub outbox_depth: Gauge,
+    /// Rules in the policy in force, and refused reloads since start (set when scraped).
+    pub policy_rules: Gauge,
+    pub policy_reload_failures: Gauge,
+    /// 1 when the policy files on disk are the policy in force, 0 when a reload was refused.
+    pub policy_reload_ok: Gauge,
 }
 
 /// Acknowledgement latency buckets: Slack gives up at 3 s; most answers take well under 10 ms.
@@ -63,10 +96,63 @@ impl Metrics {
             "Time from receiving a Slack request to acknowledging it",
             slack_ack_seconds.clone(),
         );
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        registry.register(
+            "policy_decisions",
+            "Policy decisions, by action and result",
+            decisions.clone(),
+        );
+        let actions = Family::<PhaseLabels, Counter>::default();
+        registry.register(
+            "actions",
+            "Audit phases reached by commands, by action (started, succeeded, failed, ...)",
+            actions.clone(),
+        );
+        let action_seconds = Family::<ActionLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+            ])
+        });
+        registry.register(
+            "action_seconds",
+            "From started to the outcome (the change and its rollout), by action",
+            action_seconds.clone(),
+        );
+        let outbox_depth = Gauge::default();
+        registry.register(
+            "outbox_depth",
+            "Write-back and announcements not yet delivered",
+            outbox_depth.clone(),
+        );
+        let policy_rules = Gauge::default();
+        registry.register(
+            "policy_rules",
+            "Rules in the policy in force",
+            policy_rules.clone(),
+        );
+        let policy_reload_failures = Gauge::default();
+        registry.register(
+            "policy_reload_failures",
+            "Refused policy reloads since start",
+            policy_reload_failures.clone(),
+        );
+        let policy_reload_ok = Gauge::default();
+        registry.register(
+            "policy_reload_ok",
+            "1 when the policy files on disk are in force, 0 after a refused reload",
+            policy_reload_ok.clone(),
+        );
         Metrics {
             registry,
             slack_requests,
             slack_ack_seconds,
+            decisions,
+            actions,
+            action_seconds,
+            outbox_depth,
+            policy_rules,
+            policy_reload_failures,
+            policy_reload_ok,
         }
     }
 

@@ -227,6 +227,20 @@ async fn probe_slack(ctx: Arc<Context>) {
 }
 
 async fn metrics(State(ctx): State<Arc<Context>>) -> impl axum::response::IntoResponse {
+    // Gauges of state that lives elsewhere, read when scraped.
+    let m = &ctx.metrics;
+    let policy = ctx.policy.status();
+    m.policy_rules
+        .set(i64::try_from(policy.rules).unwrap_or(i64::MAX));
+    m.policy_reload_failures
+        .set(i64::try_from(policy.failures).unwrap_or(i64::MAX));
+    m.policy_reload_ok
+        .set(i64::from(policy.last_error.is_none()));
+    if let Some(outbox) = ctx.outbox()
+        && let Ok(depth) = outbox.depth().await
+    {
+        m.outbox_depth.set(depth);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

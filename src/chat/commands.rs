@@ -123,15 +123,25 @@ pub async fn commands(
     )
 }
 
+/// The HTTP part every endpoint shares: size and signature over the raw body (no secret
+/// configured means nothing verifies), giving the body as text or the refusal.
+pub(crate) fn verified_text<'b>(
+    app: &SlackApp,
+    headers: &HeaderMap,
+    body: &'b [u8],
+) -> Result<&'b str, Ack> {
+    let Some(secret) = &app.secret else {
+        return Err(refused(Refusal::BadSignature));
+    };
+    verify::signed_body(secret, headers, body, app.ctx.config.server.max_body_bytes)
+        .map_err(refused)
+}
+
 /// The HTTP part: the signature over the raw body, then the form.
 async fn verified_command(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack, bool) {
-    let Some(secret) = &app.secret else {
-        return (refused(Refusal::BadSignature), false);
-    };
-    let limit = app.ctx.config.server.max_body_bytes;
-    let text = match verify::signed_body(secret, headers, body, limit) {
+    let text = match verified_text(app, headers, body) {
         Ok(t) => t,
-        Err(r) => return (refused(r), false),
+        Err(ack) => return (ack, false),
     };
     let event: SlackCommandEvent = match serde_urlencoded::from_str(text) {
         Ok(e) => e,

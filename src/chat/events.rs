@@ -27,13 +27,9 @@ pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: 
 }
 
 async fn verified_event(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack, bool) {
-    let Some(secret) = &app.secret else {
-        return (refused(Refusal::BadSignature), false);
-    };
-    let limit = app.ctx.config.server.max_body_bytes;
-    let text = match verify::signed_body(secret, headers, body, limit) {
+    let text = match super::commands::verified_text(app, headers, body) {
         Ok(t) => t,
-        Err(r) => return (refused(r), false),
+        Err(ack) => return (ack, false),
     };
     let push: SlackPushEvent = match serde_json::from_str(text) {
         Ok(p) => p,

@@ -61,13 +61,9 @@ pub async fn interactions(
 }
 
 fn verified_click(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack, bool) {
-    let Some(secret) = &app.secret else {
-        return (refused(Refusal::BadSignature), false);
-    };
-    let limit = app.ctx.config.server.max_body_bytes;
-    let text = match verify::signed_body(secret, headers, body, limit) {
+    let text = match super::commands::verified_text(app, headers, body) {
         Ok(t) => t,
-        Err(r) => return (refused(r), false),
+        Err(ack) => return (ack, false),
     };
     match serde_urlencoded::from_str::<Form>(text)
         .map_err(|e| e.to_string())

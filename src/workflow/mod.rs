@@ -272,6 +272,7 @@ pub async fn run(
         correlation,
         subject: std::sync::Mutex::default(),
         plan: std::sync::Mutex::default(),
+        started_at: std::sync::Mutex::default(),
     };
     let work = async move {
         match &command {
@@ -321,6 +322,8 @@ struct Run<'a> {
     /// What the change would do (from a server-side dry run), when a person must confirm or
     /// approve it: part of what a confirmation or approval is bound to.
     plan: std::sync::Mutex<String>,
+    /// When `started` was recorded, to time the action in `/metrics`.
+    started_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -361,6 +364,18 @@ impl Run<'_> {
             target: target.clone(),
         };
         let decision = self.ctx.authorizer.decide(&request, place.environment);
+        self.ctx
+            .metrics
+            .decisions
+            .get_or_create(&crate::metrics::DecisionLabels {
+                action: action.as_str(),
+                decision: if decision.allowed {
+                    "allowed"
+                } else {
+                    "denied"
+                },
+            })
+            .inc();
         if decision.allowed {
             (self.report)(Event::Authorized {
                 explanation: decision.explanation.clone(),
@@ -438,12 +453,40 @@ impl Run<'_> {
         }
     }
 
+    /// Counts a phase in `/metrics`, and times an action from `started` to its outcome.
+    fn count(&self, action: Action, phase: Phase) {
+        let m = &self.ctx.metrics;
+        m.actions
+            .get_or_create(&crate::metrics::PhaseLabels {
+                action: action.as_str(),
+                phase: phase.as_str(),
+            })
+            .inc();
+        let mut started = self.started_at.lock().unwrap_or_else(|p| p.into_inner());
+        match phase {
+            Phase::Started => *started = Some(std::time::Instant::now()),
+            Phase::Succeeded | Phase::Failed | Phase::Interrupted | Phase::Cancelled => {
+                if let Some(at) = started.take() {
+                    m.action_seconds
+                        .get_or_create(&crate::metrics::ActionLabels {
+                            action: action.as_str(),
+                        })
+                        .observe(at.elapsed().as_secs_f64());
+                }
+            }
+            _ => {}
+        }
+    }
+
     async fn audit(&self, phase: Phase, detail: serde_json::Value) -> Result<(), String> {
         let subject = self
             .subject
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
+        if let Some(action) = subject.action {
+            self.count(action, phase);
+        }
         let event = AuditEvent {
             correlation: self.correlation.clone(),
             phase,

@@ -268,3 +268,13 @@ pub fn pitcrew_dir(
     .expect("config");
     (dir, path)
 }
+
+/// Writes a kubeconfig whose API server (127.0.0.1:9) is never reachable, for tests of
+/// things that must not need the cluster (pitcrew connects lazily).
+pub fn unreachable_kubeconfig(path: &std::path::Path) {
+    std::fs::write(
+        path,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n",
+    )
+    .expect("kubeconfig");
+}

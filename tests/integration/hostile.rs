@@ -24,6 +24,22 @@ fn lines(name: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The files of a corpus directory, in order; at least 30 of them.
+fn corpus_files(dir: &str) -> Vec<PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(corpus(dir))
+        .expect("the corpus directory")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 30,
+        "the {dir} corpus shrank: {}",
+        files.len()
+    );
+    files
+}
+
 /// Runs `f` on its own thread; fails the test if it panics or takes longer than `limit`.
 fn bounded<T: Send + 'static>(
     what: &str,
@@ -102,11 +118,7 @@ fn config_dir() -> tempfile::TempDir {
         "p, U01A, staging, *, *, *, status, *, allow\n",
     )
     .expect("policy");
-    std::fs::write(
-        dir.path().join("kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n",
-    )
-    .expect("kubeconfig");
+    crate::common::cluster::unreachable_kubeconfig(&dir.path().join("kubeconfig"));
     dir
 }
 
@@ -157,13 +169,7 @@ fn pitcrew(args: &[&str], limit: Duration) -> (i32, String) {
 #[test]
 fn every_hostile_configuration_file_is_refused_clearly_or_accepted() {
     let dir = config_dir();
-    let mut files: Vec<_> = std::fs::read_dir(corpus("configs"))
-        .expect("configs")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 30, "the corpus shrank");
+    let files = corpus_files("configs");
     for file in files {
         let config = dir.path().join("pitcrew.toml");
         std::fs::copy(&file, &config).expect("copy");
@@ -197,13 +203,7 @@ fn every_hostile_configuration_file_is_refused_clearly_or_accepted() {
 #[test]
 fn every_hostile_policy_file_is_linted_without_a_panic() {
     let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf");
-    let mut files: Vec<_> = std::fs::read_dir(corpus("policies"))
-        .expect("policies")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    files.sort();
-    assert!(files.len() >= 30, "the corpus shrank");
+    let files = corpus_files("policies");
     for file in files {
         let (code, output) = pitcrew(
             &[

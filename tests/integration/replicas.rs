@@ -4,7 +4,8 @@
 //! Deployment restarted exactly once), N `started` events, and a trail that verifies.
 //!
 //! N is `PITCREW_TEST_REPLICA_COMMANDS` (default 100 to keep the suite quick; the issue's
-//! 500 is run with `PITCREW_TEST_REPLICA_COMMANDS=500`).
+//! 500 is run with `PITCREW_TEST_REPLICA_COMMANDS=500`, on Deployments of 0 replicas since the
+//! test cluster's fake nodes hold 330 pods in all).
 
 use std::time::{Duration, Instant};
 
@@ -37,10 +38,15 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
         .unwrap_or(100);
     let ns = cluster.namespace("replicas").await;
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    // kwok's three fake nodes hold 110 pods each: past 100 commands the Deployments run no
+    // pods (a restart still makes a new revision, which is what is counted).
+    let pods = if n > 100 { 0 } else { 1 };
     for i in 0..n {
         api.create(
             &PostParams::default(),
-            &Workload::new(&format!("app-{i}")).replicas(1).deployment(),
+            &Workload::new(&format!("app-{i}"))
+                .replicas(pods)
+                .deployment(),
         )
         .await
         .expect("create a deployment");
@@ -191,6 +197,32 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
         "{}{}",
         String::from_utf8_lossy(&verify.stdout),
         String::from_utf8_lossy(&verify.stderr)
+    );
+    // /metrics agrees: the two replicas' `started` counters add up to N, and every one
+    // succeeded.
+    let mut by_phase = std::collections::BTreeMap::new();
+    for base in &bases {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        for phase in ["started", "succeeded"] {
+            let prefix = format!("pitcrew_actions_total{{action=\"restart\",phase=\"{phase}\"}} ");
+            let count: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            *by_phase.entry(phase).or_insert(0) += count;
+        }
+    }
+    assert_eq!(
+        by_phase,
+        std::collections::BTreeMap::from([("started", n as u64), ("succeeded", n as u64)])
     );
     eprintln!("{n} commands × 3 deliveries to 2 replicas: acknowledged in {acked:?}, all done");
     drop(replicas);

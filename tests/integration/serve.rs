@@ -169,11 +169,7 @@ async fn a_second_serve_on_the_same_sqlite_file_is_refused_with_what_to_do() {
         "[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
     );
     // Never contacted: nothing here needs the cluster.
-    std::fs::write(
-        config.with_file_name("kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n",
-    )
-    .expect("kubeconfig");
+    crate::common::cluster::unreachable_kubeconfig(&config.with_file_name("kubeconfig"));
     let first = crate::common::serve::Serve::start(&config, &[]);
     let second = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()

@@ -394,6 +394,14 @@ async fn socket_mode_acknowledges_envelopes_runs_each_once_and_reconnects() {
         ),
         "{metrics}"
     );
+    for line in [
+        "pitcrew_policy_decisions_total{action=\"status\",decision=\"allowed\"} ",
+        "pitcrew_policy_rules 1",
+        "pitcrew_policy_reload_ok 1",
+        "pitcrew_outbox_depth 0",
+    ] {
+        assert!(metrics.contains(line), "{line:?} missing in:\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,11 +411,7 @@ async fn socket_mode_without_an_app_token_refuses_to_start_and_says_what_to_set(
         "[server]\nmode = \"socket\"\n[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
     );
     // Never contacted: serve refuses before connecting anything.
-    std::fs::write(
-        config.with_file_name("kubeconfig"),
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n",
-    )
-    .expect("kubeconfig");
+    crate::common::cluster::unreachable_kubeconfig(&config.with_file_name("kubeconfig"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
