@@ -278,3 +278,21 @@ pub fn unreachable_kubeconfig(path: &std::path::Path) {
     )
     .expect("kubeconfig");
 }
+
+/// Waits until the Deployment's revision is no longer `before`: the controller has turned a
+/// template change into a revision. Tests that change templates back to back need it, or two
+/// quick changes fold into one revision.
+pub async fn wait_for_revision_after(api: &Api<Deployment>, name: &str, before: i64) -> i64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = revision_of(&api.get(name).await.expect("get the deployment"));
+        if now != before {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name}: the controller made no new revision after {before} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

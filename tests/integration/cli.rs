@@ -343,3 +343,56 @@ fn parse_prints_the_typed_command_or_the_refusal() {
     assert!(stdout.is_empty());
     assert!(stderr.contains("did you mean `--namespace`?"), "{stderr}");
 }
+
+/// Every log line a command writes carries its correlation id (JSON logs, `span` field), the
+/// same id as its audit events, so an operator can join the two.
+#[test]
+fn a_commands_log_lines_carry_its_audit_correlation_id() {
+    let (dir, config) = crate::common::cluster::pitcrew_dir(
+        "p, U01DEV, staging, *, *, *, *, *, allow\n",
+        "[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
+    );
+    crate::common::cluster::unreachable_kubeconfig(&dir.path().join("kubeconfig"));
+    let run = |args: &[&str], log: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("PITCREW_LOG", log)
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run pitcrew")
+    };
+    // The cluster does not answer: the restart fails after `started`, logging as it goes.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PITCREW_LOG", "debug")
+        .args(["exec", "--log-format", "json", "--as", "U01DEV", "--config"])
+        .arg(&config)
+        .args(["--", "restart checkout -e staging"])
+        .output()
+        .expect("run pitcrew exec");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let ids: std::collections::BTreeSet<String> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["span"]["correlation"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "one command, one id in its log lines: {ids:?}\n{stderr}"
+    );
+    let trail = run(&["audit", "query", "--format", "json"], "error");
+    let events: Vec<serde_json::Value> =
+        serde_json::from_slice(&trail.stdout).expect("audit query JSON");
+    assert!(
+        !events.is_empty()
+            && events
+                .iter()
+                .all(|e| ids.contains(e["correlation"].as_str().unwrap_or_default())),
+        "the audit events carry the same id: {events:?}"
+    );
+}

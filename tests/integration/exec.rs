@@ -150,6 +150,8 @@ async fn stuck_deployment(
     )
     .await
     .expect("patch");
+    // The stuck template is revision 2 before the test acts on it.
+    crate::common::cluster::wait_for_revision_after(&api, name, 1).await;
 }
 
 #[tokio::test]

@@ -894,15 +894,8 @@ async fn a_failed_change_offers_a_roll_back_button_that_undoes_it() {
         .expect("patch");
         // Each template must become its own revision: if the second patch landed before the
         // controller saw the first, revision 2 would never exist.
-        let deadline = Instant::now() + Duration::from_secs(30);
         let before = revision_of(&api.get("checkout").await.expect("get"));
-        while revision_of(&api.get("checkout").await.expect("get")) == before {
-            assert!(
-                Instant::now() < deadline,
-                "the controller made no new revision"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        crate::common::cluster::wait_for_revision_after(&api, "checkout", before).await;
     }
     wait_for_deployment(
         &cluster.client,
