@@ -2,9 +2,8 @@
 //! the policy reloaded while it runs (a broken file refused and shown, the old policy kept),
 //! queued announcements delivered to Slack's Web API, and a clean exit on SIGTERM.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pitcrew::justify::outbox::{Kind, Outbox};
@@ -59,22 +58,9 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
         ),
     )
     .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SLACK_BOT_TOKEN", "xoxb-test-bot-token")
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(Result::ok).unwrap_or_default();
-    let base = first
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .to_string();
+    let mut server =
+        crate::common::serve::Serve::start(&config, &[("SLACK_BOT_TOKEN", "xoxb-test-bot-token")]);
+    let base = server.base.clone();
 
     let health = reqwest::get(format!("{base}/healthz"))
         .await
@@ -145,13 +131,13 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
 
     // SIGTERM: a clean exit.
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(exit) = child.try_wait().expect("wait") {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
             assert!(exit.success(), "{exit:?}");
             break;
         }
