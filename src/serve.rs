@@ -82,17 +82,10 @@ pub fn preflight(config: &crate::config::Config) -> crate::Result<ReplicaLock> {
 /// Serves until SIGTERM. The caller holds the [`ReplicaLock`] from [`preflight`].
 pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let socket_mode = ctx.config.server.mode == crate::config::Mode::Socket;
-    match crate::workflow::reconcile(&ctx).await {
-        Ok(closed) => {
-            for r in closed {
-                tracing::warn!(correlation = %r.correlation, command = %r.command_text, found = %r.found, "closed an interrupted command as interrupted");
-            }
-        }
-        Err(e) => {
-            return Err(crate::Error::AuditWrite(format!(
-                "cannot reconcile interrupted commands: {e}"
-            )));
-        }
+    if let Err(e) = reconcile_and_log(&ctx).await {
+        return Err(crate::Error::AuditWrite(format!(
+            "cannot reconcile interrupted commands: {e}"
+        )));
     }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -193,6 +186,14 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     served.map_err(|e| crate::Error::Usage(format!("the HTTP server failed: {e}")))
 }
 
+/// Reconciles, logging each command it closed.
+async fn reconcile_and_log(ctx: &Context) -> Result<(), String> {
+    for r in crate::workflow::reconcile(ctx).await? {
+        tracing::warn!(correlation = %r.correlation, command = %r.command_text, found = %r.found, "closed an interrupted command as interrupted");
+    }
+    Ok(())
+}
+
 /// Closes commands a crashed replica left behind once their workload lease has run out (at
 /// start-up they may still be leased, and another replica's in-flight ones always are).
 async fn keep_reconciling(ctx: Arc<Context>) {
@@ -200,13 +201,8 @@ async fn keep_reconciling(ctx: Arc<Context>) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        match crate::workflow::reconcile(&ctx).await {
-            Ok(closed) => {
-                for r in closed {
-                    tracing::warn!(correlation = %r.correlation, command = %r.command_text, found = %r.found, "closed an interrupted command as interrupted");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying"),
+        if let Err(e) = reconcile_and_log(&ctx).await {
+            tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying");
         }
     }
 }

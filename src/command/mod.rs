@@ -79,13 +79,21 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
 }
 
 impl Command {
+    /// The action a changing command performs (restart, rollback, promote); `None` for the
+    /// read-only ones.
+    pub fn change_action(&self) -> Option<Action> {
+        match self {
+            Command::Restart(_) => Some(Action::Restart),
+            Command::Rollback(_) => Some(Action::Rollback),
+            Command::Promote(_) => Some(Action::Promote),
+            _ => None,
+        }
+    }
+
     /// Whether running it changes a workload (restart, rollback, promote), dry runs included:
     /// those are the commands that need a live message, confirmation and write-back.
     pub fn changes_workloads(&self) -> bool {
-        matches!(
-            self,
-            Command::Restart(_) | Command::Rollback(_) | Command::Promote(_)
-        )
+        self.change_action().is_some()
     }
 
     pub fn name(&self) -> CommandName {

@@ -29,7 +29,6 @@ pub struct Locks {
     db: Option<Database>,
     /// Who this process is, in the lease table (host, pid and a random part).
     holder: Arc<str>,
-    lease: Duration,
 }
 
 impl Default for Locks {
@@ -76,14 +75,7 @@ impl Locks {
                 &random[random.len() - 8..]
             )
             .into(),
-            lease: LEASE,
         }
-    }
-
-    /// The same locks with another lease length (tests of crashed holders).
-    pub fn with_lease(mut self, lease: Duration) -> Locks {
-        self.lease = lease;
-        self
     }
 
     /// Waits for the releases of dropped guards to reach the database. The workflow calls it
@@ -119,7 +111,7 @@ impl Locks {
             return Ok(guard);
         };
         let now = Utc::now();
-        let expires = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+        let expires = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         // Each acquisition has its own token: renewing and releasing touch only that one, so
         // a late release can never free a newer lease. This process may retake a lease it
         // still holds in the table (its release may not have run yet): the in-process set
@@ -154,12 +146,7 @@ impl Locks {
                 by: format!("replica {by}"),
             });
         }
-        let renew = tokio::spawn(renew_lease(
-            db.clone(),
-            key.to_string(),
-            token.clone(),
-            self.lease,
-        ));
+        let renew = tokio::spawn(renew_lease(db.clone(), key.to_string(), token.clone()));
         guard.lease = Some((db.clone(), token, renew));
         Ok(guard)
     }
@@ -168,11 +155,11 @@ impl Locks {
 /// Keeps the lease alive while the action runs. If renewing fails the lease may run out and
 /// another replica may take the workload after this one's action; the action itself is not
 /// interrupted (it was audited as started and is already under way).
-async fn renew_lease(db: Database, key: String, token: String, lease: Duration) {
-    let every = lease / 4;
+async fn renew_lease(db: Database, key: String, token: String) {
+    let every = LEASE / 4;
     loop {
         tokio::time::sleep(every).await;
-        let expires = Utc::now() + chrono::Duration::from_std(lease).unwrap_or_default();
+        let expires = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let renewed = sqlx::query(
             "UPDATE workload_locks SET expires_at = $1 WHERE lock_key = $2 AND token = $3",
         )

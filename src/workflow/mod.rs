@@ -112,6 +112,18 @@ impl Context {
         }))
     }
 
+    /// Counts an audit phase of an action in `/metrics`; every path that records a phase
+    /// (a run, the Cancel button, reconciliation) calls it.
+    pub fn count_phase(&self, action: Action, phase: Phase) {
+        self.metrics
+            .actions
+            .get_or_create(&crate::metrics::PhaseLabels {
+                action: action.as_str(),
+                phase: phase.as_str(),
+            })
+            .inc();
+    }
+
     /// The write-back outbox, in the database (none without one).
     pub fn outbox(&self) -> Option<crate::justify::outbox::Outbox> {
         self.db.clone().map(crate::justify::outbox::Outbox::new)
@@ -424,13 +436,21 @@ impl Run<'_> {
 
     /// One action per workload at a time, across replicas; refusals are audited as
     /// `cancelled` (nothing was done) and say what to do.
+    /// `namespace` is `None` for a promote, which spans the destination's namespaces.
     async fn lock(
         &self,
-        key: &str,
+        cluster: &crate::names::ClusterName,
+        namespace: Option<&str>,
         target: &Target,
         env: &crate::names::EnvName,
     ) -> Result<locks::LockGuard, Outcome> {
-        match self.ctx.locks.lock(key, &self.correlation).await {
+        let key = workload_lock_key(
+            cluster.as_str(),
+            namespace,
+            &target.kind.to_string(),
+            target.name.as_str(),
+        );
+        match self.ctx.locks.lock(&key, &self.correlation).await {
             Ok(guard) => Ok(guard),
             Err(e) => {
                 let o = match e {
@@ -455,13 +475,8 @@ impl Run<'_> {
 
     /// Counts a phase in `/metrics`, and times an action from `started` to its outcome.
     fn count(&self, action: Action, phase: Phase) {
+        self.ctx.count_phase(action, phase);
         let m = &self.ctx.metrics;
-        m.actions
-            .get_or_create(&crate::metrics::PhaseLabels {
-                action: action.as_str(),
-                phase: phase.as_str(),
-            })
-            .inc();
         let mut started = self.started_at.lock().unwrap_or_else(|p| p.into_inner());
         match phase {
             Phase::Started => *started = Some(std::time::Instant::now()),
@@ -935,14 +950,7 @@ impl Run<'_> {
             };
         };
         let name = target.name.as_str();
-        let _lock = match self
-            .lock(
-                &workload_lock_key(to.1.cluster.as_str(), None, &target.kind.to_string(), name),
-                &target,
-                &to.0,
-            )
-            .await
-        {
+        let _lock = match self.lock(&to.1.cluster, None, &target, &to.0).await {
             Ok(guard) => guard,
             Err(o) => return o,
         };
@@ -1370,13 +1378,10 @@ impl Run<'_> {
             return o;
         }
         let ns = place.namespace.as_str();
-        let key = workload_lock_key(
-            place.cluster.as_str(),
-            Some(ns),
-            &target.kind.to_string(),
-            target.name.as_str(),
-        );
-        let _lock = match self.lock(&key, target, &place.env).await {
+        let _lock = match self
+            .lock(&place.cluster, Some(ns), target, &place.env)
+            .await
+        {
             Ok(guard) => guard,
             Err(o) => return o,
         };
@@ -1695,6 +1700,12 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
             // Ends the waiting command's story in the trail (its earlier events, under the
             // same correlation id, hold the target and the checks).
             if let Some(correlation) = &a.correlation {
+                let action = command::parse(&a.command_text)
+                    .ok()
+                    .and_then(|c| c.change_action());
+                if let Some(action) = action {
+                    ctx.count_phase(action, Phase::Cancelled);
+                }
                 let event = AuditEvent {
                     correlation: correlation.clone(),
                     phase: Phase::Cancelled,
@@ -1706,7 +1717,7 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
                         .as_deref()
                         .and_then(|c| SlackChannelId::parse(c).ok()),
                     text: a.command_text.clone(),
-                    action: None,
+                    action,
                     env: crate::names::EnvName::parse(&a.env).ok(),
                     cluster: None,
                     namespace: None,
@@ -1864,6 +1875,13 @@ pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
         let detail = serde_json::json!({"reconciled": true, "found": found});
         let event = started.follow_up(Phase::Interrupted.as_str(), detail);
         ctx.audit.record_raw(event).await?;
+        if let Some(action) = started
+            .action
+            .as_deref()
+            .and_then(|a| Action::parse(a).ok())
+        {
+            ctx.count_phase(action, Phase::Interrupted);
+        }
         tracing::warn!(correlation = %started.correlation, command = %started.command_text, found = %found, "closed an interrupted command");
         closed.push(Reconciled {
             correlation: started.correlation,
