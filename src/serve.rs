@@ -20,6 +20,11 @@ use crate::workflow::Context;
 const OUTBOX_EVERY: Duration = Duration::from_secs(5);
 /// How often the policy files are looked at.
 const POLICY_EVERY: Duration = Duration::from_secs(2);
+/// After the grace period (or once the work drained): how long cancelled work gets to record
+/// its outcome, and the background loops to stop.
+const FINAL_WAIT: Duration = Duration::from_secs(10);
+/// How long `/readyz` waits for each cluster's API server.
+const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often Slack's Web API is asked `auth.test` (besides what every call shows).
 const SLACK_PROBE_EVERY: Duration = Duration::from_secs(30);
 
@@ -98,6 +103,8 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     tracing::info!(%bound, "pitcrew serving");
 
     let watcher = ctx.policy.clone().watch(POLICY_EVERY, ctx.cancelled());
+    // Set on SIGTERM: stop taking requests, let what was taken finish.
+    let (draining_tx, draining_rx) = tokio::sync::watch::channel(false);
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
     let probe = tokio::spawn(probe_slack(ctx.clone()));
     let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));
@@ -110,9 +117,12 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
         use secrecy::ExposeSecret;
         Arc::new(crate::chat::commands::SlackApp {
             ctx: ctx.clone(),
-            secret: ctx.config.secrets.slack_signing_secret.as_ref().map(|s| {
-                slack_morphism::prelude::SlackSigningSecret::new(s.expose_secret().to_string())
-            }),
+            secret: ctx
+                .config
+                .secrets
+                .slack_signing_secret
+                .as_ref()
+                .map(|s| crate::chat::verify::signing_secret(s.expose_secret())),
             dedup: crate::chat::dedup::Dedup::new(db.clone()),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -124,7 +134,12 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let mut socket = None;
     match (&slack, &ctx.config.secrets.slack_app_token) {
         (Some(slack), Some(token)) if socket_mode => {
-            let (slack, token, stop) = (slack.clone(), token.clone(), ctx.cancelled());
+            // Socket Mode stops taking envelopes when draining starts, like the HTTP listener.
+            let mut draining = draining_rx.clone();
+            let stop = async move {
+                let _ = draining.wait_for(|d| *d).await;
+            };
+            let (slack, token) = (slack.clone(), token.clone());
             socket = Some(tokio::spawn(async move {
                 if let Err(e) = crate::chat::socket::serve(slack, &token, stop).await {
                     tracing::error!(error = %e, "Socket Mode cannot start; Slack commands are off");
@@ -164,26 +179,65 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
         let ctx = ctx.clone();
         async move {
             shutdown_signal().await;
-            tracing::info!("shutting down");
-            ctx.cancel.send_replace(true);
+            tracing::info!(
+                in_flight = ctx.work.len(),
+                grace = %humantime::format_duration(ctx.config.server.shutdown_grace),
+                "SIGTERM: no new requests; letting the work in flight finish"
+            );
+            draining_tx.send_replace(true);
         }
     };
+    // Returns once the listener is closed and every request being answered was answered (the
+    // work those requests started may still run).
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(stop)
         .await;
+    if let Some(socket) = socket {
+        let _ = socket.await;
+    }
+    drain(&ctx).await;
+    // Background loops stop last, so that write-back queued by the drained work is delivered.
     ctx.cancel.send_replace(true);
-    let grace = ctx.config.server.shutdown_grace;
-    let _ = tokio::time::timeout(grace, async {
+    let _ = tokio::time::timeout(FINAL_WAIT, async {
         let _ = watcher.await;
         let _ = outbox.await;
-        if let Some(socket) = socket {
-            let _ = socket.await;
-        }
     })
     .await;
     probe.abort();
     reconciler.abort();
     served.map_err(|e| crate::Error::Usage(format!("the HTTP server failed: {e}")))
+}
+
+/// Waits for the work in flight (commands following their rollouts, clicks being carried out)
+/// up to `[server].shutdown_grace`. What is still running then stops following its rollout,
+/// which goes on in the cluster, and is recorded as `interrupted` with what was seen: an
+/// action is never cut off between its `started` event and its outcome by the exit itself.
+async fn drain(ctx: &Context) {
+    ctx.work.close();
+    let grace = ctx.config.server.shutdown_grace;
+    let in_flight = ctx.work.len();
+    if tokio::time::timeout(grace, ctx.work.wait()).await.is_ok() {
+        if in_flight > 0 {
+            tracing::info!(in_flight, "the work in flight finished; exiting");
+        }
+        return;
+    }
+    tracing::warn!(
+        still_running = ctx.work.len(),
+        grace = %humantime::format_duration(grace),
+        "the grace period ran out: recording what is still running as interrupted"
+    );
+    ctx.cancel.send_replace(true);
+    if tokio::time::timeout(FINAL_WAIT, ctx.work.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            still_running = ctx.work.len(),
+            "work did not stop within {} s of being cancelled; the next start-up reconciliation closes it",
+            FINAL_WAIT.as_secs()
+        );
+    }
 }
 
 /// Reconciles, logging each command it closed.
@@ -261,11 +315,26 @@ async fn deliver_outbox(ctx: Arc<Context>) {
     }
 }
 
-/// Ready when the database answers and a policy is in force. Details say what is degraded
-/// (a refused policy reload, an outbox backlog) without making the replica unready: it still
-/// decides correctly with the policy in force.
+/// Ready when the database answers, a policy is in force and at least one configured cluster's
+/// API server answers. Details say what is degraded (a refused policy reload, one of several
+/// clusters unreachable, Slack unreachable) without making the replica unready: it still
+/// decides correctly with the policy in force and acts on the clusters it reaches. A replica
+/// that reaches no cluster at all is unready: its network path is the likely fault, and the
+/// Service should send commands to a replica that can carry them out.
 async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json::Value>) {
     let policy = ctx.policy.status();
+    let reach = ctx.clusters.reachability(CLUSTER_PROBE_TIMEOUT).await;
+    let clusters_reached = reach.values().filter(|r| r.is_ok()).count();
+    let clusters: serde_json::Map<String, serde_json::Value> = reach
+        .into_iter()
+        .map(|(name, r)| {
+            let v = match r {
+                Ok(version) => json!({"ok": true, "version": version}),
+                Err(error) => json!({"ok": false, "error": error}),
+            };
+            (name, v)
+        })
+        .collect();
     let (database, outbox_depth) = match ctx.outbox() {
         Some(outbox) => match outbox.depth().await {
             Ok(depth) => (json!({"ok": true}), Some(depth)),
@@ -273,7 +342,8 @@ async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json:
         },
         None => (json!({"ok": false, "error": "no database"}), None),
     };
-    let ok = database["ok"] == true;
+    let clusters_ok = clusters.is_empty() || clusters_reached > 0;
+    let ok = database["ok"] == true && clusters_ok;
     let socket_mode = ctx.config.server.mode == crate::config::Mode::Socket;
     let slack = if ctx.slack.is_some() || socket_mode {
         ctx.slack_health.report(socket_mode)
@@ -287,10 +357,14 @@ async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json:
     if policy.last_error.is_some() {
         degraded.push("policy");
     }
+    if clusters_reached < clusters.len() {
+        degraded.push("clusters");
+    }
     let body = json!({
         "ready": ok,
         "degraded": degraded,
         "database": database,
+        "clusters": clusters,
         "policy": policy,
         "slack": slack,
         "outbox_depth": outbox_depth,

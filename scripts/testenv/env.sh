@@ -151,6 +151,8 @@ testenv_start_postgres() {
         -o "-p $port -k $dir/socket -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null; then
       _TESTENV_PG=1
       export DATABASE_URL="postgres://pitcrew@127.0.0.1:$port/postgres"
+      # Fault tests start, stop and restart a PostgreSQL server of their own with these.
+      export PITCREW_TEST_PG_BIN="$_TESTENV_PG_BIN" PITCREW_TEST_PG_USER="$_TESTENV_PG_USER"
       log "PostgreSQL ready (DATABASE_URL=$DATABASE_URL)"
       return 0
     fi

@@ -143,14 +143,21 @@ async fn verified_command(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8])
         Ok(t) => t,
         Err(ack) => return (ack, false),
     };
-    let event: SlackCommandEvent = match serde_urlencoded::from_str(text) {
-        Ok(e) => e,
-        Err(e) => return (refused(Refusal::Malformed(e.to_string())), false),
-    };
+    match decode_command(text) {
+        Ok((event, name)) => accept_command(app, event, name).await,
+        Err(refusal) => (refused(refusal), false),
+    }
+}
+
+/// Decodes a slash command's form body (after its signature was checked): the event and
+/// the user's name as Slack showed it (optional; older payloads carry it).
+pub fn decode_command(text: &str) -> Result<(SlackCommandEvent, Option<String>), Refusal> {
+    let event: SlackCommandEvent =
+        serde_urlencoded::from_str(text).map_err(|e| Refusal::Malformed(e.to_string()))?;
     let name = serde_urlencoded::from_str::<Names>(text)
         .ok()
         .and_then(|n| n.user_name);
-    accept_command(app, event, name).await
+    Ok((event, name))
 }
 
 /// A slash command from a verified source (a signed HTTP request, or the app's own Socket
@@ -216,9 +223,10 @@ pub async fn accept_command(
         team: Some(event.team_id.0.clone()),
     };
     if changes && app.ctx.slack.is_some() && request.channel.is_some() {
-        tokio::spawn(run_live(app.clone(), request, reply_to));
+        app.ctx.spawn_work(run_live(app.clone(), request, reply_to));
     } else {
-        tokio::spawn(run_and_reply(app.clone(), request, reply_to));
+        app.ctx
+            .spawn_work(run_and_reply(app.clone(), request, reply_to));
     }
     (
         Ack::Ephemeral(format!("» `{}` — working on it", escape(&canonical))),
@@ -340,27 +348,58 @@ async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) 
         text.split_once('\n').map_or("", |(_, rest)| rest)
     );
     let blocks = buttons.map(|b| blocks(&final_text, b));
-    // The outcome must arrive: retry through rate limits, then fall back to the response_url.
-    for _ in 0..5 {
-        match slack
-            .update(&channel, &ts, &final_text, blocks.as_ref())
-            .await
-        {
-            Ok(()) => return,
-            Err(super::web::PostError::RateLimited { retry_after }) => {
-                tokio::time::sleep(retry_after.unwrap_or(std::time::Duration::from_secs(1))).await;
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot update the live message");
-                break;
-            }
-        }
+    if final_update(&slack, &channel, &ts, &final_text, blocks.as_ref()).await {
+        return;
     }
     let mut body = json!({"response_type": "in_channel", "text": final_text});
     if let Some(b) = blocks {
         body["blocks"] = b;
     }
     let _ = app.http.post(reply_to).json(&body).send().await;
+}
+
+/// How long the outcome of a change keeps being sent to its live message through 429s and
+/// Slack's own failures (5xx, timeouts) before falling back to the `response_url`.
+const FINAL_UPDATE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Puts the outcome into the live message. `chat.update` replaces the message, so sending it
+/// again can never show the outcome twice: rate limits are waited out (Slack's `Retry-After`)
+/// and 5xx answers and network failures retried with backoff, until the deadline. A refusal
+/// (the message or channel is gone, the token was revoked) will not change by retrying.
+/// `false` when the outcome could not be put there.
+async fn final_update(
+    slack: &super::web::SlackWeb,
+    channel: &str,
+    ts: &str,
+    text: &str,
+    blocks: Option<&serde_json::Value>,
+) -> bool {
+    use super::web::PostError;
+    use std::time::Duration;
+    let deadline = tokio::time::Instant::now() + FINAL_UPDATE_DEADLINE;
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let wait = match slack.update(channel, ts, text, blocks).await {
+            Ok(()) => return true,
+            Err(PostError::RateLimited { retry_after }) => retry_after.unwrap_or(backoff),
+            Err(PostError::Network(why)) => {
+                tracing::warn!(error = %why, "cannot put the outcome into the live message; retrying");
+                backoff = (backoff * 2).min(Duration::from_secs(8));
+                backoff / 2
+            }
+            Err(e @ PostError::Refused(_)) => {
+                tracing::warn!(error = %e, "Slack refused the outcome's update of the live message");
+                return false;
+            }
+        };
+        if tokio::time::Instant::now() + wait > deadline {
+            tracing::warn!(
+                "Slack did not take the outcome's update of the live message in time; answering through the response_url"
+            );
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Runs a request through the workflow and renders what happened as Slack text (escaped),

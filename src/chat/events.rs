@@ -31,9 +31,9 @@ async fn verified_event(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -
         Ok(t) => t,
         Err(ack) => return (ack, false),
     };
-    let push: SlackPushEvent = match serde_json::from_str(text) {
+    let push = match decode_event(text) {
         Ok(p) => p,
-        Err(e) => return (refused(Refusal::Malformed(e.to_string())), false),
+        Err(refusal) => return (refused(refusal), false),
     };
     match push {
         SlackPushEvent::UrlVerification(v) => (Ack::Text(v.challenge), false),
@@ -107,11 +107,16 @@ pub async fn accept_callback(
         team: Some(callback.team_id.0.clone()),
     };
     let app = app.clone();
-    tokio::spawn(async move {
+    app.ctx.clone().spawn_work(async move {
         let (text, _, _) = run_for_chat(&app, &request).await;
         if let Err(e) = slack.post_in_thread(&channel, Some(&thread), &text).await {
             tracing::warn!(error = %e, "cannot reply to a mention");
         }
     });
     (Ack::Empty, false)
+}
+
+/// Decodes an Events API body (after its signature was checked).
+pub fn decode_event(text: &str) -> Result<SlackPushEvent, Refusal> {
+    serde_json::from_str(text).map_err(|e| Refusal::Malformed(e.to_string()))
 }

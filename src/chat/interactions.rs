@@ -65,13 +65,19 @@ fn verified_click(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack
         Ok(t) => t,
         Err(ack) => return (ack, false),
     };
-    match serde_urlencoded::from_str::<Form>(text)
+    match decode_click(text) {
+        Ok(p) => (accept_click(app, p), false),
+        Err(refusal) => (refused(refusal), false),
+    }
+}
+
+/// Decodes an interaction's form body (after its signature was checked): a `payload` field
+/// holding the JSON of the click.
+pub fn decode_click(text: &str) -> Result<Payload, Refusal> {
+    serde_urlencoded::from_str::<Form>(text)
         .map_err(|e| e.to_string())
         .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
-    {
-        Ok(p) => (accept_click(app, p), false),
-        Err(e) => (refused(Refusal::Malformed(e)), false),
-    }
+        .map_err(Refusal::Malformed)
 }
 
 /// Decodes an interaction payload that arrived as JSON (Socket Mode's `interactive` envelope).
@@ -110,7 +116,7 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
     let team = team.to_string();
     let which = action.action_id.clone();
     let app = app.clone();
-    tokio::spawn(async move {
+    app.ctx.clone().spawn_work(async move {
         let lines = Mutex::new(Vec::new());
         let report = |event: Event| {
             if let Event::Planned { change } = event {

@@ -51,6 +51,11 @@ impl Refusal {
     }
 }
 
+/// The app's signing secret in the form the verifier takes.
+pub fn signing_secret(secret: &str) -> SlackSigningSecret {
+    SlackSigningSecret::new(secret.to_string())
+}
+
 /// Checks size and signature; returns the body as text.
 pub fn signed_body<'b>(
     secret: &SlackSigningSecret,

@@ -39,6 +39,29 @@ impl Clusters {
         Clusters { clients }
     }
 
+    /// Asks every cluster's API server for its version, all at once, each within `timeout`:
+    /// the version it runs, or why it could not be reached. For `/readyz`.
+    pub async fn reachability(
+        &self,
+        timeout: Duration,
+    ) -> BTreeMap<String, Result<String, String>> {
+        let probes = self.clients.iter().map(|(name, client)| async move {
+            let answer = match tokio::time::timeout(timeout, client.apiserver_version()).await {
+                Ok(Ok(info)) => Ok(info.git_version),
+                Ok(Err(e)) => Err(format!("the API server does not answer: {e}")),
+                Err(_) => Err(format!(
+                    "the API server did not answer within {} s",
+                    timeout.as_secs_f64()
+                )),
+            };
+            (name.to_string(), answer)
+        });
+        futures::future::join_all(probes)
+            .await
+            .into_iter()
+            .collect()
+    }
+
     pub fn client(&self, cluster: &ClusterName) -> Result<&Client, Error> {
         self.clients.get(cluster).ok_or_else(|| Error::Connect {
             cluster: cluster.to_string(),

@@ -57,6 +57,21 @@ pub struct LockGuard {
     releasing: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     /// The database, this acquisition's token, and the renewing task.
     lease: Option<(Database, String, tokio::task::JoinHandle<()>)>,
+    /// Until when (this process's monotonic clock) the lease is surely still this guard's:
+    /// `LEASE` after the moment just before the last successful take or renewal was sent.
+    held_until: Arc<Mutex<tokio::time::Instant>>,
+}
+
+impl LockGuard {
+    /// How much longer the lease is surely this guard's: no other replica can take the
+    /// workload before then. Without a database (one process) the lock never runs out.
+    pub fn surely_held_for(&self) -> Duration {
+        if self.lease.is_none() {
+            return Duration::MAX;
+        }
+        let until = *self.held_until.lock().unwrap_or_else(|p| p.into_inner());
+        until.saturating_duration_since(tokio::time::Instant::now())
+    }
 }
 
 impl Locks {
@@ -106,10 +121,12 @@ impl Locks {
             held: self.held.clone(),
             releasing: self.releasing.clone(),
             lease: None,
+            held_until: Arc::new(Mutex::new(tokio::time::Instant::now())),
         };
         let Some(db) = &self.db else {
             return Ok(guard);
         };
+        let sent = tokio::time::Instant::now();
         let now = Utc::now();
         let expires = now + chrono::Duration::from_std(LEASE).unwrap_or_default();
         // Each acquisition has its own token: renewing and releasing touch only that one, so
@@ -146,7 +163,13 @@ impl Locks {
                 by: format!("replica {by}"),
             });
         }
-        let renew = tokio::spawn(renew_lease(db.clone(), key.to_string(), token.clone()));
+        *guard.held_until.lock().unwrap_or_else(|p| p.into_inner()) = sent + LEASE;
+        let renew = tokio::spawn(renew_lease(
+            db.clone(),
+            key.to_string(),
+            token.clone(),
+            guard.held_until.clone(),
+        ));
         guard.lease = Some((db.clone(), token, renew));
         Ok(guard)
     }
@@ -155,10 +178,16 @@ impl Locks {
 /// Keeps the lease alive while the action runs. If renewing fails the lease may run out and
 /// another replica may take the workload after this one's action; the action itself is not
 /// interrupted (it was audited as started and is already under way).
-async fn renew_lease(db: Database, key: String, token: String) {
+async fn renew_lease(
+    db: Database,
+    key: String,
+    token: String,
+    held_until: Arc<Mutex<tokio::time::Instant>>,
+) {
     let every = LEASE / 4;
     loop {
         tokio::time::sleep(every).await;
+        let sent = tokio::time::Instant::now();
         let expires = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
         let renewed = sqlx::query(
             "UPDATE workload_locks SET expires_at = $1 WHERE lock_key = $2 AND token = $3",
@@ -169,7 +198,9 @@ async fn renew_lease(db: Database, key: String, token: String) {
         .execute(db.pool())
         .await;
         match renewed {
-            Ok(r) if r.rows_affected() == 1 => {}
+            Ok(r) if r.rows_affected() == 1 => {
+                *held_until.lock().unwrap_or_else(|p| p.into_inner()) = sent + LEASE;
+            }
             Ok(_) => {
                 tracing::error!(%key, "the workload lock was taken over (its lease ran out); another replica may act on it");
                 return;

@@ -48,6 +48,9 @@ pub struct Context {
     pub cancel: tokio::sync::watch::Sender<bool>,
     /// Counters and histograms served at `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// The work that requests started (a command, a button click, a mention) and that runs
+    /// after their acknowledgement. `serve` waits for it on SIGTERM (see [`Context::spawn_work`]).
+    pub work: tokio_util::task::TaskTracker,
 }
 
 impl Context {
@@ -109,6 +112,7 @@ impl Context {
             audit,
             cancel: tokio::sync::watch::Sender::new(false),
             metrics: crate::metrics::Metrics::new(),
+            work: tokio_util::task::TaskTracker::new(),
         }))
     }
 
@@ -140,6 +144,16 @@ impl Context {
             slack: self.slack.as_ref(),
         };
         Some(outbox.deliver_due(clients).await)
+    }
+
+    /// Runs work a request started in the background, tracked so that a shutting-down server
+    /// lets it finish (within `[server].shutdown_grace`) instead of dropping it mid-action.
+    /// Every transport spawns its commands through this, never with a bare `tokio::spawn`.
+    pub fn spawn_work<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.work.spawn(work);
     }
 
     /// Resolves when [`Context::cancel`] is set.
@@ -176,6 +190,10 @@ pub enum Event {
     Planned { change: Change },
     Progress { state: RolloutState },
 }
+
+/// How long before its lease could run out an action stops retrying to record its outcome
+/// (see `Run::audit_outcome`): room for a slow statement and for clocks a little apart.
+const OUTCOME_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// How a failed change's message names the command that undoes it (a Roll back button in
 /// Slack runs that command, with all its checks).
@@ -499,9 +517,7 @@ impl Run<'_> {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        if let Some(action) = subject.action {
-            self.count(action, phase);
-        }
+        let action = subject.action;
         let event = AuditEvent {
             correlation: self.correlation.clone(),
             phase,
@@ -518,7 +534,13 @@ impl Run<'_> {
             reason: subject.reason,
             detail,
         };
-        self.ctx.audit.record(&event).await
+        self.ctx.audit.record(&event).await?;
+        // Counted once it is in the trail, so `/metrics` agrees with the trail (and a retried
+        // write is counted once).
+        if let Some(action) = action {
+            self.count(action, phase);
+        }
+        Ok(())
     }
 
     /// Checks the justification; a refusal is audited as `denied`. Protected environments
@@ -950,7 +972,7 @@ impl Run<'_> {
             };
         };
         let name = target.name.as_str();
-        let _lock = match self.lock(&to.1.cluster, None, &target, &to.0).await {
+        let lock = match self.lock(&to.1.cluster, None, &target, &to.0).await {
             Ok(guard) => guard,
             Err(o) => return o,
         };
@@ -1077,6 +1099,7 @@ impl Run<'_> {
             )
         };
         self.audit_outcome(
+            &lock,
             phase,
             serde_json::json!({"changes": changes, "outcome": &o}),
         )
@@ -1100,9 +1123,35 @@ impl Run<'_> {
 
     /// Records a command's outcome. The action already happened, so a failure here cannot
     /// undo it: it is logged loudly, and start-up reconciliation closes the command later.
-    async fn audit_outcome(&self, phase: Phase, detail: serde_json::Value) {
-        if let Err(e) = self.audit(phase, detail).await {
-            tracing::error!(error = %e, correlation = %self.correlation, "could not record the outcome in the audit trail");
+    /// Records an action's outcome. The action already happened, so a database that is
+    /// briefly away (a restart, a failover) must not lose what pitcrew knows: the write is
+    /// retried with backoff while the workload's lease is surely still this run's (less a
+    /// margin), so reconciliation on another replica cannot close the same command meanwhile.
+    /// Past that the command stays `started`, and reconciliation closes it as `interrupted`,
+    /// with the state it finds, once the database is back.
+    async fn audit_outcome(
+        &self,
+        lock: &locks::LockGuard,
+        phase: Phase,
+        detail: serde_json::Value,
+    ) {
+        let window = lock
+            .surely_held_for()
+            .saturating_sub(OUTCOME_MARGIN)
+            .min(locks::LEASE);
+        let deadline = tokio::time::Instant::now() + window;
+        let mut backoff = std::time::Duration::from_millis(250);
+        loop {
+            let Err(e) = self.audit(phase, detail.clone()).await else {
+                return;
+            };
+            if tokio::time::Instant::now() + backoff > deadline {
+                tracing::error!(error = %e, correlation = %self.correlation, phase = phase.as_str(), "could not record the outcome in the audit trail; reconciliation will close this command as interrupted");
+                return;
+            }
+            tracing::warn!(error = %e, correlation = %self.correlation, "cannot record the outcome in the audit trail yet; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
         }
     }
 
@@ -1378,7 +1427,7 @@ impl Run<'_> {
             return o;
         }
         let ns = place.namespace.as_str();
-        let _lock = match self
+        let lock = match self
             .lock(&place.cluster, Some(ns), target, &place.env)
             .await
         {
@@ -1398,8 +1447,7 @@ impl Run<'_> {
             Ok(c) => c,
             Err(e) => {
                 let o = cluster_outcome(e);
-                let _ = self
-                    .audit(Phase::Failed, serde_json::json!({"outcome": &o}))
+                self.audit_outcome(&lock, Phase::Failed, serde_json::json!({"outcome": &o}))
                     .await;
                 return o;
             }
@@ -1488,6 +1536,7 @@ impl Run<'_> {
             Err(e) => (Phase::Failed, cluster_outcome(e)),
         };
         self.audit_outcome(
+            &lock,
             phase,
             serde_json::json!({"change": change, "outcome": &outcome}),
         )

@@ -296,3 +296,32 @@ pub async fn wait_for_revision_after(api: &Api<Deployment>, name: &str, before: 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A Deployment whose next rollout can never finish: revision 1 runs, and its new template
+/// asks for a node that does not exist, so new pods stay Pending and never become ready.
+pub async fn stuck_deployment(
+    cluster: &TestCluster,
+    ns: &TestNamespace,
+    name: &str,
+    progress_deadline: Option<i32>,
+) {
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    let mut fixture = super::fixtures::Workload::new(name);
+    if let Some(seconds) = progress_deadline {
+        fixture = fixture.progress_deadline(seconds);
+    }
+    api.create(&PostParams::default(), &fixture.deployment())
+        .await
+        .expect("create");
+    wait_for_deployment(&cluster.client, &ns.name, name, Duration::from_secs(60)).await;
+    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Strategic(&patch),
+    )
+    .await
+    .expect("patch");
+    // The stuck template is revision 2 before the test acts on it.
+    wait_for_revision_after(&api, name, 1).await;
+}

@@ -137,3 +137,136 @@ fn replace_db_name(url: &str, name: &str) -> String {
     let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
     format!("{base}/{name}{query}")
 }
+
+/// A PostgreSQL server of one test's own (its own data directory and port), for tests that
+/// stop and restart the database under pitcrew. Uses the server binaries the test script
+/// found (`PITCREW_TEST_PG_BIN`), run as `PITCREW_TEST_PG_USER` when the tests run as root
+/// (initdb refuses root). Stopped when dropped.
+pub struct OwnPostgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    user: Option<String>,
+    pub port: u16,
+}
+
+impl OwnPostgres {
+    /// Initialises and starts a server. `None` when PostgreSQL tests are explicitly skipped.
+    pub fn start() -> Option<OwnPostgres> {
+        let bin = std::path::PathBuf::from(require_env(Part::Postgres, "PITCREW_TEST_PG_BIN")?);
+        let root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+        let user = root
+            .then(|| std::env::var("PITCREW_TEST_PG_USER").unwrap_or_else(|_| "postgres".into()));
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let pg = OwnPostgres {
+            dir,
+            bin,
+            user,
+            port,
+        };
+        if let Some(user) = &pg.user {
+            let chown = std::process::Command::new("chown")
+                .args(["-R", user])
+                .arg(pg.dir.path())
+                .status()
+                .expect("chown");
+            assert!(chown.success(), "chown the data directory to {user}");
+        }
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                &pg.data(),
+                "-U",
+                "pitcrew",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+            ],
+        );
+        pg.start_again();
+        Some(pg)
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://pitcrew@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let exe = self.bin.join(program);
+        let mut command = match &self.user {
+            Some(user) => {
+                let mut c = std::process::Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&exe);
+                c
+            }
+            None => std::process::Command::new(&exe),
+        };
+        let out = command.args(args).output().expect("run a PostgreSQL tool");
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts the server (again) on the same port and data, and waits until it accepts.
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server as a crash would (`immediate`: no checkpoint, connections cut).
+    pub fn stop(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(self.bin.join("pg_ctl"))
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
+            .output();
+        if let Some(user) = &self.user {
+            let _ = std::process::Command::new("runuser")
+                .args(["-u", user, "--"])
+                .arg(self.bin.join("pg_ctl"))
+                .args(["-D", &self.data(), "-m", "immediate", "stop"])
+                .output();
+        }
+    }
+}

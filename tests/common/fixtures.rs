@@ -16,6 +16,7 @@ pub struct Workload {
     containers: Vec<(String, String)>,
     replicas: i32,
     progress_deadline_seconds: Option<i32>,
+    min_ready_seconds: Option<i32>,
     annotations: BTreeMap<String, String>,
 }
 
@@ -27,6 +28,7 @@ impl Workload {
             containers: vec![("app".into(), format!("registry.invalid/{name}:1"))],
             replicas: 2,
             progress_deadline_seconds: None,
+            min_ready_seconds: None,
             annotations: BTreeMap::new(),
         }
     }
@@ -51,6 +53,13 @@ impl Workload {
 
     pub fn progress_deadline(mut self, seconds: i32) -> Self {
         self.progress_deadline_seconds = Some(seconds);
+        self
+    }
+
+    /// `minReadySeconds`: each new pod counts as available only after this long, so a rollout
+    /// of N pods takes about N × seconds (kwok makes pods ready at once).
+    pub fn min_ready(mut self, seconds: i32) -> Self {
+        self.min_ready_seconds = Some(seconds);
         self
     }
 
@@ -111,6 +120,7 @@ impl Workload {
                 selector: self.selector(),
                 template: self.template(),
                 progress_deadline_seconds: self.progress_deadline_seconds,
+                min_ready_seconds: self.min_ready_seconds,
                 ..DeploymentSpec::default()
             }),
             status: None,

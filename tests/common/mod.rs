@@ -6,6 +6,7 @@
 //!   constructors, so a test reads like its scenario.
 //! - [`databases`]: a fresh PostgreSQL database per test and an SQLite file per test.
 //! - [`serve`]: a running `pitcrew serve` on a free port.
+//! - [`slack`]: signed slash commands, as Slack sends them, and what a stand-in received.
 //!
 //! Tests that need the cluster or PostgreSQL fail with a clear message when the environment
 //! is missing. Outside CI, `PITCREW_TEST_SKIP=cluster,postgres` skips them explicitly (and
@@ -17,6 +18,7 @@ pub mod databases;
 pub mod fakes;
 pub mod fixtures;
 pub mod serve;
+pub mod slack;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

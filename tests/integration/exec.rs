@@ -125,35 +125,6 @@ async fn ready_checkout(
     (ns, api, setup)
 }
 
-/// A Deployment whose next rollout can never finish: revision 1 runs, and its new template
-/// asks for a node that does not exist, so new pods stay Pending and never become ready.
-async fn stuck_deployment(
-    cluster: &TestCluster,
-    ns: &TestNamespace,
-    name: &str,
-    progress_deadline: Option<i32>,
-) {
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let mut fixture = Workload::new(name);
-    if let Some(seconds) = progress_deadline {
-        fixture = fixture.progress_deadline(seconds);
-    }
-    api.create(&PostParams::default(), &fixture.deployment())
-        .await
-        .expect("create");
-    wait_for_deployment(&cluster.client, &ns.name, name, Duration::from_secs(60)).await;
-    let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": {"pitcrew.test/node": "none"}}}}});
-    api.patch(
-        name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Strategic(&patch),
-    )
-    .await
-    .expect("patch");
-    // The stuck template is revision 2 before the test acts on it.
-    crate::common::cluster::wait_for_revision_after(&api, name, 1).await;
-}
-
 #[tokio::test]
 async fn exec_restarts_follows_and_reports_with_exit_codes() {
     let Some(cluster) = TestCluster::connect().await else {
@@ -254,7 +225,7 @@ async fn a_rollout_that_never_becomes_ready_is_reported_as_failed_with_the_reaso
     };
     let ns = cluster.namespace("stuck").await;
     // The 2-second progress deadline passes while the new pods stay Pending.
-    stuck_deployment(&cluster, &ns, "stuck", Some(2)).await;
+    crate::common::cluster::stuck_deployment(&cluster, &ns, "stuck", Some(2)).await;
     let setup = setup(&cluster, &ns, "60s");
 
     let (code, out) = exec(&setup, "restart stuck -e staging");
@@ -290,7 +261,7 @@ async fn a_rollout_that_outlasts_the_timeout_is_reported_as_such() {
         return;
     };
     let ns = cluster.namespace("slow").await;
-    stuck_deployment(&cluster, &ns, "slow", None).await;
+    crate::common::cluster::stuck_deployment(&cluster, &ns, "slow", None).await;
     let setup = setup(&cluster, &ns, "3s");
     let started = std::time::Instant::now();
     let (code, out) = exec(&setup, "restart slow -e staging");
@@ -311,7 +282,7 @@ async fn following_a_rollout_stops_when_cancelled_and_reports_the_last_state() {
         return;
     };
     let ns = cluster.namespace("cancel").await;
-    stuck_deployment(&cluster, &ns, "stuck", None).await;
+    crate::common::cluster::stuck_deployment(&cluster, &ns, "stuck", None).await;
     let started = std::time::Instant::now();
     let mut seen = 0;
     let followed = pitcrew::cluster::follow(
@@ -348,7 +319,7 @@ async fn following_survives_watches_that_end_under_it() {
         return;
     };
     let ns = cluster.namespace("rewatch").await;
-    stuck_deployment(&cluster, &ns, "slow", None).await;
+    crate::common::cluster::stuck_deployment(&cluster, &ns, "slow", None).await;
     // Unblock the rollout after 4 s; each watch lasts 1 s, so following must re-watch (from
     // the last resource version) several times before it sees the rollout complete.
     let client = cluster.client.clone();

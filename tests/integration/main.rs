@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod deploy;
 mod exec;
+mod faults;
 mod hostile;
 mod justify;
 mod parse_props;

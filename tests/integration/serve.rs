@@ -69,6 +69,13 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
     let (status, ready) = get_json(&format!("{base}/readyz")).await;
     assert_eq!(status, 200, "{ready}");
     assert_eq!(ready["ready"], true);
+    assert_eq!(ready["clusters"]["main"]["ok"], true, "{ready}");
+    assert!(
+        ready["clusters"]["main"]["version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("v1.")),
+        "the API server's version: {ready}"
+    );
     assert_eq!(ready["policy"]["rules"], 1);
     assert_eq!(ready["policy"]["last_error"], serde_json::Value::Null);
 
@@ -171,8 +178,10 @@ async fn a_second_serve_on_the_same_sqlite_file_is_refused_with_what_to_do() {
             && stderr.contains("PostgreSQL"),
         "{stderr}"
     );
-    let (status, _) = get_json(&format!("{}/readyz", first.base)).await;
-    assert_eq!(status, 200, "the first replica keeps serving");
+    // The first keeps serving (unready only because its cluster is the unreachable stand-in).
+    let (_, ready) = get_json(&format!("{}/readyz", first.base)).await;
+    assert_eq!(ready["database"]["ok"], true, "{ready}");
+    assert_eq!(ready["clusters"]["main"]["ok"], false, "{ready}");
     let audit = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

@@ -14,6 +14,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of, wait_for_deployment};
 use crate::common::fakes;
 use crate::common::fixtures::Workload;
+use crate::common::slack::post_command as post;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::PostParams;
@@ -38,78 +39,20 @@ fn start_with(config: &Path, env: &[(&str, &str)]) -> Server {
 }
 
 fn form(text: &str, trigger: &str, team: &str, response_url: &str) -> String {
-    serde_urlencoded::to_string([
-        ("token", "deprecated-verification-token"),
-        ("team_id", team),
-        ("team_domain", "acme"),
-        ("channel_id", "C01INCIDENT"),
-        ("channel_name", "incidents"),
-        ("user_id", "U01DEV"),
-        ("user_name", "dev"),
-        ("command", "/pitcrew"),
-        ("text", text),
-        ("api_app_id", "A0PITCREW"),
-        ("response_url", response_url),
-        ("trigger_id", trigger),
-    ])
-    .expect("form")
-}
-
-async fn post(
-    base: &str,
-    body: &str,
-    ts: i64,
-    signature: Option<String>,
-) -> (u16, String, Duration) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{base}/slack/commands"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .body(body.to_string());
-    if let Some(sig) = signature {
-        request = request.header("x-slack-signature", sig);
-    }
-    let started = Instant::now();
-    let response = request.send().await.expect("post");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.text().await.unwrap_or_default(),
-        started.elapsed(),
-    )
+    crate::common::slack::command_form(text, trigger, team, "U01DEV", response_url)
 }
 
 async fn signed(base: &str, body: &str) -> (u16, String, Duration) {
-    let ts = chrono::Utc::now().timestamp();
-    post(base, body, ts, Some(sign(SECRET, ts, body))).await
+    crate::common::slack::signed_command(base, SECRET, body).await
 }
 
 /// The texts posted to the response_url so far.
 async fn replies(slack: &MockServer) -> Vec<String> {
-    slack
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.url.path().starts_with("/commands/"))
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect()
+    crate::common::slack::received(slack, "/commands/").await
 }
 
 async fn wait_for_reply(slack: &MockServer, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let got = replies(slack).await;
-        if got.len() >= n {
-            return got;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {} replies: {got:?}",
-            got.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::common::slack::wait_for_received(slack, "/commands/", n, Duration::from_secs(90)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,103 @@
+//! Playing Slack in tests: slash-command forms as Slack sends them, signed v0 with the app's
+//! signing secret, and what a stand-in for Slack received.
+
+use std::time::{Duration, Instant};
+
+/// A slash command's form body, with every field Slack sends.
+pub fn command_form(
+    text: &str,
+    trigger: &str,
+    team: &str,
+    user: &str,
+    response_url: &str,
+) -> String {
+    serde_urlencoded::to_string([
+        ("token", "deprecated-verification-token"),
+        ("team_id", team),
+        ("team_domain", "acme"),
+        ("channel_id", "C01INCIDENT"),
+        ("channel_name", "incidents"),
+        ("user_id", user),
+        ("user_name", "dev"),
+        ("command", "/pitcrew"),
+        ("text", text),
+        ("api_app_id", "A0PITCREW"),
+        ("response_url", response_url),
+        ("trigger_id", trigger),
+    ])
+    .expect("form")
+}
+
+/// POSTs a form to `/slack/commands` with the given timestamp and signature (none: unsigned):
+/// status, body and how long the acknowledgement took.
+pub async fn post_command(
+    base: &str,
+    body: &str,
+    ts: i64,
+    signature: Option<String>,
+) -> (u16, String, Duration) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/slack/commands"))
+        .timeout(Duration::from_secs(10))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .body(body.to_string());
+    if let Some(sig) = signature {
+        request = request.header("x-slack-signature", sig);
+    }
+    let started = Instant::now();
+    let response = request.send().await.expect("post a slash command");
+    let status = response.status().as_u16();
+    (
+        status,
+        response.text().await.unwrap_or_default(),
+        started.elapsed(),
+    )
+}
+
+/// POSTs a form to `/slack/commands` signed now with `secret`, as Slack does.
+pub async fn signed_command(base: &str, secret: &str, body: &str) -> (u16, String, Duration) {
+    let ts = chrono::Utc::now().timestamp();
+    post_command(
+        base,
+        body,
+        ts,
+        Some(pitcrew::chat::verify::sign(secret, ts, body)),
+    )
+    .await
+}
+
+/// The bodies a wiremock stand-in received at paths starting with `prefix`.
+pub async fn received(server: &wiremock::MockServer, prefix: &str) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path().starts_with(prefix))
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect()
+}
+
+/// Waits (up to `within`) until a stand-in received `n` requests at paths starting with
+/// `prefix`, and returns their bodies.
+pub async fn wait_for_received(
+    server: &wiremock::MockServer,
+    prefix: &str,
+    n: usize,
+    within: Duration,
+) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let got = received(server, prefix).await;
+        if got.len() >= n {
+            return got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {n} requests at {prefix} within {within:?}: {got:?}",
+            got.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
