@@ -384,8 +384,9 @@ async fn postgres_stopped_and_restarted_under_a_running_replica() {
     assert_eq!(ready.status().as_u16(), 503);
     let body: serde_json::Value = ready.json().await.expect("readyz JSON");
     assert_eq!(body["database"]["ok"], false, "{body}");
-    // Long enough for the rollout (~4 s) to end while the database is away.
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Long enough for the rollout (~5 s) to end while the database is away, and well within
+    // the lease (30 s), so its outcome is retried and then recorded.
+    tokio::time::sleep(Duration::from_secs(10)).await;
     pg.start_again();
 
     // Ready again without a restart.
@@ -425,6 +426,12 @@ async fn postgres_stopped_and_restarted_under_a_running_replica() {
     assert!(
         phases_of(&rows, "restart checkout -e staging").ends_with(&["started", "succeeded"]),
         "the outcome of the rollout that spanned the outage was recorded: {rows:?}"
+    );
+    assert!(
+        server
+            .log()
+            .contains("cannot record the outcome in the audit trail yet; retrying"),
+        "the outcome was written while the database was down, and retried"
     );
     let cart = phases_of(&rows, "restart cart -e staging");
     assert_eq!(
