@@ -3,7 +3,9 @@
 #   1. formatting and lints (cargo fmt --check, cargo clippy -D warnings)
 #   2. builds the Kubernetes control plane from Go modules (cached after the first run)
 #   3. starts a real cluster and a throw-away PostgreSQL on 127.0.0.1, free ports
-#   4. cargo test (unit + integration), then tears everything down
+#   4. cargo test (unit + integration)
+#   5. each cargo-fuzz target briefly (scripts/fuzz.sh), the Dockerfile's steps outside Docker
+#      (scripts/dockerfile_check.py), then tears everything down
 # With CI=true, a missing Go toolchain, cluster or PostgreSQL fails the run; it never skips.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,5 +60,11 @@ fi
 
 step "cargo test"
 cargo test --quiet -- --test-threads "${PITCREW_TEST_THREADS:-4}"
+
+step "fuzzing each cargo-fuzz target briefly, seeded from the corpus"
+scripts/fuzz.sh "${PITCREW_FUZZ_SECONDS:-20}"
+
+step "running the Dockerfile's build steps outside Docker and checking the image"
+scripts/dockerfile_check.py
 
 step "all tests passed in $((SECONDS - started)) s"

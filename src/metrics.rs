@@ -44,8 +44,33 @@ pub struct ActionLabels {
     pub action: &'static str,
 }
 
+/// A request pitcrew made to an outside service, and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutsideLabels {
+    /// `pagerduty`, `jira`, `slack` (the Web API) or `kubernetes`.
+    pub service: &'static str,
+    /// `ok`, or what went wrong (`timeout`, `network`, `server_error`, `rate_limited`, ...).
+    pub outcome: &'static str,
+}
+
+/// Time to the answer of each request to an outside service, by service and outcome (its
+/// `_count` by outcome counts the errors). Cheap to clone: clones share the same series, so
+/// the clients of each service hold one.
+#[derive(Clone)]
+pub struct Outside(Family<OutsideLabels, Histogram>);
+
+impl Outside {
+    pub fn observe(&self, service: &'static str, outcome: &'static str, took: std::time::Duration) {
+        self.0
+            .get_or_create(&OutsideLabels { service, outcome })
+            .observe(took.as_secs_f64());
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// Requests to PagerDuty, Jira, Slack's Web API and the Kubernetes API servers.
+    pub outside: Outside,
     /// Requests claiming to come from Slack, by how they were answered.
     pub slack_requests: Family<RequestLabels, Counter>,
     /// Time from receiving a request to answering it.
@@ -96,6 +121,16 @@ impl Metrics {
             "Time from receiving a Slack request to acknowledging it",
             slack_ack_seconds.clone(),
         );
+        let outside = Family::<OutsideLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+        });
+        registry.register(
+            "outside_request_seconds",
+            "Time to the answer of requests to outside services (pagerduty, jira, slack, kubernetes), by outcome",
+            outside.clone(),
+        );
         let decisions = Family::<DecisionLabels, Counter>::default();
         registry.register(
             "policy_decisions",
@@ -144,6 +179,7 @@ impl Metrics {
         );
         Metrics {
             registry,
+            outside: Outside(outside),
             slack_requests,
             slack_ack_seconds,
             decisions,

@@ -11,6 +11,8 @@ pub struct SlackWeb {
     client: std::sync::Arc<SlackHyperClient>,
     token: SlackApiToken,
     health: std::sync::Arc<super::health::SlackHealth>,
+    /// Where every call is timed (`/metrics`, service `slack`).
+    outside: Option<crate::metrics::Outside>,
 }
 
 /// slack-morphism's HTTP connector at `api_base_url` (https, or http for a local stand-in).
@@ -54,11 +56,36 @@ impl SlackWeb {
                 bot_token.expose_secret().to_string(),
             )),
             health,
+            outside: None,
         })
     }
 
-    /// Records what a call showed of Slack's reachability and returns its result.
-    fn seen<T>(&self, result: Result<T, SlackClientError>) -> Result<T, PostError> {
+    /// Times every call in `/metrics` (service `slack`).
+    pub fn observed(mut self, outside: crate::metrics::Outside) -> SlackWeb {
+        self.outside = Some(outside);
+        self
+    }
+
+    /// Records what a call showed of Slack's reachability, and how long it took, and returns
+    /// its result.
+    fn seen<T>(
+        &self,
+        started: std::time::Instant,
+        result: Result<T, SlackClientError>,
+    ) -> Result<T, PostError> {
+        if let Some(outside) = &self.outside {
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(SlackClientError::RateLimitError(_)) => "rate_limited",
+                Err(SlackClientError::ApiError(_)) => "refused",
+                Err(SlackClientError::HttpError(e)) if e.status_code.is_server_error() => {
+                    "server_error"
+                }
+                Err(SlackClientError::HttpError(_)) => "unexpected_status",
+                Err(_) => "network",
+            };
+            outside.observe("slack", outcome, started.elapsed());
+        }
         match result {
             Ok(v) => {
                 self.health.reached();
@@ -78,9 +105,10 @@ impl SlackWeb {
 
     /// `auth.test`: is Slack reachable and the bot token good? Recorded like every call.
     pub async fn auth_test(&self) -> Result<(), PostError> {
+        let started = std::time::Instant::now();
         let session = self.client.open_session(&self.token);
         let result = session.auth_test().await.map(|_| ());
-        self.seen(result)
+        self.seen(started, result)
     }
 
     /// Posts plain text (mrkdwn) to a channel.
@@ -95,6 +123,7 @@ impl SlackWeb {
         thread_ts: Option<&str>,
         text: &str,
     ) -> Result<(), PostError> {
+        let started = std::time::Instant::now();
         let session = self.client.open_session(&self.token);
         let mut request = SlackApiChatPostMessageRequest::new(
             SlackChannelId::new(channel.to_string()),
@@ -102,7 +131,7 @@ impl SlackWeb {
         );
         request.thread_ts = thread_ts.map(|t| SlackTs::new(t.to_string()));
         let result = session.chat_post_message(&request).await.map(|_| ());
-        self.seen(result)
+        self.seen(started, result)
     }
 
     /// Posts a message (text, optional Block Kit blocks) and returns its `ts`, to update it.
@@ -112,13 +141,14 @@ impl SlackWeb {
         text: &str,
         blocks: Option<&serde_json::Value>,
     ) -> Result<String, PostError> {
+        let started = std::time::Instant::now();
         let session = self.client.open_session(&self.token);
         let request = SlackApiChatPostMessageRequest::new(
             SlackChannelId::new(channel.to_string()),
             content(text, blocks),
         );
         let result = session.chat_post_message(&request).await.map(|r| r.ts.0);
-        self.seen(result)
+        self.seen(started, result)
     }
 
     /// Replaces the text (and blocks) of a message posted earlier.
@@ -129,6 +159,7 @@ impl SlackWeb {
         text: &str,
         blocks: Option<&serde_json::Value>,
     ) -> Result<(), PostError> {
+        let started = std::time::Instant::now();
         let session = self.client.open_session(&self.token);
         let request = SlackApiChatUpdateRequest::new(
             SlackChannelId::new(channel.to_string()),
@@ -136,7 +167,7 @@ impl SlackWeb {
             SlackTs::new(ts.to_string()),
         );
         let result = session.chat_update(&request).await.map(|_| ());
-        self.seen(result)
+        self.seen(started, result)
     }
 }
 

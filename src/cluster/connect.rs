@@ -24,12 +24,19 @@ pub struct Clusters {
 
 impl Clusters {
     /// Builds a client for each cluster. No request is sent: a cluster that is down is
-    /// reported when a command needs it, not at start.
-    pub async fn connect(config: &Config) -> Result<Clusters, Error> {
+    /// reported when a command needs it, not at start. Requests are timed in `outside` when
+    /// given (`/metrics`, service `kubernetes`).
+    pub async fn connect(
+        config: &Config,
+        outside: Option<&crate::metrics::Outside>,
+    ) -> Result<Clusters, Error> {
         crate::install_crypto_provider();
         let mut clients = BTreeMap::new();
         for (name, connection) in &config.clusters {
-            clients.insert(name.clone(), client_for(name, connection).await?);
+            clients.insert(
+                name.clone(),
+                client_for(name, connection, outside.cloned()).await?,
+            );
         }
         Ok(Clusters { clients })
     }
@@ -70,7 +77,11 @@ impl Clusters {
     }
 }
 
-async fn client_for(name: &ClusterName, connection: &ClusterConnection) -> Result<Client, Error> {
+async fn client_for(
+    name: &ClusterName,
+    connection: &ClusterConnection,
+    outside: Option<crate::metrics::Outside>,
+) -> Result<Client, Error> {
     let fail = |reason: String| Error::Connect {
         cluster: name.to_string(),
         reason,
@@ -96,7 +107,7 @@ async fn client_for(name: &ClusterName, connection: &ClusterConnection) -> Resul
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.write_timeout = Some(WRITE_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
-    client_with_nodelay(config).map_err(|e| fail(e.to_string()))
+    client_observed(config, outside).map_err(|e| fail(e.to_string()))
 }
 
 /// A kube client like `Client::try_from(config)` builds, but whose TCP connections set
@@ -105,6 +116,30 @@ async fn client_for(name: &ClusterName, connection: &ClusterConnection) -> Resul
 /// delayed ACK: measured here, a restart's command-to-patch went from ~5 ms to ~50 ms after a
 /// 1 s pause (see BENCHMARKS.md).
 pub fn client_with_nodelay(config: kube::Config) -> Result<Client, kube::Error> {
+    client_observed(config, None)
+}
+
+/// What a Kubernetes API answer means for `/metrics`.
+fn outcome_of(status: Option<u16>) -> &'static str {
+    match status {
+        None => "network",
+        Some(200..=299) => "ok",
+        Some(401) => "unauthorized",
+        Some(403) => "forbidden",
+        Some(404) => "not_found",
+        Some(409) => "conflict",
+        Some(429) => "rate_limited",
+        Some(400..=499) => "client_error",
+        Some(_) => "server_error",
+    }
+}
+
+/// [`client_with_nodelay`], timing each request to its answer's headers in `outside` (a
+/// watch's headers come at once, so long watches do not skew it).
+fn client_observed(
+    config: kube::Config,
+    outside: Option<crate::metrics::Outside>,
+) -> Result<Client, kube::Error> {
     use hyper_util::client::legacy::connect::HttpConnector;
     use kube::client::ConfigExt;
 
@@ -128,6 +163,17 @@ pub fn client_with_nodelay(config: kube::Config) -> Result<Client, kube::Error> 
                 Box::new(e)
             },
         )
+        .map_future(move |answer| {
+            let (outside, started) = (outside.clone(), std::time::Instant::now());
+            async move {
+                let answer: Result<axum::http::Response<_>, _> = answer.await;
+                if let Some(outside) = outside {
+                    let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+                    outside.observe("kubernetes", outcome_of(status), started.elapsed());
+                }
+                answer
+            }
+        })
         .service(http_client);
     Ok(Client::new(service, config.default_namespace))
 }

@@ -37,6 +37,22 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The outcome label of `/metrics` (`pitcrew_outside_request_seconds`).
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            FetchError::Timeout(_) => "timeout",
+            FetchError::RateLimited => "rate_limited",
+            FetchError::Server(_) => "server_error",
+            FetchError::Unauthorized(_) => "unauthorized",
+            FetchError::NotFound => "not_found",
+            FetchError::Status(_) => "unexpected_status",
+            FetchError::Redirect(_) => "redirect",
+            FetchError::TooLarge => "too_large",
+            FetchError::Malformed(_) => "malformed",
+            FetchError::Network(_) => "network",
+        }
+    }
+
     /// A refusal a user can act on. `service` is "PagerDuty" or "Jira"; `what` names the
     /// reference ("incident Q1ABC").
     pub fn for_user(&self, service: &str, what: &str) -> String {
@@ -102,6 +118,8 @@ pub fn join(base: &Url, path: &str) -> Result<Url, FetchError> {
 pub struct Http {
     client: reqwest::Client,
     timeout: Duration,
+    /// Where each exchange is timed, and the service's name there.
+    observed: Option<(crate::metrics::Outside, &'static str)>,
 }
 
 impl Http {
@@ -112,7 +130,17 @@ impl Http {
             .connect_timeout(timeout)
             .build()
             .unwrap_or_default();
-        Http { client, timeout }
+        Http {
+            client,
+            timeout,
+            observed: None,
+        }
+    }
+
+    /// Times every exchange (retries included) in `/metrics` as `service`.
+    pub fn observed(mut self, outside: crate::metrics::Outside, service: &'static str) -> Http {
+        self.observed = Some((outside, service));
+        self
     }
 
     pub fn timeout(&self) -> Duration {
@@ -123,6 +151,23 @@ impl Http {
     /// One retry on 502/503/504 and as many as 429's Retry-After allows, all within the
     /// timeout.
     pub async fn json(
+        &self,
+        method: Method,
+        url: Url,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<serde_json::Value, FetchError> {
+        let started = Instant::now();
+        let result = self.exchange(method, url, build).await;
+        if let Some((outside, service)) = &self.observed {
+            let outcome = result
+                .as_ref()
+                .map_or_else(FetchError::metric_label, |_| "ok");
+            outside.observe(service, outcome, started.elapsed());
+        }
+        result
+    }
+
+    async fn exchange(
         &self,
         method: Method,
         url: Url,

@@ -67,6 +67,12 @@ impl Jira {
         }
     }
 
+    /// Times its requests in `/metrics` (service `jira`).
+    pub fn observed(mut self, outside: crate::metrics::Outside) -> Jira {
+        self.http = self.http.observed(outside, "jira");
+        self
+    }
+
     pub fn config(&self) -> &JiraConfig {
         &self.config
     }

@@ -42,14 +42,19 @@ impl LiveJustifier {
 
     /// The clients the configuration and its secrets allow (a section without its secrets
     /// is reported by `config check`; here it is simply absent, and references to it refused).
-    pub fn from_config(config: &Config) -> LiveJustifier {
+    /// Their requests are timed in `outside` (`/metrics`).
+    pub fn from_config(config: &Config, outside: &crate::metrics::Outside) -> LiveJustifier {
         let s = &config.secrets;
         let pagerduty = match (&config.pagerduty, &s.pagerduty_token) {
-            (Some(c), Some(t)) => Some(PagerDuty::new(c.clone(), t.clone())),
+            (Some(c), Some(t)) => {
+                Some(PagerDuty::new(c.clone(), t.clone()).observed(outside.clone()))
+            }
             _ => None,
         };
         let jira = match (&config.jira, &s.jira_email, &s.jira_api_token) {
-            (Some(c), Some(e), Some(t)) => Some(Jira::new(c.clone(), e.clone(), t.clone())),
+            (Some(c), Some(e), Some(t)) => {
+                Some(Jira::new(c.clone(), e.clone(), t.clone()).observed(outside.clone()))
+            }
             _ => None,
         };
         LiveJustifier::new(pagerduty, jira)

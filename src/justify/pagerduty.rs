@@ -56,6 +56,12 @@ impl PagerDuty {
         }
     }
 
+    /// Times its requests in `/metrics` (service `pagerduty`).
+    pub fn observed(mut self, outside: crate::metrics::Outside) -> PagerDuty {
+        self.http = self.http.observed(outside, "pagerduty");
+        self
+    }
+
     pub fn config(&self) -> &PagerDutyConfig {
         &self.config
     }

@@ -57,11 +57,12 @@ impl Context {
     /// The context for serving: policy loaded, clusters connected, the database opened and
     /// migrated, the audit trail in it.
     pub async fn new(config: Config) -> crate::Result<Arc<Context>> {
-        let clusters = Clusters::connect(&config).await?;
+        let metrics = crate::metrics::Metrics::new();
+        let clusters = Clusters::connect(&config, Some(&metrics.outside)).await?;
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
         let audit = Box::new(crate::audit::AuditStore::new(db.clone()));
-        Context::build(config, clusters, audit, Some(db))
+        Context::build(config, clusters, audit, Some(db), metrics)
     }
 
     /// The context over clusters and an audit sink made elsewhere; loads the policy the
@@ -71,7 +72,13 @@ impl Context {
         clusters: Clusters,
         audit: Box<dyn AuditSink>,
     ) -> crate::Result<Arc<Context>> {
-        Context::build(config, clusters, audit, None)
+        Context::build(
+            config,
+            clusters,
+            audit,
+            None,
+            crate::metrics::Metrics::new(),
+        )
     }
 
     fn build(
@@ -79,12 +86,16 @@ impl Context {
         clusters: Clusters,
         audit: Box<dyn AuditSink>,
         db: Option<crate::db::Database>,
+        metrics: crate::metrics::Metrics,
     ) -> crate::Result<Arc<Context>> {
         let policy = Arc::new(crate::policy::PolicyHandle::load(
             config.policy.model.clone(),
             config.policy.policy.clone(),
         )?);
-        let justifier = Arc::new(crate::justify::LiveJustifier::from_config(&config));
+        let justifier = Arc::new(crate::justify::LiveJustifier::from_config(
+            &config,
+            &metrics.outside,
+        ));
         let slack_health = Arc::new(crate::chat::health::SlackHealth::default());
         let slack = match &config.secrets.slack_bot_token {
             Some(token) => Some(
@@ -93,7 +104,8 @@ impl Context {
                     token,
                     slack_health.clone(),
                 )
-                .map_err(|e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")))?,
+                .map_err(|e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")))?
+                .observed(metrics.outside.clone()),
             ),
             None => None,
         };
@@ -111,7 +123,7 @@ impl Context {
             db,
             audit,
             cancel: tokio::sync::watch::Sender::new(false),
-            metrics: crate::metrics::Metrics::new(),
+            metrics,
             work: tokio_util::task::TaskTracker::new(),
         }))
     }

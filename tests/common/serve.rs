@@ -65,6 +65,21 @@ impl Serve {
         std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
+    /// The value of one series of `/metrics`, written as it appears there
+    /// (`name{label="value",...}`); `None` when the replica has not exported it.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let prefix = format!("{series} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    }
+
     /// Sends SIGTERM, as Kubernetes does when it stops a pod.
     pub fn terminate(&self) {
         let sent = Command::new("kill")

@@ -101,3 +101,54 @@ pub async fn wait_for_received(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Clicks a button of pitcrew's message as `user` (a signed `block_actions` interaction);
+/// returns the HTTP status of the acknowledgement.
+pub async fn click(
+    base: &str,
+    secret: &str,
+    team: &str,
+    user: &str,
+    action: &str,
+    value: &str,
+    hook: &str,
+) -> u16 {
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": team},
+        "team": {"id": team, "domain": "acme"},
+        "api_app_id": "A0PITCREW",
+        "trigger_id": format!("trig-{user}-{action}-{}", chrono::Utc::now().timestamp_micros()),
+        "response_url": hook,
+        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C01INCIDENT"},
+        "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": value,
+                     "action_ts": "1700000001.000100", "text": {"type": "plain_text", "text": "x"}}]
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
+    let ts = chrono::Utc::now().timestamp();
+    reqwest::Client::new()
+        .post(format!("{base}/slack/interactions"))
+        .timeout(Duration::from_secs(10))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header(
+            "x-slack-signature",
+            pitcrew::chat::verify::sign(secret, ts, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("click")
+        .status()
+        .as_u16()
+}
+
+/// The value of the button `action` in a reply (its JSON body), if it has one.
+pub fn button(reply: &str, action: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(reply).ok()?;
+    v["blocks"].as_array()?.iter().find_map(|b| {
+        b["elements"].as_array()?.iter().find_map(|e| {
+            (e["action_id"] == action).then(|| e["value"].as_str().unwrap_or_default().to_string())
+        })
+    })
+}

@@ -391,7 +391,7 @@ async fn nothing_runs_when_the_started_event_cannot_be_recorded() {
         _ => None,
     };
     let config = pitcrew::config::Config::load(&setup.config, &env).expect("config");
-    let clusters = pitcrew::cluster::Clusters::connect(&config)
+    let clusters = pitcrew::cluster::Clusters::connect(&config, None)
         .await
         .expect("clusters");
     let sink = FailingAt(pitcrew::command::Phase::Started, Default::default());

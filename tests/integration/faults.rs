@@ -663,5 +663,24 @@ async fn slack_5xx_and_429_delay_the_live_message_but_never_lose_or_repeat_it() 
         "no fallback message through the response_url"
     );
     assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
+    // /metrics counts the outside calls by outcome: Slack's two 503s and one 429 among them.
+    let count = |service: &str, outcome: &str| {
+        format!(
+            "pitcrew_outside_request_seconds_count{{service=\"{service}\",outcome=\"{outcome}\"}}"
+        )
+    };
+    assert_eq!(
+        server.metric(&count("slack", "server_error")).await,
+        Some(2.0)
+    );
+    assert_eq!(
+        server.metric(&count("slack", "rate_limited")).await,
+        Some(1.0)
+    );
+    assert!(server.metric(&count("slack", "ok")).await >= Some(2.0));
+    assert!(
+        server.metric(&count("kubernetes", "ok")).await >= Some(3.0),
+        "the restart's reads, patch and watch were timed"
+    );
     slack.verify().await;
 }

@@ -1,11 +1,12 @@
 //! Exactly once with two replicas on one PostgreSQL: N distinct slash commands, each
 //! delivered three times (Slack's retries, a replayed request) to randomly chosen replicas at
 //! the same moment, make exactly N changes in the cluster (checked on the objects: each
-//! Deployment restarted exactly once), N `started` events, and a trail that verifies.
+//! Deployment restarted exactly once), N `started` events, and a trail that verifies. And
+//! Confirm/Approve buttons pressed twice on both replicas at once run each change once.
 //!
-//! N is `PITCREW_TEST_REPLICA_COMMANDS` (default 100 to keep the suite quick; the issue's
-//! 500 is run with `PITCREW_TEST_REPLICA_COMMANDS=500`, on Deployments of 0 replicas since the
-//! test cluster's fake nodes hold 330 pods in all).
+//! N is 500 (the number); `PITCREW_TEST_REPLICA_COMMANDS` lowers it for a quick local
+//! run. Past 100 commands the Deployments have 0 replicas, since the test cluster's fake nodes
+//! hold 330 pods in all (a restart still makes a new revision, which is what is counted).
 
 use std::time::{Duration, Instant};
 
@@ -35,7 +36,7 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
     let n: usize = std::env::var("PITCREW_TEST_REPLICA_COMMANDS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
+        .unwrap_or(500);
     let ns = cluster.namespace("replicas").await;
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
     // kwok's three fake nodes hold 110 pods each: past 100 commands the Deployments run no
@@ -225,6 +226,164 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
         std::collections::BTreeMap::from([("started", n as u64), ("succeeded", n as u64)])
     );
     eprintln!("{n} commands × 3 deliveries to 2 replicas: acknowledged in {acked:?}, all done");
+    drop(replicas);
+    pg.cleanup().await;
+}
+
+/// Buttons pressed twice, on two replicas at the same moment (a double click, Slack's retry
+/// of a slow interaction): for M changes in a protected environment that needs one approval,
+/// the requester's Confirm and the approver's Approve each reach both replicas at once; every
+/// change runs exactly once (one new revision per Deployment, M `started` events), and the
+/// trail verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_and_approvals_clicked_twice_on_two_replicas_run_once() {
+    use crate::common::fakes;
+    use crate::common::slack::{button, click, command_form, signed_command, wait_for_received};
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let Some(pg) = TestDb::postgres().await else {
+        return;
+    };
+    let url = pg.url().expect("a PostgreSQL URL");
+    let m = 20;
+    let ns = cluster.namespace("clicks").await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    for i in 0..m {
+        api.create(
+            &PostParams::default(),
+            &Workload::new(&format!("app-{i}")).replicas(0).deployment(),
+        )
+        .await
+        .expect("create a deployment");
+    }
+    for i in 0..m {
+        crate::common::cluster::wait_for_deployment(
+            &cluster.client,
+            &ns.name,
+            &format!("app-{i}"),
+            Duration::from_secs(120),
+        )
+        .await;
+    }
+    let sink = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&sink)
+        .await;
+    let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
+    let (_dir, config) = pitcrew_dir(
+        "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
+        format!(
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[rollout]\ntimeout = \"120s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            sink.uri(),
+            pagerduty.uri(),
+            cluster.kubeconfig,
+            ns.name
+        ),
+    );
+    let env = [
+        ("SLACK_SIGNING_SECRET", SECRET),
+        ("PAGERDUTY_TOKEN", fakes::PD_TOKEN),
+        ("DATABASE_URL", url.as_str()),
+    ];
+    let replicas = [Serve::start(&config, &env), Serve::start(&config, &env)];
+    let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+    // Each change's own response_url; the path ends in `/` so that 1's is no prefix of 10's.
+    let hook = |i: usize| format!("{}/hooks/{i}/", sink.uri());
+    let hook_path = |i: usize| format!("/hooks/{i}/");
+
+    // Every change asked for on one replica; each waits for its Confirm button.
+    for i in 0..m {
+        let body = command_form(
+            &format!("restart app-{i} -e prod --reason Q1OPEN"),
+            &format!("clicks.{i}"),
+            TEAM,
+            "U01DEV",
+            &hook(i),
+        );
+        let (status, ack, _) = signed_command(&bases[i % 2], SECRET, &body).await;
+        assert_eq!(status, 200, "{ack}");
+    }
+    // Each button pressed on both replicas at once; the next step waits for the reply.
+    let press_twice = |who: &'static str, action: &'static str, value: String, i: usize| {
+        let (a, b, h) = (bases[0].clone(), bases[1].clone(), hook(i));
+        async move {
+            let (x, y) = tokio::join!(
+                click(&a, SECRET, TEAM, who, action, &value, &h),
+                click(&b, SECRET, TEAM, who, action, &value, &h)
+            );
+            assert_eq!((x, y), (200, 200));
+        }
+    };
+    for i in 0..m {
+        let got = wait_for_received(&sink, &hook_path(i), 1, Duration::from_secs(60)).await;
+        let confirm = button(&got[0], "pitcrew_confirm")
+            .unwrap_or_else(|| panic!("a Confirm button: {}", got[0]));
+        press_twice("U01DEV", "pitcrew_confirm", confirm, i).await;
+    }
+    for i in 0..m {
+        // Two presses of Confirm: one reply with the Approve button, one refusal (used).
+        let got = wait_for_received(&sink, &hook_path(i), 3, Duration::from_secs(60)).await;
+        let approve = got
+            .iter()
+            .find_map(|r| button(r, "pitcrew_approve"))
+            .unwrap_or_else(|| panic!("one Approve button among {got:?}"));
+        press_twice("U02LEAD", "pitcrew_approve", approve, i).await;
+    }
+    for i in 0..m {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let got = crate::common::slack::received(&sink, &hook_path(i)).await;
+            if got.iter().any(|r| r.contains("successfully rolled out")) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "app-{i} never finished: {got:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut revisions = std::collections::BTreeMap::new();
+    for i in 0..m {
+        let d = api.get(&format!("app-{i}")).await.expect("get");
+        *revisions.entry(revision_of(&d)).or_insert(0) += 1;
+    }
+    assert_eq!(
+        revisions,
+        std::collections::BTreeMap::from([(2, m)]),
+        "each change ran once (revision → count)"
+    );
+    for i in 0..m {
+        let got = crate::common::slack::received(&sink, &hook_path(i)).await;
+        assert_eq!(
+            got.iter()
+                .filter(|r| r.contains("successfully rolled out"))
+                .count(),
+            1,
+            "app-{i}: one outcome: {got:?}"
+        );
+    }
+    let starts: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE phase = 'started'")
+            .fetch_one(pg.db().pool())
+            .await
+            .expect("count");
+    assert_eq!(starts, m as i64);
+    // Each reason was checked live against PagerDuty, and /metrics timed those calls.
+    let mut pagerduty_ok = 0.0;
+    for r in &replicas {
+        pagerduty_ok += r
+            .metric("pitcrew_outside_request_seconds_count{service=\"pagerduty\",outcome=\"ok\"}")
+            .await
+            .unwrap_or(0.0);
+    }
+    assert!(pagerduty_ok >= 1.0, "PagerDuty calls timed: {pagerduty_ok}");
+    let verified = pitcrew::audit::AuditStore::new(pg.db().clone())
+        .verify()
+        .await
+        .expect("verify");
+    assert_eq!(verified.first_problem, None);
     drop(replicas);
     pg.cleanup().await;
 }

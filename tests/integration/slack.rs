@@ -408,41 +408,10 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
 }
 
 async fn click(base: &str, user: &str, action: &str, value: &str, hook: &str) -> u16 {
-    let payload = serde_json::json!({
-        "type": "block_actions",
-        "user": {"id": user, "username": "someone", "team_id": TEAM},
-        "team": {"id": TEAM, "domain": "acme"},
-        "api_app_id": "A0PITCREW",
-        "trigger_id": format!("trig-{user}-{action}-{}", chrono::Utc::now().timestamp_micros()),
-        "response_url": hook,
-        "container": {"type": "message", "message_ts": "1700000000.000100", "channel_id": "C01INCIDENT"},
-        "actions": [{"type": "button", "action_id": action, "block_id": "b", "value": value,
-                     "action_ts": "1700000001.000100", "text": {"type": "plain_text", "text": "x"}}]
-    });
-    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
-    let ts = chrono::Utc::now().timestamp();
-    reqwest::Client::new()
-        .post(format!("{base}/slack/interactions"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", sign(SECRET, ts, &body))
-        .body(body)
-        .send()
-        .await
-        .expect("click")
-        .status()
-        .as_u16()
+    crate::common::slack::click(base, SECRET, TEAM, user, action, value, hook).await
 }
 
-/// The value of the first button of the last reply that has buttons.
-fn button(reply: &str, action: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(reply).ok()?;
-    v["blocks"].as_array()?.iter().find_map(|b| {
-        b["elements"].as_array()?.iter().find_map(|e| {
-            (e["action_id"] == action).then(|| e["value"].as_str().unwrap_or_default().to_string())
-        })
-    })
-}
+use crate::common::slack::button;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
