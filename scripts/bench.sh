@@ -4,6 +4,7 @@
 #   audit             SQLite always, PostgreSQL through the throw-away server started here
 #   policy            decisions vs casbin-rs
 #   slack_ack         signed slash commands acknowledged, pitcrew vs slack-bolt (installed here)
+#   replicas_load     2 replicas on PostgreSQL under a steady rate of commands (cluster + PostgreSQL)
 # PITCREW_BENCH_EVENTS (default 1,000,000) sizes the audit trail for verify and queries.
 #
 #   scripts/bench.sh              all of them
@@ -12,15 +13,18 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/testenv/env.sh
 benches=("$@")
-[[ ${#benches[@]} -gt 0 ]] || benches=(command_to_patch audit policy slack_ack)
+[[ ${#benches[@]} -gt 0 ]] || benches=(command_to_patch audit policy slack_ack replicas_load)
 testenv_init
 for b in "${benches[@]}"; do
   case "$b" in
     command_to_patch) [[ -n "${KUBECONFIG:-}" && -n "${_bench_cluster:-}" ]] || { testenv_start_cluster; _bench_cluster=1; } ;;
     audit) [[ -n "${_bench_pg:-}" ]] || { testenv_start_postgres; _bench_pg=1; } ;;
     slack_ack) testenv_install_tools; export PITCREW_BENCH_PYTHON="$PITCREW_TEST_PYTHON" ;;
+    replicas_load)
+      [[ -n "${_bench_cluster:-}" ]] || { testenv_start_cluster; _bench_cluster=1; }
+      [[ -n "${_bench_pg:-}" ]] || { testenv_start_postgres; _bench_pg=1; } ;;
     policy) ;;
-    *) die "unknown benchmark $b (command_to_patch, audit, policy, slack_ack)" ;;
+    *) die "unknown benchmark $b (command_to_patch, audit, policy, slack_ack, replicas_load)" ;;
   esac
   cargo bench --quiet --bench "$b"
 done

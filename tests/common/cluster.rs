@@ -231,14 +231,23 @@ impl TestCluster {
         prefix: &str,
         name: &str,
     ) -> (TestNamespace, Api<Deployment>) {
+        self.with_workload(prefix, name, super::fixtures::Workload::new(name))
+            .await
+    }
+
+    /// A fresh namespace with `workload` as a rolled-out Deployment (one revision), and its
+    /// API. `name` is the workload's name.
+    pub async fn with_workload(
+        &self,
+        prefix: &str,
+        name: &str,
+        workload: super::fixtures::Workload,
+    ) -> (TestNamespace, Api<Deployment>) {
         let ns = self.namespace(prefix).await;
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &ns.name);
-        api.create(
-            &PostParams::default(),
-            &super::fixtures::Workload::new(name).deployment(),
-        )
-        .await
-        .expect("create the deployment");
+        api.create(&PostParams::default(), &workload.deployment())
+            .await
+            .expect("create the deployment");
         wait_for_deployment(&self.client, &ns.name, name, Duration::from_secs(60)).await;
         (ns, api)
     }

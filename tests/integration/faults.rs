@@ -101,22 +101,10 @@ async fn sigterm_lets_the_rollout_in_flight_finish_before_exiting() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("drain").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
     // Each new pod counts as available 3 s after it is ready: the restart takes ~6 s or more.
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").min_ready(3).deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster
+        .with_workload("drain", "checkout", Workload::new("checkout").min_ready(3))
+        .await;
     let sink = hooks().await;
     let (_dir, config) = pitcrew_dir(
         POLICY,
@@ -567,21 +555,9 @@ async fn slack_5xx_and_429_delay_the_live_message_but_never_lose_or_repeat_it() 
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("flaky").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").min_ready(1).deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster
+        .with_workload("flaky", "checkout", Workload::new("checkout").min_ready(1))
+        .await;
     let slack = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/chat.postMessage"))

@@ -24,6 +24,39 @@ use crate::common::serve::Serve;
 const SECRET: &str = "replicas-signing-secret";
 const TEAM: &str = "T0PITCREW";
 
+/// A fresh namespace with `n` Deployments `app-0` … of `pods` replicas each, all rolled out
+/// (revision 1) before anything restarts them: a restart that lands before the first rollout
+/// would be folded into it.
+async fn apps(
+    cluster: &TestCluster,
+    prefix: &str,
+    n: usize,
+    pods: i32,
+) -> (crate::common::cluster::TestNamespace, Api<Deployment>) {
+    let ns = cluster.namespace(prefix).await;
+    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
+    for i in 0..n {
+        api.create(
+            &PostParams::default(),
+            &Workload::new(&format!("app-{i}"))
+                .replicas(pods)
+                .deployment(),
+        )
+        .await
+        .expect("create a deployment");
+    }
+    for i in 0..n {
+        crate::common::cluster::wait_for_deployment(
+            &cluster.client,
+            &ns.name,
+            &format!("app-{i}"),
+            Duration::from_secs(120),
+        )
+        .await;
+    }
+    (ns, api)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivered() {
     let Some(cluster) = TestCluster::connect().await else {
@@ -37,32 +70,9 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let ns = cluster.namespace("replicas").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
     // kwok's three fake nodes hold 110 pods each: past 100 commands the Deployments run no
     // pods (a restart still makes a new revision, which is what is counted).
-    let pods = if n > 100 { 0 } else { 1 };
-    for i in 0..n {
-        api.create(
-            &PostParams::default(),
-            &Workload::new(&format!("app-{i}"))
-                .replicas(pods)
-                .deployment(),
-        )
-        .await
-        .expect("create a deployment");
-    }
-    // Rolled out (revision 1) before anything restarts them: a restart that lands before the
-    // first rollout would be folded into it.
-    for i in 0..n {
-        crate::common::cluster::wait_for_deployment(
-            &cluster.client,
-            &ns.name,
-            &format!("app-{i}"),
-            Duration::from_secs(120),
-        )
-        .await;
-    }
+    let (ns, api) = apps(&cluster, "replicas", n, if n > 100 { 0 } else { 1 }).await;
     let sink = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
@@ -247,25 +257,7 @@ async fn confirmations_and_approvals_clicked_twice_on_two_replicas_run_once() {
     };
     let url = pg.url().expect("a PostgreSQL URL");
     let m = 20;
-    let ns = cluster.namespace("clicks").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    for i in 0..m {
-        api.create(
-            &PostParams::default(),
-            &Workload::new(&format!("app-{i}")).replicas(0).deployment(),
-        )
-        .await
-        .expect("create a deployment");
-    }
-    for i in 0..m {
-        crate::common::cluster::wait_for_deployment(
-            &cluster.client,
-            &ns.name,
-            &format!("app-{i}"),
-            Duration::from_secs(120),
-        )
-        .await;
-    }
+    let (ns, api) = apps(&cluster, "clicks", m, 0).await;
     let sink = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))

@@ -15,9 +15,6 @@ use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of, wait_for_dep
 use crate::common::fakes;
 use crate::common::fixtures::Workload;
 use crate::common::slack::post_command as post;
-use k8s_openapi::api::apps::v1::Deployment;
-use kube::Api;
-use kube::api::PostParams;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
 const TEAM: &str = "T0PITCREW";
@@ -776,27 +773,22 @@ async fn a_failed_change_offers_a_roll_back_button_that_undoes_it() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let ns = cluster.namespace("undo").await;
-    let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    api.create(
-        &PostParams::default(),
-        &Workload::new("checkout").progress_deadline(2).deployment(),
-    )
-    .await
-    .expect("create");
-    wait_for_deployment(
-        &cluster.client,
-        &ns.name,
-        "checkout",
-        Duration::from_secs(60),
-    )
-    .await;
+    let (ns, api) = cluster
+        .with_workload(
+            "undo",
+            "checkout",
+            Workload::new("checkout").progress_deadline(2),
+        )
+        .await;
     // Revision 2 can never run (no node matches); revision 3 is the good template again.
     for selector in [
         serde_json::json!({"pitcrew.test/node": "none"}),
         serde_json::Value::Null,
     ] {
         let patch = serde_json::json!({"spec": {"template": {"spec": {"nodeSelector": selector}}}});
+        // Read before patching: a quick controller may have made the new revision by the
+        // time a read after the patch returns.
+        let before = revision_of(&api.get("checkout").await.expect("get"));
         api.patch(
             "checkout",
             &kube::api::PatchParams::default(),
@@ -806,7 +798,6 @@ async fn a_failed_change_offers_a_roll_back_button_that_undoes_it() {
         .expect("patch");
         // Each template must become its own revision: if the second patch landed before the
         // controller saw the first, revision 2 would never exist.
-        let before = revision_of(&api.get("checkout").await.expect("get"));
         crate::common::cluster::wait_for_revision_after(&api, "checkout", before).await;
     }
     wait_for_deployment(
