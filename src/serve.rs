@@ -22,9 +22,9 @@ const OUTBOX_EVERY: Duration = Duration::from_secs(5);
 const POLICY_EVERY: Duration = Duration::from_secs(2);
 /// After the grace period (or once the work drained): how long cancelled work gets to record
 /// its outcome, and the background loops to stop.
-const FINAL_WAIT: Duration = Duration::from_secs(10);
+pub const FINAL_WAIT: Duration = Duration::from_secs(10);
 /// How long `/readyz` waits for each cluster's API server.
-const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+pub const CLUSTER_PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often Slack's Web API is asked `auth.test` (besides what every call shows).
 const SLACK_PROBE_EVERY: Duration = Duration::from_secs(30);
 

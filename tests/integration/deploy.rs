@@ -130,6 +130,34 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
         false
     );
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    // Shutdown: the pod keeps serving while the Service forgets it (preStop), then drains for
+    // shutdown_grace, then gives cancelled work FINAL_WAIT; the kubelet must not kill it first.
+    let toml: toml::Table = data["pitcrew.toml"]
+        .as_str()
+        .expect("pitcrew.toml in the ConfigMap")
+        .parse()
+        .expect("pitcrew.toml is TOML");
+    let grace = humantime::parse_duration(
+        toml["server"]["shutdown_grace"]
+            .as_str()
+            .expect("[server].shutdown_grace is set"),
+    )
+    .expect("a duration");
+    let pre_stop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        .as_u64()
+        .expect("a preStop sleep");
+    assert!(pre_stop >= 3, "{pre_stop} s");
+    let needed = pre_stop + grace.as_secs() + pitcrew::serve::FINAL_WAIT.as_secs();
+    assert!(
+        spec["terminationGracePeriodSeconds"].as_u64() >= Some(needed),
+        "terminationGracePeriodSeconds {} < {needed} s",
+        spec["terminationGracePeriodSeconds"]
+    );
+    assert!(
+        container["readinessProbe"]["timeoutSeconds"].as_u64()
+            > Some(pitcrew::serve::CLUSTER_PROBE_TIMEOUT.as_secs()),
+        "the probe outwaits /readyz's cluster check"
+    );
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert!(container["resources"]["limits"]["memory"].is_string());
 }
