@@ -25,7 +25,13 @@ if [[ ! -x "$root/bin/cargo-fuzz" ]]; then
   cargo install --quiet --locked --version "$FUZZ_VERSION" --root "$root" cargo-fuzz \
     || die "cargo install cargo-fuzz failed"
 fi
-fuzz() { (cd fuzz && rustup run nightly "$root/bin/cargo-fuzz" "$@"); }
+# The instrumented build of pitcrew and its dependencies is large: keep it in the cache (like
+# the control plane) so a fresh clone, as CI runs, does not rebuild it from nothing.
+target="$PITCREW_TESTENV_CACHE/fuzz-target"
+fuzz() {
+  local sub="$1"; shift
+  (cd fuzz && rustup run nightly "$root/bin/cargo-fuzz" "$sub" --target-dir "$target" "$@")
+}
 
 # Seeds: every corpus input, in the form each target reads.
 seeds="$(mktemp -d "${TMPDIR:-/tmp}/pitcrew-fuzz-seeds.XXXXXX")"
@@ -50,7 +56,7 @@ with open("tests/corpus/slack.jsonl", encoding="utf-8") as f:
             put("signature", body)
 PY
 
-log "building the fuzz targets (nightly, coverage-instrumented; cached in fuzz/target)"
+log "building the fuzz targets (nightly, coverage-instrumented; cached in $target)"
 fuzz build --sanitizer none
 for t in "${targets[@]}"; do
   log "fuzzing $t for $seconds s from $(ls "$seeds/$t" | wc -l) seeds"

@@ -9,8 +9,15 @@
 
 use super::ParseError;
 
-/// Longer text is not a command (Slack allows 4,000 characters in a message).
+/// Longer text is not a command (Slack allows 4,000 characters in a message). Counted on the
+/// text as typed, after Slack's escaping is undone: `<` arrives as `&lt;`, and a command's
+/// canonical form (what the audit trail records) escapes it again, so a limit on the text as
+/// delivered would refuse the canonical form of a command it accepted.
 pub const MAX_CHARS: usize = 1000;
+
+/// A bound on the text as delivered, to limit the work before decoding: room for every one of
+/// `MAX_CHARS` characters to arrive escaped (`&amp;` is 5), quotes and spaces included.
+const MAX_DELIVERED_CHARS: usize = 6 * MAX_CHARS;
 
 /// One word of the command. A quoted token is never taken for a flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +29,7 @@ pub struct Token {
 /// Normalises `input` and splits it into tokens, dropping a leading `/pitcrew` or `pitcrew`.
 pub fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
     let len = input.chars().count();
-    if len > MAX_CHARS {
+    if len > MAX_DELIVERED_CHARS {
         return Err(ParseError::TooLong {
             len,
             max: MAX_CHARS,
@@ -30,6 +37,13 @@ pub fn tokenize(input: &str) -> Result<Vec<Token>, ParseError> {
     }
     check_hidden(input)?;
     let text = unslack(input)?;
+    let len = text.chars().count();
+    if len > MAX_CHARS {
+        return Err(ParseError::TooLong {
+            len,
+            max: MAX_CHARS,
+        });
+    }
     let text: String = text.chars().map(normalize_char).collect();
     let mut tokens = split(&text)?;
     if let Some(first) = tokens.first()

@@ -282,3 +282,41 @@ fn the_generator_produces_accepted_commands_of_every_kind() {
         );
     }
 }
+
+/// Found by the `command_parser` fuzz target: the length limit was counted on the text as
+/// Slack delivers it, and a command's canonical form escapes `&`, `<` and `>` again, so an
+/// accepted command near the limit could have a canonical form (the audit trail's text) that
+/// pitcrew refused. The limit now counts the text as typed.
+#[test]
+fn a_command_near_the_length_limit_keeps_a_canonical_form_that_parses() {
+    use pitcrew::command::{MAX_CHARS, ParseError, parse};
+    let text = format!("restart checkout --break-glass \"{}\"", "&x".repeat(240));
+    assert!(text.chars().count() < MAX_CHARS);
+    let command = parse(&text).expect("accepted");
+    let canonical = command.to_string();
+    assert!(
+        canonical.chars().count() > MAX_CHARS,
+        "the canonical form is longer than the limit: {} characters",
+        canonical.chars().count()
+    );
+    assert_eq!(
+        parse(&canonical).expect("the canonical form parses"),
+        command
+    );
+    // Over the limit as typed is still refused, however it is delivered.
+    for over in [
+        format!(
+            "restart checkout --break-glass \"{}\"",
+            "x".repeat(MAX_CHARS)
+        ),
+        format!(
+            "restart checkout --break-glass \"{}\"",
+            "&lt;".repeat(MAX_CHARS)
+        ),
+    ] {
+        assert!(
+            matches!(parse(&over), Err(ParseError::TooLong { max, .. }) if max == MAX_CHARS),
+            "{over:.60}…"
+        );
+    }
+}
