@@ -1,13 +1,18 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build of pitcrew: a Rust builder, then a slim non-root runtime image.
 #   docker build -t pitcrew .
-# Note: no container engine runs on the development machines; the same `cargo build --release
-# --locked` step is what scripts/test.sh exercises (see README, "Container image").
+# No container engine runs on the development machines: scripts/dockerfile_check.py (run by
+# scripts/test.sh) runs this file's build steps outside Docker and checks the runtime stage
+# (see README, "Container image"). Keep instructions to what it interprets.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-# Dependencies first, so source edits do not rebuild them.
+# Dependencies first, so source edits do not rebuild them. Cargo reads every target the
+# manifest declares, so the benchmark sources and the test binary's entry file must be there
+# (neither is compiled by `cargo build`).
 COPY Cargo.toml Cargo.lock ./
+COPY benches ./benches
+COPY tests/integration/main.rs ./tests/integration/main.rs
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked && rm -rf src
 COPY src ./src

@@ -111,6 +111,12 @@ def main():
 
     workdir = CACHE
     os.makedirs(workdir, exist_ok=True)
+    # Each `docker build` starts from the builder image's filesystem: keep only the build
+    # cache (target/), as a BuildKit cache would, and nothing a previous run left behind.
+    for entry in os.listdir(workdir):
+        if entry != "target":
+            path = os.path.join(workdir, entry)
+            shutil.rmtree(path) if os.path.isdir(path) and not os.path.islink(path) else os.remove(path)
     for word, arg in build["steps"]:
         if word == "WORKDIR":
             continue  # mapped to CACHE
