@@ -6,16 +6,22 @@ image they would make:
                 the same commands, in the same order, as `docker build` would run.
   runtime stage the binary COPY'd from the build stage needs only libraries that the runtime
                 base image (debian:bookworm-slim) has; USER is numeric and not root; the files
-                COPY'd into the image are where its configuration expects them; and the
-                ENTRYPOINT runs as that user: `--version`, and `config check` on the shipped
-                example configuration.
+                COPY'd into the image are where its configuration expects them; and, as that
+                user, the ENTRYPOINT answers `--version` and the default command (`serve`)
+                starts on the image's own policy files, answers /healthz and exits 0 on
+                SIGTERM.
 
 Usage: scripts/dockerfile_check.py [WORKDIR_CACHE]   (default: the test cache)
 Exit 0 when every step worked; otherwise the failing step and its output.
 """
 
+import json
 import os
 import re
+import select
+import signal
+import time
+import urllib.request
 import shlex
 import shutil
 import subprocess
@@ -93,6 +99,61 @@ def copy_into(sources, dest, as_dir):
             shutil.copy2(s, dest)
 
 
+def serve_as_user(image, binary, entrypoint, cmd, as_user, run_env, uid, gid):
+    """Runs the image's default command (ENTRYPOINT + CMD) as its user, on a minimal
+    configuration that uses the image's own policy files and a data directory only that user
+    may write: it must start, answer /healthz, and exit 0 on SIGTERM."""
+    data = os.path.join(image, "var/lib/pitcrew")
+    os.makedirs(data, exist_ok=True)
+    os.chown(data, int(uid), int(gid))
+    os.chmod(data, 0o700)
+    kubeconfig = os.path.join(image, "kubeconfig")
+    with open(kubeconfig, "w", encoding="utf-8") as f:
+        f.write("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:9\"}}]\n"
+                "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n")
+    config = os.path.join(image, "pitcrew.toml")
+    with open(config, "w", encoding="utf-8") as f:
+        f.write(f"""[database]
+sqlite_path = "{data}/pitcrew.db"
+[policy]
+model = "{image}/etc/pitcrew/policies/model.conf"
+policy = "{image}/etc/pitcrew/policies/policy.csv"
+[clusters.main]
+kubeconfig = "{kubeconfig}"
+[environments.prod]
+cluster = "main"
+namespaces = ["shop"]
+""")
+    for path in (kubeconfig, config):
+        os.chmod(path, 0o644)
+    env = {**run_env, "PITCREW_CONFIG": config}
+    args = [binary] + entrypoint[1:] + cmd + ["--listen", "127.0.0.1:0"]
+    proc = subprocess.Popen(as_user + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=data)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline().strip() if ready else ""
+        if not line.startswith("listening on "):
+            proc.kill()
+            fail(f"`{' '.join(entrypoint + cmd)}` as uid {uid} did not start: {line!r}\n{proc.stderr.read()[-2000:]}")
+        base = line.removeprefix("listening on ")
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
+            if answer.status != 200:
+                fail(f"/healthz answered {answer.status}")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            fail("serve did not exit within 20 s of SIGTERM")
+        if code != 0:
+            fail(f"serve exited {code} after SIGTERM:\n{proc.stderr.read()[-2000:]}")
+        log(f"as uid {uid}: `{' '.join(entrypoint + cmd)}` served /healthz from {base} with the image's policies, and exited 0 on SIGTERM")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def main():
     steps = instructions(os.path.join(ROOT, "Dockerfile"))
     found = stages(steps)
@@ -139,7 +200,7 @@ def main():
 
     image = tempfile.mkdtemp(prefix="pitcrew-image.")
     os.chmod(image, 0o755)
-    user, entrypoint, env = None, None, {}
+    user, entrypoint, cmd, env = None, None, [], {}
     try:
         for word, arg in runtime["steps"]:
             if word == "COPY":
@@ -164,7 +225,9 @@ def main():
                 for k, v in re.findall(r'(\w+)=("[^"]*"|\S+)', arg):
                     env[k] = v.strip('"')
             elif word == "ENTRYPOINT":
-                entrypoint = __import__("json").loads(arg)
+                entrypoint = json.loads(arg)
+            elif word == "CMD":
+                cmd = json.loads(arg)
         if not user or not re.fullmatch(r"\d+(:\d+)?", user) or user.split(":")[0] == "0":
             fail(f"USER must be a numeric non-root uid (Kubernetes' runAsNonRoot checks it): {user!r}")
         if not entrypoint:
@@ -186,13 +249,12 @@ def main():
         for k, v in run_env.items():
             if v.startswith("/etc/pitcrew"):
                 run_env[k] = os.path.join(image, v.lstrip("/"))
-        example = os.path.join(image, "etc/pitcrew/config/pitcrew.example.toml")
-        for args in (["--version"], ["config", "check", "--config", example]):
-            r = subprocess.run(as_user + [binary] + args, capture_output=True, text=True,
-                               env=run_env, cwd=image)
-            if r.returncode != 0:
-                fail(f"{entrypoint[0]} {' '.join(args)} as uid {uid} exited {r.returncode}:\n{r.stdout}{r.stderr}")
-            log(f"as uid {uid}: pitcrew {args[0]} {'…' if len(args) > 1 else ''} ok: {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ''}")
+        r = subprocess.run(as_user + [binary, "--version"], capture_output=True, text=True,
+                           env=run_env, cwd=image)
+        if r.returncode != 0:
+            fail(f"{entrypoint[0]} --version as uid {uid} exited {r.returncode}:\n{r.stdout}{r.stderr}")
+        log(f"as uid {uid}: {r.stdout.strip()}")
+        serve_as_user(image, binary, entrypoint, cmd, as_user, run_env, uid, gid or uid)
     finally:
         shutil.rmtree(image, ignore_errors=True)
     log("the Dockerfile's steps build and the image's binary runs as its non-root user")
