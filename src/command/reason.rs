@@ -36,6 +36,9 @@ pub enum Reason {
 
 pub const BREAK_GLASS_MIN: usize = 8;
 pub const BREAK_GLASS_MAX: usize = 500;
+/// A `--reason` link is kept as typed (the audit trail shows it); real incident and issue
+/// links are far shorter.
+pub const REASON_LINK_MAX: usize = 500;
 
 impl Reason {
     /// Accepts a PagerDuty incident link (`https://acme.pagerduty.com/incidents/Q1ABC…`) or id
@@ -46,6 +49,15 @@ impl Reason {
             typed: typed.to_string(),
         };
         if typed.starts_with("http://") || typed.starts_with("https://") {
+            let len = typed.chars().count();
+            if len > REASON_LINK_MAX {
+                return Err(ParseError::InvalidValue {
+                    flag: "--reason",
+                    reason: format!(
+                        "the link is {len} characters long (at most {REASON_LINK_MAX}); give the incident id or issue key instead, e.g. --reason CHG-123"
+                    ),
+                });
+            }
             return Self::parse_url(typed).ok_or_else(invalid);
         }
         let upper = typed.to_uppercase();

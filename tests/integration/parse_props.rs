@@ -283,40 +283,56 @@ fn the_generator_produces_accepted_commands_of_every_kind() {
     }
 }
 
-/// Found by the `command_parser` fuzz target: the length limit was counted on the text as
-/// Slack delivers it, and a command's canonical form escapes `&`, `<` and `>` again, so an
-/// accepted command near the limit could have a canonical form (the audit trail's text) that
-/// pitcrew refused. The limit now counts the text as typed.
+/// Found by the `command_parser` fuzz target, twice: with a length limit on the whole text (as
+/// delivered, then as typed), an accepted command near the limit could have a canonical form
+/// (the audit trail's text) that pitcrew refused, since the canonical form re-escapes `&`, `<`
+/// and `>`, quotes values and names the kind. Values now have their own limits, and the
+/// whole-text limit is above any canonical form they allow.
 #[test]
-fn a_command_near_the_length_limit_keeps_a_canonical_form_that_parses() {
+fn commands_at_their_field_limits_keep_a_canonical_form_that_parses() {
     use pitcrew::command::{MAX_CHARS, ParseError, parse};
-    let text = format!("restart checkout --break-glass \"{}\"", "&x".repeat(240));
-    assert!(text.chars().count() < MAX_CHARS);
-    let command = parse(&text).expect("accepted");
-    let canonical = command.to_string();
-    assert!(
-        canonical.chars().count() > MAX_CHARS,
-        "the canonical form is longer than the limit: {} characters",
-        canonical.chars().count()
+    let link = format!(
+        "https://acme.atlassian.net/browse/CHG-1?{}",
+        "&a\"".repeat(152)
     );
-    assert_eq!(
-        parse(&canonical).expect("the canonical form parses"),
-        command
-    );
-    // Over the limit as typed is still refused, however it is delivered.
-    for over in [
-        format!(
-            "restart checkout --break-glass \"{}\"",
-            "x".repeat(MAX_CHARS)
-        ),
-        format!(
-            "restart checkout --break-glass \"{}\"",
-            "&lt;".repeat(MAX_CHARS)
-        ),
+    for text in [
+        // The first finding: `&x` is delivered as 2 characters and printed as `&amp;x`.
+        format!("restart checkout --break-glass \"{}\"", "&x".repeat(240)),
+        format!("restart checkout --break-glass \"{}\"", "&\\\"".repeat(166)),
+        // The second: a link full of `&` and quotes, at the link limit.
+        format!("restart checkout -e prod -n shop --reason {link} --dry-run"),
     ] {
+        let command = parse(&text).unwrap_or_else(|e| panic!("{text:.60}…: {e}"));
+        let canonical = command.to_string();
         assert!(
-            matches!(parse(&over), Err(ParseError::TooLong { max, .. }) if max == MAX_CHARS),
-            "{over:.60}…"
+            canonical.chars().count() <= MAX_CHARS,
+            "{}",
+            canonical.len()
+        );
+        assert_eq!(
+            parse(&canonical).expect("the canonical form parses"),
+            command,
+            "{canonical:.80}…"
         );
     }
+    // Past a field's limit: refused with what to do; past the whole-text limit: refused too.
+    let long_link = format!(
+        "https://acme.atlassian.net/browse/CHG-1?{}",
+        "a".repeat(500)
+    );
+    match parse(&format!("restart checkout --reason {long_link}")) {
+        Err(ParseError::InvalidValue { flag, reason }) => {
+            assert_eq!(flag, "--reason");
+            assert!(reason.contains("issue key instead"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let over = format!(
+        "restart checkout --break-glass \"{}\"",
+        "&lt;".repeat(MAX_CHARS)
+    );
+    assert!(
+        matches!(parse(&over), Err(ParseError::TooLong { max, .. }) if max == MAX_CHARS),
+        "{over:.60}…"
+    );
 }
