@@ -117,30 +117,15 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
             let (http, base) = (http.clone(), bases[(j * 7 + i) % 2].clone());
             let hook = format!("{}/commands/{TEAM}/{i}/x", sink.uri());
             tokio::spawn(async move {
-                let body = serde_urlencoded::to_string([
-                    ("team_id", TEAM),
-                    ("channel_id", "C01OPS"),
-                    ("user_id", "U01DEV"),
-                    ("command", "/pitcrew"),
-                    ("text", &format!("restart app-{i} -e staging")),
-                    ("response_url", &hook),
-                    ("trigger_id", &format!("replicas.{i}")),
-                ])
-                .expect("form");
-                let ts = chrono::Utc::now().timestamp();
-                let answer = http
-                    .post(format!("{base}/slack/commands"))
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .header("x-slack-request-timestamp", ts.to_string())
-                    .header(
-                        "x-slack-signature",
-                        pitcrew::chat::verify::sign(SECRET, ts, &body),
-                    )
-                    .body(body)
-                    .send()
-                    .await
-                    .expect("a replica answers");
-                assert_eq!(answer.status().as_u16(), 200);
+                let body = crate::common::slack::command_form(
+                    &format!("restart app-{i} -e staging"),
+                    &format!("replicas.{i}"),
+                    TEAM,
+                    "U01DEV",
+                    &hook,
+                );
+                let status = crate::common::slack::send_signed(&http, &base, SECRET, &body).await;
+                assert_eq!(status, 200);
             })
         })
         .collect();
