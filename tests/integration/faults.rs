@@ -372,9 +372,21 @@ async fn postgres_stopped_and_restarted_under_a_running_replica() {
     assert_eq!(ready.status().as_u16(), 503);
     let body: serde_json::Value = ready.json().await.expect("readyz JSON");
     assert_eq!(body["database"]["ok"], false, "{body}");
-    // Long enough for the rollout (~5 s) to end while the database is away, and well within
-    // the lease (30 s), so its outcome is retried and then recorded.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // The database stays away until the rollout has finished (and pitcrew has tried to record
+    // that), well within the lease (30 s): the outcome must be retried, then recorded.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d: Deployment = api.get("checkout").await.expect("get");
+        if crate::common::cluster::RolloutStatus::rollout_complete(&d) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the rollout did not finish within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     pg.start_again();
 
     // Ready again without a restart.
