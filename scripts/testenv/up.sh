@@ -18,4 +18,5 @@ testenv_install_tools
   done
 } >"$out"
 log "environment up; for single tests: source $out"
-while sleep 3600; do :; done
+# Waiting on a background sleep lets a signal end the script (and its cleanup) at once.
+while true; do sleep 3600 & wait $!; done
