@@ -1894,6 +1894,30 @@ pub fn workload_lock_key(cluster: &str, namespace: Option<&str>, kind: &str, nam
     }
 }
 
+/// Tells the channel a command came from that pitcrew lost track of it: the live message the
+/// dead replica was updating stopped where it was. Through the outbox (durable, posted once,
+/// retried while Slack is away); a command from a terminal has no channel and nothing is sent.
+async fn tell_channel_interrupted(ctx: &Context, started: &crate::audit::Record, found: &str) {
+    let (Some(outbox), Some(channel)) = (ctx.outbox(), started.channel.as_deref()) else {
+        return;
+    };
+    let escape = crate::chat::commands::escape;
+    let text = format!(
+        ":warning: pitcrew lost track of `{}` by <@{}>: the replica following it stopped, so its message above stopped too. Recorded as interrupted; found now: {}. Check with `status` (audit id {}).",
+        escape(&started.command_text),
+        started.actor_id,
+        escape(found),
+        started.correlation
+    );
+    let marker = format!("{}/interrupted", started.correlation);
+    if let Err(e) = outbox
+        .enqueue(OutboxKind::SlackAnnounce, channel, &marker, &text)
+        .await
+    {
+        tracing::warn!(correlation = %started.correlation, error = %e, "cannot queue the message about an interrupted command");
+    }
+}
+
 /// Closes commands left at `started` by a process that died, as `interrupted`, with the
 /// workload's state as found. Safe with several replicas: a command whose workload lock is
 /// still leased is running on another replica and is left alone, and only the replica that
@@ -1936,6 +1960,7 @@ pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
         let detail = serde_json::json!({"reconciled": true, "found": found});
         let event = started.follow_up(Phase::Interrupted.as_str(), detail);
         ctx.audit.record_raw(event).await?;
+        tell_channel_interrupted(ctx, &started, &found).await;
         if let Some(action) = started
             .action
             .as_deref()

@@ -218,7 +218,8 @@ async fn sigterm_past_the_grace_records_the_rollout_as_interrupted() {
 
 /// `kill -9` of the replica following a rollout: the other replica, once the dead one's
 /// workload lease runs out, closes the command as `interrupted` with the state it finds in the
-/// cluster — exactly once, and without acting on the workload again.
+/// cluster — exactly once, without acting on the workload again — and says so in the
+/// command's channel, whose live message stopped with the dead replica.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
     let Some(cluster) = TestCluster::connect().await else {
@@ -231,10 +232,24 @@ async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
     let ns = cluster.namespace("killed").await;
     stuck_deployment(&cluster, &ns, "stuck", None).await;
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
-    let sink = hooks().await;
+    // Slack: the Web API (live messages, and the survivor's word in the channel) and the hooks.
+    let sink = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/chat.postMessage"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "ok": true, "channel": "C01INCIDENT", "ts": "1700000000.000900",
+            "message": {"type": "message", "text": "x", "ts": "1700000000.000900", "user": "U0BOT"}
+        })))
+        .mount(&sink)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
+        .mount(&sink)
+        .await;
     let (_dir, config) = pitcrew_dir(POLICY, config_text(&cluster, &ns, "", &sink.uri()));
     let env = [
         ("SLACK_SIGNING_SECRET", SECRET),
+        ("SLACK_BOT_TOKEN", "xoxb-faults"),
         ("DATABASE_URL", url.as_str()),
     ];
     let mut doomed = Serve::start(&config, &env);
@@ -291,8 +306,36 @@ async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
         survivor.log().contains("closed an interrupted command"),
         "the surviving replica closed it"
     );
-    // A few seconds more: nothing closes it a second time.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // ...and said so in the command's channel, once (through the outbox, every 5 s).
+    let told = |posts: Vec<String>| -> Vec<String> {
+        posts
+            .into_iter()
+            .filter(|p| p.contains("lost track of"))
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let posts = loop {
+        let posts = told(received(&sink, "/api/chat.postMessage").await);
+        if !posts.is_empty() || Instant::now() > deadline {
+            break posts;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(posts.len(), 1, "one message in the channel: {posts:?}");
+    let post: serde_json::Value = serde_json::from_str(&posts[0]).expect("JSON");
+    assert_eq!(post["channel"], "C01INCIDENT");
+    let text = post["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("lost track of `restart stuck -e staging` by <@U01DEV>")
+            && text.contains("Waiting for deployment"),
+        "{text}"
+    );
+    // A few seconds more: nothing closes it, or tells the channel, a second time.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        told(received(&sink, "/api/chat.postMessage").await).len(),
+        1
+    );
     let (rows, intact) = trail(pg.db().clone()).await;
     assert_eq!(phases_of(&rows, command).len(), phases.len(), "{rows:?}");
     assert!(intact, "the chain verifies");
