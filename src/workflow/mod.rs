@@ -1018,15 +1018,13 @@ impl Run<'_> {
                         mismatch.problems.join("; ")
                     ),
                 };
-                let _ = self
-                    .audit(Phase::Cancelled, serde_json::json!({"outcome": &o}))
+                self.audit_outcome(&lock, Phase::Cancelled, serde_json::json!({"outcome": &o}))
                     .await;
                 return o;
             }
             Err(e) => {
                 let o = cluster_outcome(e);
-                let _ = self
-                    .audit(Phase::Failed, serde_json::json!({"outcome": &o}))
+                self.audit_outcome(&lock, Phase::Failed, serde_json::json!({"outcome": &o}))
                     .await;
                 return o;
             }
@@ -1038,8 +1036,7 @@ impl Run<'_> {
                     to.0, from.0
                 ),
             };
-            let _ = self
-                .audit(Phase::Succeeded, serde_json::json!({"outcome": &o}))
+            self.audit_outcome(&lock, Phase::Succeeded, serde_json::json!({"outcome": &o}))
                 .await;
             return o;
         }
@@ -1053,12 +1050,12 @@ impl Run<'_> {
             let o = Outcome::Done {
                 message: format!("dry run: {}; nothing was changed", summary.join("; ")),
             };
-            let _ = self
-                .audit(
-                    Phase::Succeeded,
-                    serde_json::json!({"changes": changes, "dry_run": true}),
-                )
-                .await;
+            self.audit_outcome(
+                &lock,
+                Phase::Succeeded,
+                serde_json::json!({"changes": changes, "dry_run": true}),
+            )
+            .await;
             return o;
         }
         let mut failures = Vec::new();
@@ -1471,12 +1468,12 @@ impl Run<'_> {
             let o = Outcome::Done {
                 message: format!("dry run: {}; nothing was changed", describe(&change)),
             };
-            let _ = self
-                .audit(
-                    Phase::Succeeded,
-                    serde_json::json!({"change": change, "dry_run": true}),
-                )
-                .await;
+            self.audit_outcome(
+                &lock,
+                Phase::Succeeded,
+                serde_json::json!({"change": change, "dry_run": true}),
+            )
+            .await;
             return o;
         }
         let started = std::time::Instant::now();
