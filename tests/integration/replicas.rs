@@ -199,22 +199,10 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
     // /metrics agrees: the two replicas' `started` counters add up to N, and every one
     // succeeded.
     let mut by_phase = std::collections::BTreeMap::new();
-    for base in &bases {
-        let text = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
+    for r in &replicas {
         for phase in ["started", "succeeded"] {
-            let prefix = format!("pitcrew_actions_total{{action=\"restart\",phase=\"{phase}\"}} ");
-            let count: u64 = text
-                .lines()
-                .find_map(|l| l.strip_prefix(&prefix))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
+            let series = format!("pitcrew_actions_total{{action=\"restart\",phase=\"{phase}\"}}");
+            let count = r.metric(&series).await.unwrap_or(0.0) as u64;
             *by_phase.entry(phase).or_insert(0) += count;
         }
     }
