@@ -23,8 +23,11 @@ started=$SECONDS
 
 say "1/7 building pitcrew (cargo build; cold: about 3 minutes on 2 cores)"
 command -v cargo >/dev/null || die "cargo not found: install Rust >= 1.95 (https://rustup.rs)"
+# The same kept build directory as the test suite (scripts/testenv/lib.sh), so running the
+# demo first leaves the suite less to build.
+export CARGO_TARGET_DIR="$(testenv_cargo_target)"
 cargo build --quiet --bin pitcrew
-pitcrew="${CARGO_TARGET_DIR:-$PWD/target}/debug/pitcrew"
+pitcrew="$CARGO_TARGET_DIR/debug/pitcrew"
 
 say "2/7 starting a real Kubernetes $PITCREW_K8S_VERSION control plane on 127.0.0.1 (cold build: about 8 minutes, then cached)"
 testenv_init

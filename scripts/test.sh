@@ -26,6 +26,28 @@ if ! command -v go >/dev/null; then
   fi
 fi
 log "cargo: $(cargo --version), go: $(command -v go >/dev/null && go version | awk '{print $3}' || echo 'absent')"
+# One build directory kept between runs (CI runs in a fresh clone each time; see lib.sh).
+export CARGO_TARGET_DIR="$(testenv_cargo_target)"
+log "cargo target directory: $CARGO_TARGET_DIR"
+
+# The control plane's Go build (cold: about 8 minutes) and the cargo builds below are both
+# long on a new machine: start the Go build now, in the background, and wait for it only
+# when the cluster starts. Its output goes to a log, shown if it fails.
+go_build_log="$(mktemp "${TMPDIR:-/tmp}/pitcrew-go-build.XXXXXX")"
+go_build_pid=""
+if [[ "$skip" != *cluster* ]] && command -v go >/dev/null; then
+  scripts/testenv/build.sh >"$go_build_log" 2>&1 &
+  go_build_pid=$!
+fi
+wait_for_go_build() {
+  [[ -n "$go_build_pid" ]] || return 0
+  if ! wait "$go_build_pid"; then
+    cat "$go_build_log" >&2
+    die "building the test control plane failed (its output is above)"
+  fi
+  go_build_pid=""
+  grep -v '^go: downloading' "$go_build_log" | tail -3 >&2 || true
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -41,6 +63,7 @@ if [[ "$skip" == *cluster* ]]; then
   log "SKIPPING the cluster (PITCREW_TEST_SKIP=$skip): cluster tests will report themselves skipped"
 else
   step "starting the test Kubernetes control plane"
+  wait_for_go_build
   testenv_start_cluster
 fi
 if [[ "$skip" == *postgres* ]]; then

@@ -29,3 +29,15 @@ testenv_bin_dir() {
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+
+# The cargo target directory the suite and the demo build into: kept in the test cache, one per
+# toolchain (rustc -vV), so a fresh clone on the same machine — which is how CI runs — starts
+# from the previous run's build instead of compiling every dependency again. Cargo's own
+# fingerprints decide what to rebuild when Cargo.lock or the sources changed, so the key needs
+# only what cargo cannot see: the toolchain. An explicit CARGO_TARGET_DIR wins.
+testenv_cargo_target() {
+  if [[ -n "${CARGO_TARGET_DIR:-}" ]]; then printf '%s' "$CARGO_TARGET_DIR"; return; fi
+  local key
+  key="$(rustc -vV 2>/dev/null | sha256sum | cut -c1-12)"
+  printf '%s/cargo-target/%s' "$PITCREW_TESTENV_CACHE" "$key"
+}
