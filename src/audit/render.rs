@@ -65,26 +65,52 @@ pub fn render(records: &[Record], format: Format) -> String {
             }
             out
         }
-        Format::Table => {
-            let mut out = format!(
-                "{:>6}  {:<24} {:<11} {:<12} {:<9} {:<28} {}\n",
-                "ID", "TIME", "PHASE", "ACTOR", "ENV", "TARGET", "COMMAND"
-            );
-            for r in records {
-                out.push_str(&format!(
-                    "{:>6}  {:<24} {:<11} {:<12} {:<9} {:<28} {}\n",
-                    r.id,
-                    r.at,
-                    r.phase,
-                    terminal_safe(&r.actor_id),
-                    terminal_safe(r.env.as_deref().unwrap_or("")),
-                    terminal_safe(&target(r)),
-                    terminal_safe(&r.command_text)
-                ));
-            }
-            out
+        Format::Table => table(records),
+    }
+}
+
+/// A table whose columns are as wide as their widest cell (user ids, environments and targets
+/// vary in length: enterprise user ids are longer than a fixed column), the command last.
+fn table(records: &[Record]) -> String {
+    const HEADER: [&str; 7] = ["ID", "TIME", "PHASE", "ACTOR", "ENV", "TARGET", "COMMAND"];
+    let rows: Vec<[String; 7]> = records
+        .iter()
+        .map(|r| {
+            [
+                r.id.to_string(),
+                r.at.to_string(),
+                r.phase.to_string(),
+                terminal_safe(&r.actor_id),
+                terminal_safe(r.env.as_deref().unwrap_or("")),
+                terminal_safe(&target(r)),
+                terminal_safe(&r.command_text),
+            ]
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
         }
     }
+    let line = |cells: [&str; 7]| {
+        let mut out = String::new();
+        for (i, (cell, width)) in cells.iter().zip(widths).enumerate() {
+            let pad = width.saturating_sub(cell.chars().count());
+            match i {
+                // Ids right-aligned; the last column is not padded.
+                0 => out.push_str(&format!("{}{cell}  ", " ".repeat(pad))),
+                6 => out.push_str(cell),
+                _ => out.push_str(&format!("{cell}{}  ", " ".repeat(pad))),
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(HEADER);
+    for row in &rows {
+        out.push_str(&line(row.each_ref().map(String::as_str)));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -100,5 +126,67 @@ mod tests {
         assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
         assert_eq!(csv_cell("-1+1"), "\"'-1+1\"");
         assert_eq!(csv_cell("restart x"), "\"restart x\"");
+    }
+
+    fn record(id: i64, actor: &str, env: &str, name: &str) -> Record {
+        Record {
+            id,
+            at: "2026-12-04T17:00:00.000000Z".into(),
+            correlation: "c".into(),
+            phase: "started".into(),
+            actor_id: actor.into(),
+            actor_name: None,
+            team: None,
+            channel: None,
+            command_text: format!("restart {name} -e {env}"),
+            action: Some("restart".into()),
+            env: Some(env.into()),
+            cluster: None,
+            namespace: None,
+            kind: Some("deployment".into()),
+            name: Some(name.into()),
+            reason: None,
+            detail: "{}".into(),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// Every column starts at the same place on every line, however long a cell (an
+    /// enterprise user id is longer than the 12 characters the ACTOR column once had).
+    #[test]
+    fn table_columns_line_up_whatever_the_cell_lengths() {
+        let records = [
+            record(7, "U01", "prod", "checkout"),
+            record(
+                1234,
+                "W0123456789ABCDEFGHIJ",
+                "production-eu-west",
+                "a-very-long-workload-name-of-sixty-characters-or-close-to-it",
+            ),
+        ];
+        let text = render(&records, Format::Table);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        for column in ["PHASE", "ACTOR", "ENV", "TARGET", "COMMAND"] {
+            let at = lines[0].find(column).expect("header");
+            let header_prefix = lines[0][..at].chars().count();
+            for line in &lines[1..] {
+                let before: String = line.chars().take(header_prefix).collect();
+                assert!(
+                    before.ends_with("  ") || header_prefix == 0,
+                    "{column} does not start at column {header_prefix}:\n{text}"
+                );
+                let cell = line.chars().nth(header_prefix).expect("cell");
+                assert_ne!(
+                    cell, ' ',
+                    "{column} does not start at column {header_prefix}:\n{text}"
+                );
+            }
+        }
+        assert!(
+            lines[2].contains("W0123456789ABCDEFGHIJ  production-eu-west  deployment/a-very-long"),
+            "{text}"
+        );
     }
 }

@@ -513,12 +513,12 @@ impl AuditStore {
         Ok(check)
     }
 
-    /// The `started` events of commands that never recorded an outcome (succeeded, failed,
+    /// The `started` events of commands that never recorded an outcome (succeeded, unchanged, failed,
     /// interrupted, cancelled): what a crash or kill left behind.
     pub async fn unfinished(&self) -> Result<Vec<Record>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events WHERE phase = 'started' AND correlation NOT IN \
-             (SELECT correlation FROM audit_events WHERE phase IN ('succeeded', 'failed', 'interrupted', 'cancelled')) \
+             (SELECT correlation FROM audit_events WHERE phase IN ('succeeded', 'unchanged', 'failed', 'interrupted', 'cancelled')) \
              ORDER BY id"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

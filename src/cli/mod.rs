@@ -263,7 +263,7 @@ pub struct AuditFilterArgs {
     pub target: Option<String>,
     #[arg(long)]
     pub action: Option<String>,
-    /// A phase: requested, denied, approved, started, succeeded, failed, interrupted, cancelled.
+    /// A phase: requested, denied, approved, started, succeeded, unchanged, failed, interrupted, cancelled, pending.
     #[arg(long)]
     pub outcome: Option<String>,
     /// An incident or ticket id (`CHG-123`, `Q1ABC…`).

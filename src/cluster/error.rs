@@ -54,15 +54,6 @@ pub enum Error {
     },
 
     #[error(
-        "{kind} `{name}` already runs the template of revision {revision}; nothing to roll back"
-    )]
-    AlreadyAtRevision {
-        kind: Kind,
-        name: String,
-        revision: i64,
-    },
-
-    #[error(
         "the object returned by the API is incomplete ({what}); this is a bug or an unusual API server, please report it"
     )]
     Malformed { what: String },
@@ -78,7 +69,6 @@ impl Error {
             Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
             Error::NoHistory { .. } => "no_history",
             Error::RevisionNotFound { .. } => "revision_not_found",
-            Error::AlreadyAtRevision { .. } => "already_at_revision",
             Error::Malformed { .. } => "malformed",
         }
     }

@@ -55,6 +55,26 @@ pub struct Change {
     pub annotations_set: Vec<(String, String)>,
     /// The revision the workload was rolled back to (rollback only).
     pub to_revision: Option<i64>,
+    /// Nothing to do: the workload already runs the template asked for (a rollback to the
+    /// revision already running, which kubectl reports as "skipped rollback"). Nothing was
+    /// patched; `after` is `before`.
+    pub unchanged: bool,
+    /// What the person about to make this change should know (as kubectl warns on stderr):
+    /// a `kubectl apply`-managed workload whose next apply will undo a rollback.
+    pub warnings: Vec<String>,
+}
+
+/// The annotation `kubectl apply` keeps its last configuration in.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// kubectl's warning when rolling back a workload that `kubectl apply` manages
+/// (k8s.io/kubectl/pkg/cmd/rollout/rollout_undo.go), in pitcrew's words: the rollback does not
+/// touch the last-applied annotation, so the next `kubectl apply` of the old file brings the
+/// bad template back.
+pub fn apply_managed_warning(kind: Kind, name: &str) -> String {
+    format!(
+        "{kind}/{name} was previously managed with `kubectl apply`: rolling back does not update its {LAST_APPLIED} annotation, so the next `kubectl apply` of the old configuration file will undo this rollback; change the configuration in its repository too"
+    )
 }
 
 impl Change {

@@ -84,6 +84,15 @@ impl Workload {
         }
     }
 
+    /// The workload's own annotations (not its pod template's).
+    pub fn annotations(&self) -> &std::collections::BTreeMap<String, String> {
+        match self {
+            Workload::Deployment(o) => o.annotations(),
+            Workload::StatefulSet(o) => o.annotations(),
+            Workload::DaemonSet(o) => o.annotations(),
+        }
+    }
+
     pub fn uid(&self) -> Option<String> {
         match self {
             Workload::Deployment(o) => o.meta().uid.clone(),

@@ -261,6 +261,8 @@ async fn apply(client: &Client, step: &Step, dry_run: bool) -> Result<Option<Cha
         before,
         annotations_set: Vec::new(),
         to_revision: None,
+        unchanged: false,
+        warnings: Vec::new(),
     }))
 }
 

@@ -1,5 +1,6 @@
 //! `restart`, as `kubectl rollout restart` does it: a strategic-merge patch that sets the
-//! pod-template annotation `kubectl.kubernetes.io/restartedAt` to the current time (RFC 3339),
+//! pod-template annotation `kubectl.kubernetes.io/restartedAt` to the current time (RFC 3339;
+//! in UTC, where kubectl writes its local time with an offset: the same instant),
 //! which makes the controller replace every pod under the workload's own rollout strategy.
 //! A paused Deployment is refused, with kubectl's advice.
 
@@ -35,7 +36,10 @@ pub async fn restart(
     }
     let before = snapshot(client, namespace, &current).await?;
 
-    // Go's time.RFC3339 in UTC ("2026-11-23T09:00:00Z"), as kubectl writes it.
+    // Go's time.RFC3339 format, as kubectl writes it. kubectl formats its machine's local time
+    // with its offset (TZ=Asia/Kolkata gives "…T14:30:00+05:30"); pitcrew always writes UTC
+    // ("2026-11-23T09:00:00Z"): the same instant, independent of where pitcrew runs. The
+    // controller only compares the value with the previous one, so the offset never matters.
     let stamp = now.to_rfc3339_opts(SecondsFormat::Secs, true);
     let patch = serde_json::json!({
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
@@ -65,5 +69,7 @@ pub async fn restart(
         after,
         annotations_set: vec![(RESTARTED_AT.to_string(), stamp)],
         to_revision: None,
+        unchanged: false,
+        warnings: Vec::new(),
     })
 }

@@ -2,14 +2,18 @@
 //! (k8s.io/kubectl/pkg/polymorphichelpers/rollback.go):
 //!
 //! - Deployment: among its ReplicaSets (selector + controller reference), take the one with
-//!   the requested revision, or the second-newest revision; refuse a paused Deployment and a
+//!   the requested revision, or the second-newest revision; refuse a paused Deployment; skip a
 //!   template equal to the current one (ignoring `pod-template-hash`); then one JSON patch
 //!   replaces `/spec/template` with that ReplicaSet's template (hash label removed) and
 //!   `/metadata/annotations` with the Deployment's own bookkeeping annotations plus the
 //!   ReplicaSet's other annotations (such as `kubernetes.io/change-cause`).
 //! - StatefulSet/DaemonSet: among its ControllerRevisions, the requested revision or the
-//!   second-newest; refuse when it matches the current template; then apply the revision's
-//!   stored data (a strategic-merge patch that replaces the template).
+//!   second-newest; then apply the revision's stored data (a strategic-merge patch that
+//!   replaces the template).
+//!
+//! A revision whose template already runs is kubectl's "skipped rollback": not an error,
+//! nothing patched, the [`Change`] says `unchanged`. A workload with kubectl's last-applied
+//! annotation gets kubectl's warning that the next `kubectl apply` undoes the rollback.
 
 use std::collections::BTreeMap;
 
@@ -48,7 +52,7 @@ pub async fn rollback(
     let current = Workload::get(client, kind, namespace, name).await?;
     let before = snapshot(client, namespace, &current).await?;
     let params = patch_params(dry_run);
-    let (revision, target_images) = match &current {
+    let rolled = match &current {
         Workload::Deployment(d) => {
             rollback_deployment(client, namespace, d, &current, to_revision, &params).await?
         }
@@ -56,10 +60,23 @@ pub async fn rollback(
             rollback_with_history(client, namespace, &current, to_revision, &params).await?
         }
     };
-    let after = Snapshot {
-        // Rolling back creates a new revision (the old one is renumbered), as kubectl's does.
-        revision: before.revision.map(|r| r + 1),
-        images: target_images,
+    let (revision, after, unchanged) = match rolled {
+        Rolled::To { revision, images } => (
+            revision,
+            Snapshot {
+                // Rolling back creates a new revision (the old one is renumbered), as
+                // kubectl's does.
+                revision: before.revision.map(|r| r + 1),
+                images,
+            },
+            false,
+        ),
+        Rolled::AlreadyThere { revision } => (revision, before.clone(), true),
+    };
+    let warnings = if current.annotations().contains_key(super::LAST_APPLIED) {
+        vec![super::apply_managed_warning(kind, name)]
+    } else {
+        Vec::new()
     };
     Ok(Change {
         kind,
@@ -70,7 +87,20 @@ pub async fn rollback(
         after,
         annotations_set: Vec::new(),
         to_revision: Some(revision),
+        unchanged,
+        warnings,
     })
+}
+
+/// What a rollback found to do.
+enum Rolled {
+    /// Patched (or, in a dry run, would patch) back to `revision`, running `images`.
+    To {
+        revision: i64,
+        images: Vec<(String, String)>,
+    },
+    /// The current template already is `revision`'s: kubectl's "skipped rollback".
+    AlreadyThere { revision: i64 },
 }
 
 async fn rollback_deployment(
@@ -80,7 +110,7 @@ async fn rollback_deployment(
     current: &Workload,
     to_revision: Option<i64>,
     params: &PatchParams,
-) -> Result<(i64, Vec<(String, String)>), Error> {
+) -> Result<Rolled, Error> {
     let name = current.name();
     let sets = replica_sets(client, namespace, current).await?;
     let mut by_revision: Vec<(i64, _)> = sets
@@ -122,11 +152,7 @@ async fn rollback_deployment(
         what: "deployment without a template".into(),
     })?;
     if template_without_hash(&rs_template)? == template_without_hash(current_template)? {
-        return Err(Error::AlreadyAtRevision {
-            kind: Kind::Deployment,
-            name,
-            revision,
-        });
+        return Ok(Rolled::AlreadyThere { revision });
     }
 
     let mut template = rs_template.clone();
@@ -156,7 +182,10 @@ async fn rollback_deployment(
         .map_err(Error::api(format!(
             "rolling back deployment {namespace}/{name} to revision {revision}"
         )))?;
-    Ok((revision, images_of(&template)))
+    Ok(Rolled::To {
+        revision,
+        images: images_of(&template),
+    })
 }
 
 async fn rollback_with_history(
@@ -165,7 +194,7 @@ async fn rollback_with_history(
     current: &Workload,
     to_revision: Option<i64>,
     params: &PatchParams,
-) -> Result<(i64, Vec<(String, String)>), Error> {
+) -> Result<Rolled, Error> {
     let kind = current.kind();
     let name = current.name();
     let history = controller_revisions(client, namespace, current).await?;
@@ -224,9 +253,7 @@ async fn rollback_with_history(
             what: format!("pod template: {e}"),
         })?;
     if normalized(stored_template) == current_json {
-        return Err(Error::AlreadyAtRevision {
-            kind,
-            name,
+        return Ok(Rolled::AlreadyThere {
             revision: chosen.revision,
         });
     }
@@ -249,7 +276,10 @@ async fn rollback_with_history(
         doing,
     )
     .await?;
-    Ok((chosen.revision, images_of(&target)))
+    Ok(Rolled::To {
+        revision: chosen.revision,
+        images: images_of(&target),
+    })
 }
 
 fn list(revisions: impl Iterator<Item = i64>) -> String {

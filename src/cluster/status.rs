@@ -131,10 +131,13 @@ fn verdict(workload: &Workload) -> RolloutState {
             };
             let strategy = spec.update_strategy.clone().unwrap_or_default();
             if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
-                state.done = true;
-                state.message =
-                    "rollout status is only available for RollingUpdate strategy type".into();
-                return state;
+                return on_delete(
+                    state,
+                    "statefulset",
+                    &s.name_any(),
+                    s.metadata.generation.unwrap_or(0) <= status.observed_generation.unwrap_or(0),
+                    status.replicas,
+                );
             }
             if status.observed_generation.unwrap_or(0) == 0
                 || s.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0)
@@ -201,10 +204,13 @@ fn verdict(workload: &Workload) -> RolloutState {
                 .and_then(|s| s.update_strategy.clone())
                 .unwrap_or_default();
             if strategy.type_.as_deref().unwrap_or("RollingUpdate") != "RollingUpdate" {
-                state.done = true;
-                state.message =
-                    "rollout status is only available for RollingUpdate strategy type".into();
-                return state;
+                return on_delete(
+                    state,
+                    "daemon set",
+                    &name,
+                    d.metadata.generation.unwrap_or(0) <= status.observed_generation.unwrap_or(0),
+                    status.current_number_scheduled,
+                );
             }
             if d.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0) {
                 state.message = "Waiting for daemon set spec update to be observed...".into();
@@ -225,6 +231,38 @@ fn verdict(workload: &Workload) -> RolloutState {
             state
         }
     }
+}
+
+/// A StatefulSet or DaemonSet with the `OnDelete` update strategy: its controller replaces a
+/// pod only when someone deletes it, so there is no rollout to wait for. kubectl's `rollout
+/// status` refuses ("only available for RollingUpdate strategy type"); reporting that as done
+/// would be a false "fixed" in an incident. Instead: done as far as pitcrew can take it (once
+/// the controller has seen the new template), saying how many pods still run an older revision
+/// and what replaces them. `updated` of `state` is the controller's count of pods at the
+/// current revision.
+fn on_delete(
+    mut state: RolloutState,
+    what: &str,
+    name: &str,
+    observed: bool,
+    pods: i32,
+) -> RolloutState {
+    if !observed {
+        state.message = format!("Waiting for {what} spec update to be observed...");
+        return state;
+    }
+    state.done = true;
+    let old = (pods - state.updated).max(0);
+    state.message = if old == 0 {
+        format!(
+            "{what} \"{name}\" uses the OnDelete update strategy: all {pods} pods run the current revision"
+        )
+    } else {
+        format!(
+            "{what} \"{name}\" uses the OnDelete update strategy, so its pods are replaced only when deleted: {old} of {pods} pods still run an older revision (delete them to replace them)"
+        )
+    };
+    state
 }
 
 /// The workload's revision and images now.

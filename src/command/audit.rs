@@ -101,7 +101,7 @@ impl Audit {
     pub const USAGE: &'static str =
         "audit [--since 24h] [--env ENV] [--actor @user] [--action A] [--target T] [--outcome O]";
     pub const SUMMARY: &'static str = "summarise who did what, where and with which result";
-    const FLAGS: &'static [Flag] = &[SINCE, ENV, ACTOR, ACTION, TARGET, OUTCOME];
+    pub(crate) const FLAGS: &'static [Flag] = &[SINCE, ENV, ACTOR, ACTION, TARGET, OUTCOME];
 
     pub fn parse(tokens: &[Token]) -> Result<Self, ParseError> {
         let args = args::parse(Self::NAME, Self::USAGE, Self::FLAGS, tokens)?;

@@ -20,7 +20,7 @@ impl CanI {
     pub const NAME: &'static str = "can-i";
     pub const USAGE: &'static str = "can-i <action> <target> [-e ENV] [-n NAMESPACE]";
     pub const SUMMARY: &'static str = "ask whether you may do an action, and which rule decides";
-    const FLAGS: &'static [Flag] = &[args::ENV, args::NAMESPACE];
+    pub(crate) const FLAGS: &'static [Flag] = &[args::ENV, args::NAMESPACE];
 
     pub fn parse(tokens: &[Token]) -> Result<Self, ParseError> {
         let args = args::parse(Self::NAME, Self::USAGE, Self::FLAGS, tokens)?;

@@ -1,4 +1,4 @@
-//! `promote <app|target> --from ENV --to ENV [--reason REF] [--dry-run]`
+//! `promote <app|target> --from ENV --to ENV [--reason REF | --break-glass TEXT] [--dry-run]`
 //!
 //! Copies the images that run in one environment into the same-named workloads of another.
 //! Nothing else is copied: environment-specific settings stay where they are.
@@ -44,9 +44,10 @@ const TO: Flag = Flag {
 impl Promote {
     pub const NAME: &'static str = "promote";
     pub const USAGE: &'static str =
-        "promote <app|target> --from ENV --to ENV [--reason REF] [--dry-run]";
+        "promote <app|target> --from ENV --to ENV [--reason REF | --break-glass TEXT] [--dry-run]";
     pub const SUMMARY: &'static str = "run in one environment the images another environment runs";
-    const FLAGS: &'static [Flag] = &[FROM, TO, args::REASON, args::BREAK_GLASS, args::DRY_RUN];
+    pub(crate) const FLAGS: &'static [Flag] =
+        &[FROM, TO, args::REASON, args::BREAK_GLASS, args::DRY_RUN];
 
     pub fn parse(tokens: &[Token]) -> Result<Self, ParseError> {
         let args = args::parse(Self::NAME, Self::USAGE, Self::FLAGS, tokens)?;

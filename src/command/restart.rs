@@ -1,4 +1,4 @@
-//! `restart <target> [-e ENV] [-n NAMESPACE] [--reason REF | --break-glass "why"] [--dry-run]`
+//! `restart <target> [-e ENV] [-n NAMESPACE] [--reason REF | --break-glass TEXT] [--dry-run]`
 //!
 //! Like `kubectl rollout restart`: a new pod template annotation makes the controller replace
 //! every pod, one batch at a time, under the workload's own rollout strategy.
@@ -22,10 +22,10 @@ pub struct Restart {
 impl Restart {
     pub const NAME: &'static str = "restart";
     pub const USAGE: &'static str =
-        "restart <target> [-e ENV] [-n NAMESPACE] [--reason REF] [--dry-run]";
+        "restart <target> [-e ENV] [-n NAMESPACE] [--reason REF | --break-glass TEXT] [--dry-run]";
     pub const SUMMARY: &'static str =
         "replace every pod of a workload, as `kubectl rollout restart` does";
-    const FLAGS: &'static [Flag] = &[
+    pub(crate) const FLAGS: &'static [Flag] = &[
         args::ENV,
         args::NAMESPACE,
         args::REASON,

@@ -1,6 +1,7 @@
-//! `rollback <target> [-e ENV] [-n NAMESPACE] [--to-revision N] [--reason REF] [--dry-run]`
+//! `rollback <target> [-e ENV] [-n NAMESPACE] [--to-revision N] [--reason REF | --break-glass TEXT] [--dry-run]`
 //!
-//! Like `kubectl rollout undo`: back to the previous revision, or to `--to-revision N`.
+//! Like `kubectl rollout undo`: back to the previous revision, or to `--to-revision N`
+//! (`--to-revision 0`, as in kubectl, is the previous revision).
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -29,11 +30,10 @@ const TO_REVISION: Flag = Flag {
 
 impl Rollback {
     pub const NAME: &'static str = "rollback";
-    pub const USAGE: &'static str =
-        "rollback <target> [-e ENV] [-n NAMESPACE] [--to-revision N] [--reason REF] [--dry-run]";
+    pub const USAGE: &'static str = "rollback <target> [-e ENV] [-n NAMESPACE] [--to-revision N] [--reason REF | --break-glass TEXT] [--dry-run]";
     pub const SUMMARY: &'static str =
         "go back to the previous (or a given) revision, as `kubectl rollout undo` does";
-    const FLAGS: &'static [Flag] = &[
+    pub(crate) const FLAGS: &'static [Flag] = &[
         args::ENV,
         args::NAMESPACE,
         TO_REVISION,
@@ -48,12 +48,17 @@ impl Rollback {
     }
 
     fn from_args(args: &Args) -> Result<Self, ParseError> {
+        // kubectl's `--to-revision 0` means "the previous revision", as leaving it out does;
+        // it is parsed to the same command (and printed as a plain `rollback`).
         let to_revision = match args.value(TO_REVISION) {
             None => None,
-            Some(v) => Some(v.parse::<NonZeroU64>().map_err(|_| ParseError::InvalidValue {
-                flag: "--to-revision",
-                reason: format!("`{v}` is not a revision number; use a number from `history`, e.g. --to-revision 3"),
-            })?),
+            Some(v) => v
+                .parse::<u64>()
+                .map(NonZeroU64::new)
+                .map_err(|_| ParseError::InvalidValue {
+                    flag: "--to-revision",
+                    reason: format!("`{v}` is not a revision number; use a number from `history`, e.g. --to-revision 3 (0 means the previous revision)"),
+                })?,
         };
         Ok(Rollback {
             target: super::one_target(Self::NAME, Self::USAGE, args)?,

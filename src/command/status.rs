@@ -24,7 +24,7 @@ pub struct History {
     pub scope: Scope,
 }
 
-const FLAGS: &[Flag] = &[args::ENV, args::NAMESPACE];
+pub(crate) const FLAGS: &[Flag] = &[args::ENV, args::NAMESPACE];
 
 fn parse_read(
     name: &'static str,

@@ -78,13 +78,31 @@ impl LiveJustifier {
         }
     }
 
+    /// A reason pointing at a source this pitcrew cannot ask: point at the other source only
+    /// when it is configured, otherwise say what the platform team must set up.
+    fn unconfigured(&self, asked: Source, what: &str) -> Verification {
+        let (name, other) = match asked {
+            Source::PagerDuty => ("PagerDuty", self.jira.is_some().then_some("a Jira issue")),
+            Source::Jira => (
+                "Jira",
+                self.pagerduty.is_some().then_some("a PagerDuty incident"),
+            ),
+        };
+        refused(match other {
+            Some(other) => format!(
+                "{name} is not configured in this pitcrew, so {what} cannot be checked; give {other} instead, or ask the platform team"
+            ),
+            None => format!(
+                "{name} is not configured in this pitcrew, so {what} cannot be checked, and no other justification source is either: a protected environment needs PagerDuty ([pagerduty] and PAGERDUTY_TOKEN) or Jira ([jira], JIRA_EMAIL and JIRA_API_TOKEN) configured; ask the platform team (where the policy grants it, --break-glass works meanwhile)"
+            ),
+        })
+    }
+
     async fn check(&self, reason: &Reason, environment: &Environment) -> Verification {
         match reason {
             Reason::PagerDuty { incident, .. } => {
                 let Some(pd) = &self.pagerduty else {
-                    return refused(format!(
-                        "PagerDuty is not configured in this pitcrew, so incident {incident} cannot be checked; give a Jira issue, or ask the platform team"
-                    ));
+                    return self.unconfigured(Source::PagerDuty, &format!("incident {incident}"));
                 };
                 match pd.incident(incident).await {
                     Ok(i) => match pd.judge(&i, environment, chrono::Utc::now()) {
@@ -102,9 +120,7 @@ impl LiveJustifier {
             }
             Reason::Jira { key, .. } => {
                 let Some(jira) = &self.jira else {
-                    return refused(format!(
-                        "Jira is not configured in this pitcrew, so {key} cannot be checked; give a PagerDuty incident, or ask the platform team"
-                    ));
+                    return self.unconfigured(Source::Jira, &format!("issue {key}"));
                 };
                 match jira.issue(key).await {
                     Ok(issue) => match jira.judge(&issue) {
@@ -155,4 +171,11 @@ impl Justifier for LiveJustifier {
             v
         })
     }
+}
+
+/// Where a `--reason` is verified.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    PagerDuty,
+    Jira,
 }

@@ -390,12 +390,8 @@ impl Run<'_> {
         })
     }
 
-    fn authorize(
-        &self,
-        action: Action,
-        place: &Place<'_>,
-        target: &Target,
-    ) -> Result<Decision, Outcome> {
+    /// The policy's answer, counted in `/metrics`; reported to nobody (see `authorize`).
+    fn decide(&self, action: Action, place: &Place<'_>, target: &Target) -> Decision {
         let request = AccessRequest {
             actor: self.request.actor.clone(),
             channel: self.request.channel.clone(),
@@ -418,6 +414,17 @@ impl Run<'_> {
                 },
             })
             .inc();
+        decision
+    }
+
+    /// The policy gate of a changing command: reports the decision, or refuses.
+    fn authorize(
+        &self,
+        action: Action,
+        place: &Place<'_>,
+        target: &Target,
+    ) -> Result<Decision, Outcome> {
+        let decision = self.decide(action, place, target);
         if decision.allowed {
             (self.report)(Event::Authorized {
                 explanation: decision.explanation.clone(),
@@ -1344,15 +1351,17 @@ impl Run<'_> {
             Ok(p) => p,
             Err(o) => return o,
         };
-        match self.authorize(c.action, &place, &c.target) {
-            Ok(d) => Outcome::Done {
-                message: format!("yes: {}", d.explanation),
-            },
-            Err(Outcome::Refused { message }) => Outcome::Done {
-                message: format!("no: {message}"),
-            },
-            Err(o) => o,
-        }
+        // The answer is the outcome itself: no `Authorized` event, which would say it twice.
+        let d = self.decide(c.action, &place, &c.target);
+        let message = if d.allowed {
+            format!("yes: {}", d.explanation)
+        } else {
+            format!(
+                "no: you may not {} {} in {}: {}",
+                c.action, c.target, place.env, d.explanation
+            )
+        };
+        Outcome::Done { message }
     }
 
     async fn mutate(
@@ -1406,6 +1415,17 @@ impl Run<'_> {
                 .act(command, client, place.namespace.as_str(), target, true)
                 .await;
             match planned {
+                Ok(change) if change.unchanged => {
+                    // Nothing to do: nobody is asked to confirm or approve a no-op.
+                    let o = unchanged_outcome(&change);
+                    let _ = self
+                        .audit(
+                            Phase::Unchanged,
+                            serde_json::json!({"change": change, "outcome": &o}),
+                        )
+                        .await;
+                    return o;
+                }
                 Ok(change) => {
                     *self.plan.lock().unwrap_or_else(|p| p.into_inner()) = format!(
                         "{}/{} {:?}->{:?} {:?} {}",
@@ -1461,6 +1481,16 @@ impl Run<'_> {
                 return o;
             }
         };
+        if change.unchanged {
+            let o = unchanged_outcome(&change);
+            self.audit_outcome(
+                &lock,
+                Phase::Unchanged,
+                serde_json::json!({"change": change, "outcome": &o}),
+            )
+            .await;
+            return o;
+        }
         (self.report)(Event::Planned {
             change: change.clone(),
         });
@@ -1552,6 +1582,13 @@ impl Run<'_> {
         .await;
         self.write_back(&verification, phase, &outcome).await;
         outcome
+    }
+}
+
+/// A change with nothing to do (kubectl's "skipped rollback"): done, exit 0, in kubectl's words.
+fn unchanged_outcome(change: &Change) -> Outcome {
+    Outcome::Done {
+        message: format!("{}; nothing was changed", describe(change)),
     }
 }
 
@@ -2012,6 +2049,17 @@ async fn inspect(ctx: &Context, started: &crate::audit::Record) -> Result<String
 
 /// One line for a change: what was done to what, from which revision and images to which.
 pub fn describe(change: &Change) -> String {
+    if change.unchanged {
+        // kubectl: `deployment.apps/web skipped rollback (current template already matches
+        // revision 3)`. No warning: nothing was rolled back for an apply to undo.
+        return format!(
+            "{}/{} in {}: skipped rollback (current template already matches revision {})",
+            change.kind,
+            change.name,
+            change.namespace,
+            change.to_revision.unwrap_or_default()
+        );
+    }
     let what = match (change.to_revision, change.annotations_set.is_empty()) {
         (Some(r), _) => format!(
             "rolled back {}/{} to revision {r}",
@@ -2047,8 +2095,13 @@ pub fn describe(change: &Change) -> String {
     } else {
         format!(", sets {}", annotations.join(", "))
     };
+    let warnings: String = change
+        .warnings
+        .iter()
+        .map(|w| format!("; warning: {w}"))
+        .collect();
     format!(
-        "{what} in {}{revisions}{images}{annotations}",
+        "{what} in {}{revisions}{images}{annotations}{warnings}",
         change.namespace
     )
 }

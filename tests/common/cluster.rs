@@ -59,19 +59,24 @@ impl TestCluster {
 
     /// Runs the real kubectl against the test cluster, in `namespace`.
     pub fn kubectl(&self, namespace: &str, args: &[&str]) -> Output {
-        let out = Command::new(&self.kubectl)
-            .env("KUBECONFIG", &self.kubeconfig)
-            .arg("--namespace")
-            .arg(namespace)
-            .args(args)
-            .output()
-            .expect("run kubectl");
+        let out = self.kubectl_output(namespace, args);
         assert!(
             out.status.success(),
             "kubectl {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         out
+    }
+
+    /// kubectl's output whether or not it succeeded (for refusals that are the oracle).
+    pub fn kubectl_output(&self, namespace: &str, args: &[&str]) -> Output {
+        Command::new(&self.kubectl)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .arg("--namespace")
+            .arg(namespace)
+            .args(args)
+            .output()
+            .expect("run kubectl")
     }
 }
 

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{
-    DaemonSet, DaemonSetSpec, Deployment, DeploymentSpec, StatefulSet, StatefulSetSpec,
+    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, Deployment, DeploymentSpec, StatefulSet,
+    StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -18,6 +19,7 @@ pub struct Workload {
     progress_deadline_seconds: Option<i32>,
     min_ready_seconds: Option<i32>,
     annotations: BTreeMap<String, String>,
+    on_delete: bool,
 }
 
 impl Workload {
@@ -30,6 +32,7 @@ impl Workload {
             progress_deadline_seconds: None,
             min_ready_seconds: None,
             annotations: BTreeMap::new(),
+            on_delete: false,
         }
     }
 
@@ -65,6 +68,13 @@ impl Workload {
 
     pub fn annotation(mut self, key: &str, value: &str) -> Self {
         self.annotations.insert(key.into(), value.into());
+        self
+    }
+
+    /// The `OnDelete` update strategy (StatefulSets and DaemonSets): pods are replaced only
+    /// when deleted.
+    pub fn on_delete(mut self) -> Self {
+        self.on_delete = true;
         self
     }
 
@@ -135,6 +145,10 @@ impl Workload {
                 selector: self.selector(),
                 service_name: Some(self.name.clone()),
                 template: self.template(),
+                update_strategy: self.on_delete.then(|| StatefulSetUpdateStrategy {
+                    type_: Some("OnDelete".into()),
+                    rolling_update: None,
+                }),
                 ..StatefulSetSpec::default()
             }),
             status: None,
@@ -147,6 +161,10 @@ impl Workload {
             spec: Some(DaemonSetSpec {
                 selector: self.selector(),
                 template: self.template(),
+                update_strategy: self.on_delete.then(|| DaemonSetUpdateStrategy {
+                    type_: Some("OnDelete".into()),
+                    rolling_update: None,
+                }),
                 ..DaemonSetSpec::default()
             }),
             status: None,

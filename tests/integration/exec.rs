@@ -186,10 +186,25 @@ async fn exec_restarts_follows_and_reports_with_exit_codes() {
         "{out}"
     );
     assert!(out.contains("nothing was changed"), "{out}");
+    // Back to the revision already running: kubectl's "skipped rollback", exit 0, nothing done.
+    let (code, out) = exec(&setup, "rollback checkout -e staging --to-revision 2");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "skipped rollback (current template already matches revision 2); nothing was changed"
+        ),
+        "{out}"
+    );
     assert_eq!(
         revision_of(&api.get("checkout").await.expect("get")),
         2,
-        "a dry run changes nothing"
+        "a dry run and a skipped rollback change nothing"
+    );
+    let (code, out) = exec(&setup, "can-i restart checkout -e staging");
+    assert_eq!(
+        (code, out.matches("allowed by").count()),
+        (0, 1),
+        "said once: {out}"
     );
 
     // Refusals, each with its exit code and nothing changed.

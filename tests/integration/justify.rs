@@ -347,6 +347,40 @@ async fn accepted_references_are_reused_for_the_cache_time_and_refusals_are_not(
     server.verify().await;
 }
 
+/// A reason whose service is not configured: the refusal points at the other source only when
+/// that one is configured, and otherwise says what the platform team must configure (it once
+/// sent the user from one unconfigured service to the other). No request leaves pitcrew.
+#[tokio::test]
+async fn a_reason_for_an_unconfigured_source_says_which_source_to_configure() {
+    let neither = LiveJustifier::new(None, None);
+    for reason in ["PT4KHLK", "OPS-12"] {
+        let v = verify(&neither, reason, &[]).await;
+        let message = refused(&v);
+        assert!(
+            message.contains("no other justification source is either"),
+            "{message}"
+        );
+        assert!(
+            message.contains("PagerDuty ([pagerduty] and PAGERDUTY_TOKEN) or Jira ([jira], JIRA_EMAIL and JIRA_API_TOKEN)"),
+            "{message}"
+        );
+        assert!(!message.contains("give a"), "{message}");
+    }
+
+    let only_jira = LiveJustifier::new(None, Some(jira("http://127.0.0.1:9")));
+    let message = refused(&verify(&only_jira, "PT4KHLK", &[]).await).to_string();
+    assert!(
+        message.starts_with("PagerDuty is not configured in this pitcrew, so incident PT4KHLK cannot be checked; give a Jira issue instead"),
+        "{message}"
+    );
+    let only_pd = LiveJustifier::new(Some(pd("http://127.0.0.1:9")), None);
+    let message = refused(&verify(&only_pd, "OPS-12", &[]).await).to_string();
+    assert!(
+        message.starts_with("Jira is not configured in this pitcrew, so issue OPS-12 cannot be checked; give a PagerDuty incident instead"),
+        "{message}"
+    );
+}
+
 /// Write-back: posted once; after an ambiguous failure (the note was posted but the answer
 /// was a 500), the retry finds the marker and does not post again.
 #[tokio::test]

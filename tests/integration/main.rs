@@ -5,6 +5,7 @@
 mod common;
 
 mod actions;
+mod actions_edges;
 mod audit;
 mod cli;
 mod conformance;

@@ -576,9 +576,14 @@ const CASES: &[(&str, Expect)] = &[
         "restart checkout --break-glass \"glued\"text",
         Err("is never closed"),
     ),
+    // kubectl's --to-revision 0 is the previous revision: the same command as leaving it out.
     (
         "rollback checkout --to-revision 0",
-        Err("`0` is not a revision number"),
+        Ok("rollback deployment/checkout"),
+    ),
+    (
+        "rollback checkout --to-revision=0 -e prod",
+        Ok("rollback deployment/checkout -e prod"),
     ),
     (
         "rollback checkout --to-revision -1",

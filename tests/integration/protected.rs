@@ -15,6 +15,7 @@ use crate::common::fakes;
 const POLICY: &str = "\
 g2, C01INCIDENT, channels:incident
 p, role:oncall, prod, *, *, *, restart, channels:incident, allow
+p, role:oncall, prod, *, *, *, rollback, channels:incident, allow
 p, role:oncall, prod, *, *, *, status, *, allow
 p, role:commander, prod, *, *, *, break-glass, channels:incident, allow
 p, role:commander, prod, *, *, *, approve, channels:incident, allow
@@ -376,5 +377,51 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
         detail["approval"]["approvers"],
         serde_json::json!(["U02CAROL"]),
         "{detail}"
+    );
+}
+
+/// A rollback to the revision already running changes nothing, so nobody is asked to confirm
+/// or approve it (even where approvals are needed): exit 0 in kubectl's words, recorded
+/// `unchanged`, and no `started`: nothing touched Kubernetes.
+#[tokio::test]
+async fn a_rollback_with_nothing_to_do_asks_no_one_and_is_recorded_unchanged() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let (ns, api) = cluster.with_deployment("noop", "checkout").await;
+    let pd = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "PSHOP01", None)]).await;
+    let s = setup_with_approvals(&cluster, &ns.name, &pd.uri(), 1);
+    let (code, out) = s.pitcrew(&[
+        "exec",
+        "--as",
+        "U01ALICE",
+        "--channel",
+        "C01INCIDENT",
+        "--",
+        "rollback checkout -e prod --to-revision 1 --reason Q1OPEN",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "skipped rollback (current template already matches revision 1); nothing was changed"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("confirm") && !out.contains("approv"), "{out}");
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 1);
+
+    let (code, out) = s.pitcrew(&["audit", "query", "--reason", "Q1OPEN", "--format", "jsonl"]);
+    assert_eq!(code, 0, "{out}");
+    let phases: Vec<String> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| e["phase"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(phases, ["requested", "approved", "unchanged"], "{out}");
+    let (code, out) = s.pitcrew(&["audit", "query", "--outcome", "unchanged"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("unchanged") && out.contains("deployment/checkout"),
+        "{out}"
     );
 }
