@@ -11,6 +11,9 @@ WORKDIR /src
 # manifest declares, so the benchmark sources and the test binary's entry file must be there
 # (neither is compiled by `cargo build`).
 COPY Cargo.toml Cargo.lock ./
+# The workspace's small crates (the command language, Slack's wire format) change rarely and
+# build in seconds: copied whole, they are built with the dependencies.
+COPY crates ./crates
 COPY benches ./benches
 COPY tests/integration/main.rs ./tests/integration/main.rs
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \

@@ -303,7 +303,7 @@ async fn run() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle: Vec<(u64, u64)> = replicas.iter().map(|r| memory_kib(r.child.id())).collect();
 
-    let http = reqwest::Client::builder()
+    let http = pitcrew::http_client_builder()
         .timeout(Duration::from_secs(10))
         .build()
         .expect("http");

@@ -296,7 +296,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 }
 
 async fn fixed_rate(url: &str, sink: &str, rate: u64, secs: u64, run: &str) -> FixedRate {
-    let http = reqwest::Client::builder()
+    let http = pitcrew::http_client_builder()
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .timeout(REQUEST_TIMEOUT)
         .build()
@@ -345,7 +345,7 @@ async fn fixed_rate(url: &str, sink: &str, rate: u64, secs: u64, run: &str) -> F
 
 /// Acknowledged requests per second with `clients` sending back to back.
 async fn saturation(url: &str, sink: &str, clients: u64, secs: u64, run: &str) -> (f64, u64) {
-    let http = reqwest::Client::builder()
+    let http = pitcrew::http_client_builder()
         .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client");

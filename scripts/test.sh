@@ -3,7 +3,7 @@
 #   1. formatting and lints (cargo fmt --check, cargo clippy -D warnings)
 #   2. builds the Kubernetes control plane from Go modules (cached after the first run)
 #   3. starts a real cluster and a throw-away PostgreSQL on 127.0.0.1, free ports
-#   4. cargo test (unit + integration)
+#   4. cargo test --workspace (unit tests of every crate + the integration tests)
 #   5. each cargo-fuzz target briefly (scripts/fuzz.sh), the Dockerfile's steps outside Docker
 #      (scripts/dockerfile_check.py), then tears everything down
 # With CI=true, a missing Go toolchain, cluster or PostgreSQL fails the run; it never skips.
@@ -52,11 +52,11 @@ wait_for_go_build() {
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --quiet -- -D warnings
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "building the test binaries"
-cargo test --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
+cargo test --workspace --no-run --quiet 2>&1 | grep -v '^ *Executable' >&2 || true
 
 testenv_init
 if [[ "$skip" == *cluster* ]]; then
@@ -86,7 +86,7 @@ fi
 # other tests' rollouts would time out behind them.
 exactly_once=replicas::two_replicas_run_each_command_exactly_once_however_often_it_is_delivered
 step "cargo test"
-cargo test --quiet -- --test-threads "${PITCREW_TEST_THREADS:-4}" --skip "$exactly_once"
+cargo test --workspace --quiet -- --test-threads "${PITCREW_TEST_THREADS:-4}" --skip "$exactly_once"
 
 step "the exactly-once test at the issue's size, alone: 500 commands x 3 deliveries to 2 replicas"
 PITCREW_TEST_REPLICA_COMMANDS="${PITCREW_TEST_REPLICA_COMMANDS:-500}" \

@@ -9,17 +9,18 @@ pub mod audit;
 pub mod chat;
 pub mod cli;
 pub mod cluster;
-pub mod command;
 pub mod config;
 pub mod db;
 pub mod justify;
 pub mod metrics;
-pub mod names;
 pub mod policy;
 pub mod resolve;
 pub mod serve;
 pub mod telemetry;
 pub mod workflow;
+
+// The command language and its names, from their own crate (crates/command).
+pub use pitcrew_command::{command, names};
 
 use std::sync::Once;
 
@@ -96,6 +97,14 @@ impl Error {
             Error::NotBuiltYet { .. } => 69,
         }
     }
+}
+
+/// A reqwest client builder, with rustls' crypto provider installed first: pitcrew builds
+/// reqwest without a provider of its own (so aws-lc-sys is never compiled), and reqwest panics
+/// on a client built before one is installed. Every reqwest client starts here.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    install_crypto_provider();
+    reqwest::Client::builder()
 }
 
 /// Installs ring as rustls' process-wide crypto provider, once. reqwest, kube and sqlx all use

@@ -44,6 +44,11 @@ pub fn preflight(config: &crate::config::Config) -> crate::Result<ReplicaLock> {
             "[server].mode = \"socket\" needs SLACK_APP_TOKEN (an app-level token with the connections:write scope, from your app's Basic Information page); set it, or use mode = \"http\"".into(),
         ));
     }
+    if config.slack.allowed_teams.is_empty() && !config.slack.any_team {
+        return Err(crate::Error::Usage(
+            "[slack].allowed_teams is empty, so every Slack workspace holding your signing secret could send commands: list your workspace's team id (T…, in your workspace's URL or `auth.test`), e.g. allowed_teams = [\"T01EXAMPLE\"], or write allowed_teams = [\"*\"] to accept every workspace explicitly".into(),
+        ));
+    }
     let crate::config::DatabaseConfig::Sqlite { path } = &config.database else {
         return Ok(ReplicaLock(None));
     };
@@ -124,7 +129,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
                 .as_ref()
                 .map(|s| crate::chat::verify::signing_secret(s.expose_secret())),
             dedup: crate::chat::dedup::Dedup::new(db.clone()),
-            http: reqwest::Client::builder()
+            http: crate::http_client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(10))
                 .build()

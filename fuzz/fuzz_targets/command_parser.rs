@@ -6,11 +6,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let Ok(command) = pitcrew::command::parse(text) else {
+    let Ok(command) = pitcrew_command::command::parse(text) else {
         return;
     };
     let canonical = command.to_string();
-    match pitcrew::command::parse(&canonical) {
+    match pitcrew_command::command::parse(&canonical) {
         Ok(again) => assert_eq!(
             again, command,
             "{text:?} parsed, but its canonical form {canonical:?} means something else"

@@ -7,7 +7,7 @@
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use pitcrew::chat::verify::{sign, signed_body};
+use pitcrew_slack_wire::verify::{sign, signed_body};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -26,7 +26,7 @@ fuzz_target!(|input: Input| {
     if input.secret.is_empty() {
         return;
     }
-    let secret = pitcrew::chat::verify::signing_secret(&input.secret);
+    let secret = pitcrew_slack_wire::verify::signing_secret(&input.secret);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pitcrew::chat::{commands, events, interactions};
+use pitcrew_slack_wire::payloads::{decode_click, decode_command, decode_event};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&endpoint, rest)) = data.split_first() else {
@@ -16,15 +16,15 @@ fuzz_target!(|data: &[u8]| {
     };
     match endpoint % 3 {
         0 => {
-            if let Ok((event, _name)) = commands::decode_command(text) {
-                let _ = pitcrew::command::parse(event.text.as_deref().unwrap_or_default());
+            if let Ok((event, _name)) = decode_command(text) {
+                let _ = pitcrew_command::command::parse(event.text.as_deref().unwrap_or_default());
             }
         }
         1 => {
-            let _ = interactions::decode_click(text);
+            let _ = decode_click(text);
         }
         _ => {
-            let _ = events::decode_event(text);
+            let _ = decode_event(text);
         }
     }
 });

@@ -79,6 +79,8 @@ timeout = "3s"
 [slack]
 api_base_url = "${3:-http://127.0.0.1:9/}api/"
 announce_channel = "C01OPS"
+# The workspace pitcrew chat plays (its --team default).
+allowed_teams = ["T0LOCAL"]
 
 [clusters.local]
 kubeconfig = "$KUBECONFIG"

@@ -152,7 +152,7 @@ pub async fn run(o: ChatOptions) -> crate::Result<()> {
     let interactive = o.script.is_none();
     let mut user = o.user.clone();
     let mut channel = o.channel.clone();
-    let http = reqwest::Client::new();
+    let http = crate::http_client_builder().build().unwrap_or_default();
     let mut stdin =
         tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
     let mut scripted = lines.into_iter();

@@ -16,6 +16,7 @@ use super::dedup::Dedup;
 use super::verify::{self, Refusal};
 use crate::names::{SlackChannelId, SlackUserId};
 use crate::workflow::{self, Context, Event, Outcome, Request};
+pub use pitcrew_slack_wire::payloads::decode_command;
 
 /// What the Slack handlers share, over HTTP and Socket Mode alike.
 pub struct SlackApp {
@@ -24,12 +25,6 @@ pub struct SlackApp {
     pub secret: Option<SlackSigningSecret>,
     pub dedup: Dedup,
     pub http: reqwest::Client,
-}
-
-/// The display name Slack sends beside the id (slack-morphism's event type leaves it out).
-#[derive(serde::Deserialize)]
-struct Names {
-    user_name: Option<String>,
 }
 
 /// What a request from Slack is answered with at once, whatever carried it (an HTTP response,
@@ -79,6 +74,12 @@ impl Ack {
 }
 
 /// Logs a refusal: what claimed to come from Slack and why it was turned away.
+/// The configured allow-list's answer for a request's (or click's) workspace.
+pub(crate) fn team_allowed(app: &SlackApp, team: &str) -> Result<(), Refusal> {
+    let slack = &app.ctx.config.slack;
+    verify::team_allowed(&slack.allowed_teams, slack.any_team, team)
+}
+
 pub(crate) fn refused(r: Refusal) -> Ack {
     tracing::warn!(refusal = r.label(), reason = %r, "refused a request claiming to come from Slack");
     Ack::Refused(r)
@@ -149,17 +150,6 @@ async fn verified_command(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8])
     }
 }
 
-/// Decodes a slash command's form body (after its signature was checked): the event and
-/// the user's name as Slack showed it (optional; older payloads carry it).
-pub fn decode_command(text: &str) -> Result<(SlackCommandEvent, Option<String>), Refusal> {
-    let event: SlackCommandEvent =
-        serde_urlencoded::from_str(text).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    let name = serde_urlencoded::from_str::<Names>(text)
-        .ok()
-        .and_then(|n| n.user_name);
-    Ok((event, name))
-}
-
 /// A slash command from a verified source (a signed HTTP request, or the app's own Socket
 /// Mode connection): team allow-list, de-duplication by `trigger_id`, parse, then the work
 /// in the background. Returns the acknowledgement and whether it was a duplicate.
@@ -168,14 +158,15 @@ pub async fn accept_command(
     event: SlackCommandEvent,
     actor_name: Option<String>,
 ) -> (Ack, bool) {
-    if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, &event.team_id.0) {
+    if let Err(r) = team_allowed(app, &event.team_id.0) {
         return (refused(r), false);
     }
-    match app
-        .dedup
-        .first_time(&format!("trigger:{}", event.trigger_id.0))
-        .await
+    let trigger = match pitcrew_slack_wire::payloads::request_id("trigger_id", &event.trigger_id.0)
     {
+        Ok(id) => id,
+        Err(r) => return (refused(r), false),
+    };
+    match app.dedup.first_time(&format!("trigger:{trigger}")).await {
         Ok(true) => {}
         // Seen before: acknowledged again, never run again.
         Ok(false) => {
@@ -234,14 +225,12 @@ pub async fn accept_command(
     )
 }
 
-/// Only Slack's own hooks (or, for a local stand-in, the host of the configured Web API base
-/// URL) receive replies: a forged `response_url` cannot make pitcrew post elsewhere.
+/// Where a reply may go (see `payloads::reply_target`): Slack's hooks, by whole origin, or the
+/// configured Web API base URL's origin when that is not Slack's own (a local stand-in).
 pub(crate) fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
-    let url = reqwest::Url::parse(url).ok()?;
-    let host = url.host_str()?;
-    let api_host = app.ctx.config.slack.api_base_url.host_str();
-    let slack = host == "hooks.slack.com" && url.scheme() == "https";
-    (slack || Some(host) == api_host).then_some(url)
+    let api = &app.ctx.config.slack.api_base_url;
+    let stand_in = (api.host_str() != Some("slack.com")).then_some(api);
+    pitcrew_slack_wire::payloads::reply_target(url, stand_in)
 }
 
 async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {

@@ -12,9 +12,9 @@ use axum::response::Response;
 use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEvent, SlackPushEventCallback};
 
 use super::commands::{Ack, SlackApp, answer, refused, run_for_chat};
-use super::verify::{self, Refusal};
 use crate::names::{SlackChannelId, SlackUserId};
 use crate::workflow::Request;
+pub use pitcrew_slack_wire::payloads::decode_event;
 
 pub async fn events(State(app): State<Arc<SlackApp>>, headers: HeaderMap, body: Bytes) -> Response {
     let received = std::time::Instant::now();
@@ -58,7 +58,10 @@ pub async fn accept_callback(
     callback: SlackPushEventCallback,
     retry: Option<&str>,
 ) -> (Ack, bool) {
-    if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, &callback.team_id.0) {
+    if let Err(r) = super::commands::team_allowed(app, &callback.team_id.0) {
+        return (refused(r), false);
+    }
+    if let Err(r) = pitcrew_slack_wire::payloads::request_id("event_id", &callback.event_id.0) {
         return (refused(r), false);
     }
     let SlackEventCallbackBody::AppMention(mention) = callback.event else {
@@ -114,9 +117,4 @@ pub async fn accept_callback(
         }
     });
     (Ack::Empty, false)
-}
-
-/// Decodes an Events API body (after its signature was checked).
-pub fn decode_event(text: &str) -> Result<SlackPushEvent, Refusal> {
-    serde_json::from_str(text).map_err(|e| Refusal::Malformed(e.to_string()))
 }

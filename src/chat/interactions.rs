@@ -9,42 +9,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use serde::Deserialize;
 use serde_json::json;
 
 use super::commands::{Ack, SlackApp, answer, blocks, escape, refused, render};
-use super::verify::{self, Refusal};
+use super::verify::Refusal;
 use crate::names::SlackUserId;
 use crate::workflow::{self, Event};
-
-#[derive(Deserialize)]
-struct Form {
-    payload: String,
-}
-
-/// The part of an interaction payload pitcrew reads.
-#[derive(Deserialize)]
-pub struct Payload {
-    #[serde(rename = "type")]
-    kind: String,
-    user: Id,
-    team: Option<Id>,
-    channel: Option<Id>,
-    response_url: Option<String>,
-    #[serde(default)]
-    actions: Vec<Action>,
-}
-
-#[derive(Deserialize)]
-struct Id {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct Action {
-    action_id: String,
-    value: Option<String>,
-}
+pub use pitcrew_slack_wire::payloads::{Payload, decode_click, payload_from_json};
 
 pub async fn interactions(
     State(app): State<Arc<SlackApp>>,
@@ -71,25 +42,11 @@ fn verified_click(app: &Arc<SlackApp>, headers: &HeaderMap, body: &[u8]) -> (Ack
     }
 }
 
-/// Decodes an interaction's form body (after its signature was checked): a `payload` field
-/// holding the JSON of the click.
-pub fn decode_click(text: &str) -> Result<Payload, Refusal> {
-    serde_urlencoded::from_str::<Form>(text)
-        .map_err(|e| e.to_string())
-        .and_then(|f| serde_json::from_str(&f.payload).map_err(|e| e.to_string()))
-        .map_err(Refusal::Malformed)
-}
-
-/// Decodes an interaction payload that arrived as JSON (Socket Mode's `interactive` envelope).
-pub fn payload_from_json(value: serde_json::Value) -> Result<Payload, Refusal> {
-    serde_json::from_value(value).map_err(|e| Refusal::Malformed(e.to_string()))
-}
-
 /// A click from a verified source: team allow-list, then the button's work in the background.
 /// Double clicks need no id table: a pending request is used at most once.
 pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
     let team = payload.team.as_ref().map_or("", |t| t.id.as_str());
-    if let Err(r) = verify::team_allowed(&app.ctx.config.slack.allowed_teams, team) {
+    if let Err(r) = super::commands::team_allowed(app, team) {
         return refused(r);
     }
     if payload.kind != "block_actions" {
@@ -125,9 +82,13 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
             }
         };
         let outcome = match which.as_str() {
-            "pitcrew_confirm" => workflow::confirm(&app.ctx, &id, &user, &report).await,
-            "pitcrew_approve" => workflow::approve(&app.ctx, &id, &user, &report).await,
-            "pitcrew_cancel" => workflow::cancel(&app.ctx, &id, &user).await,
+            "pitcrew_confirm" => {
+                workflow::confirm(&app.ctx, &id, &user, Some(team.as_str()), &report).await
+            }
+            "pitcrew_approve" => {
+                workflow::approve(&app.ctx, &id, &user, Some(team.as_str()), &report).await
+            }
+            "pitcrew_cancel" => workflow::cancel(&app.ctx, &id, &user, Some(team.as_str())).await,
             // A new command with every check, as the person who clicked; only a rollback.
             "pitcrew_rollback" => match crate::command::parse(&id) {
                 Ok(crate::command::Command::Rollback(_)) => {

@@ -19,5 +19,7 @@ pub mod health;
 pub mod interactions;
 pub mod manifest;
 pub mod socket;
-pub mod verify;
 pub mod web;
+
+// Size, signature, timestamp and team checks, from the Slack wire crate (crates/slack-wire).
+pub use pitcrew_slack_wire::verify;

@@ -478,7 +478,7 @@ fn run(command: Command) -> Result<ExitCode> {
                     )));
                 };
                 let ctx = crate::workflow::Context::new(config).await?;
-                let outcome = crate::workflow::approve(&ctx, &id, &user, &print_event).await;
+                let outcome = crate::workflow::approve(&ctx, &id, &user, None, &print_event).await;
                 let code = print_outcome(&outcome);
                 let _ = ctx.deliver_outbox().await;
                 Ok(code)

@@ -58,8 +58,11 @@ pub struct ServerConfig {
 #[derive(Debug, Clone)]
 pub struct SlackConfig {
     pub api_base_url: reqwest::Url,
-    /// Empty means: any workspace whose requests carry a valid signature.
+    /// The workspaces whose requests are served. `serve` refuses to start with none, unless
+    /// `any_team` (the file says `allowed_teams = ["*"]`).
     pub allowed_teams: Vec<SlackTeamId>,
+    /// `allowed_teams = ["*"]`: every workspace whose requests carry the signing secret.
+    pub any_team: bool,
     pub announce_channel: Option<SlackChannelId>,
 }
 

@@ -154,10 +154,12 @@ fn typed(
             &file.slack.api_base_url,
             problems,
         ),
+        any_team: file.slack.allowed_teams == ["*"],
         allowed_teams: file
             .slack
             .allowed_teams
             .iter()
+            .filter(|t| *t != "*" || file.slack.allowed_teams.len() > 1)
             .filter_map(|t| {
                 name(
                     loc,

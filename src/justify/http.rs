@@ -124,7 +124,7 @@ pub struct Http {
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let client = reqwest::Client::builder()
+        let client = crate::http_client_builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("pitcrew/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(timeout)

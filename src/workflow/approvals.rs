@@ -21,6 +21,8 @@ pub struct Approval {
     pub state: String,
     /// The audit correlation id of the waiting command (none for rows made before it existed).
     pub correlation: Option<String>,
+    /// The Slack workspace the command came from (none from a terminal).
+    pub team: Option<String>,
 }
 
 impl Approval {
@@ -66,6 +68,7 @@ impl Approvals {
         needed: i64,
         ttl: std::time::Duration,
         correlation: &str,
+        team: Option<&str>,
     ) -> Result<String, sqlx::Error> {
         let uuid = uuid::Uuid::now_v7().simple().to_string();
         // The random tail of a v7 uuid: short enough to type, unguessable enough.
@@ -74,8 +77,8 @@ impl Approvals {
         let expires =
             now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
         sqlx::query(
-            "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10)",
+            "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10, $11)",
         )
         .bind(&id)
         .bind(text(now))
@@ -87,6 +90,7 @@ impl Approvals {
         .bind(params_hash)
         .bind(needed)
         .bind(correlation)
+        .bind(team)
         .execute(self.db.pool())
         .await?;
         Ok(id)
@@ -94,7 +98,7 @@ impl Approvals {
 
     pub async fn get(&self, id: &str) -> Result<Option<Approval>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation FROM approvals WHERE id = $1",
+            "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team FROM approvals WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
@@ -117,6 +121,7 @@ impl Approvals {
                 .collect(),
             state: r.try_get("state")?,
             correlation: r.try_get("correlation")?,
+            team: r.try_get("team")?,
         }))
     }
 

@@ -660,8 +660,15 @@ impl Run<'_> {
                     ));
                 }
             }
-            _ => {
-                tracing::error!(correlation = %self.correlation, "break-glass used with no [slack].announce_channel configured (or no database): nobody is told")
+            // Fail closed: a break-glass nobody is told about is a silent bypass.
+            (_, None) => {
+                return Err("--break-glass must be announced, and this pitcrew has no [slack].announce_channel configured; nothing was done. Give --reason with a PagerDuty incident or a Jira issue, or ask the platform team to set announce_channel".to_string());
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "--break-glass must be announced, and without a database the announcement cannot be queued; nothing was done. Give --reason with a PagerDuty incident or a Jira issue"
+                        .to_string(),
+                );
             }
         }
         tracing::warn!(correlation = %self.correlation, actor = %self.request.actor, env = %place.env, text = %text, "BREAK-GLASS");
@@ -710,6 +717,7 @@ impl Run<'_> {
                         0,
                         self.ctx.config.server.approval_ttl,
                         &self.correlation,
+                        self.request.team.as_deref(),
                     )
                     .await
                     .ok()
@@ -826,6 +834,7 @@ impl Run<'_> {
                 needed,
                 self.ctx.config.server.approval_ttl,
                 &self.correlation,
+                self.request.team.as_deref(),
             )
             .await
         {
@@ -1611,9 +1620,10 @@ pub async fn approve(
     ctx: &Context,
     id: &str,
     user: &SlackUserId,
+    team: Option<&str>,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Outcome {
-    let (store, approval) = match stored_request(ctx, id, "request for approval").await {
+    let (store, approval) = match stored_request(ctx, id, "request for approval", team).await {
         Ok(found) => found,
         Err(o) => return o,
     };
@@ -1710,9 +1720,9 @@ pub async fn approve(
         channel,
         text: updated.command_text.clone(),
         confirmed: true,
+        team: updated.team.clone(),
         approval: Some(updated),
         actor_name: None,
-        team: None,
     };
     run(ctx, &request, report).await
 }
@@ -1723,9 +1733,10 @@ pub async fn confirm(
     ctx: &Context,
     id: &str,
     user: &SlackUserId,
+    team: Option<&str>,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Outcome {
-    let (store, a) = match stored_request(ctx, id, "confirmation").await {
+    let (store, a) = match stored_request(ctx, id, "confirmation", team).await {
         Ok((store, a)) if a.needed == 0 => (store, a),
         Ok(_) => {
             return Outcome::BadInput {
@@ -1772,14 +1783,14 @@ pub async fn confirm(
         // The confirmation travels with the run: it applies only to the change it was shown.
         approval: Some(a.clone()),
         actor_name: None,
-        team: None,
+        team: a.team.clone(),
     };
     run(ctx, &request, report).await
 }
 
 /// The Cancel button: the requester, or anyone who may approve it, ends a pending request.
-pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
-    let (store, a) = match stored_request(ctx, id, "request").await {
+pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId, team: Option<&str>) -> Outcome {
+    let (store, a) = match stored_request(ctx, id, "request", team).await {
         Ok(found) => found,
         Err(o) => return o,
     };
@@ -1806,7 +1817,7 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
                     phase: Phase::Cancelled,
                     actor: user.clone(),
                     actor_name: None,
-                    team: None,
+                    team: a.team.clone(),
                     channel: a
                         .channel
                         .as_deref()
@@ -1839,10 +1850,15 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId) -> Outcome {
 
 /// The stored request `id` (a confirmation or a request for approval, named `what` in
 /// messages) and its store, or the outcome that says why it cannot be had.
+/// The stored request `id`, for a click or `pitcrew approve`. A click from another Slack
+/// workspace than the request's is refused: the allow-list admits the clicker's workspace, not
+/// its right to act on another's requests. (`team` is `None` from a terminal, whose user is
+/// checked by the policy alone.)
 async fn stored_request(
     ctx: &Context,
     id: &str,
     what: &str,
+    team: Option<&str>,
 ) -> Result<(approvals::Approvals, approvals::Approval), Outcome> {
     let Some(db) = &ctx.db else {
         return Err(Outcome::Unavailable {
@@ -1851,6 +1867,13 @@ async fn stored_request(
     };
     let store = approvals::Approvals::new(db.clone());
     match store.get(id).await {
+        Ok(Some(a)) if a.team.is_some() && team.is_some() && a.team.as_deref() != team => {
+            Err(Outcome::Refused {
+                message: format!(
+                    "{id} was asked for in another Slack workspace; only people there can act on it. Nothing was done"
+                ),
+            })
+        }
         Ok(Some(a)) => Ok((store, a)),
         Ok(None) => Err(Outcome::BadInput {
             message: format!("there is no {what} `{id}`; check the id"),

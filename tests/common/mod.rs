@@ -85,3 +85,17 @@ pub fn require_env(part: Part, var: &str) -> Option<String> {
         }
     );
 }
+
+/// An HTTP client for tests, built the way pitcrew builds its own (rustls' provider installed
+/// first: pitcrew's reqwest has none of its own, and building a client before one is installed
+/// panics).
+pub fn http() -> reqwest::Client {
+    pitcrew::http_client_builder()
+        .build()
+        .expect("an HTTP client")
+}
+
+/// `reqwest::get` through [`http`].
+pub async fn get(url: impl reqwest::IntoUrl) -> reqwest::Result<reqwest::Response> {
+    http().get(url).send().await
+}

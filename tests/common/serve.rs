@@ -68,7 +68,7 @@ impl Serve {
     /// The value of one series of `/metrics`, written as it appears there
     /// (`name{label="value",...}`); `None` when the replica has not exported it.
     pub async fn metric(&self, series: &str) -> Option<f64> {
-        let text = reqwest::get(format!("{}/metrics", self.base))
+        let text = crate::common::get(format!("{}/metrics", self.base))
             .await
             .expect("GET /metrics")
             .text()

@@ -36,7 +36,7 @@ pub async fn post_command(
     ts: i64,
     signature: Option<String>,
 ) -> (u16, String, Duration) {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::common::http()
         .post(format!("{base}/slack/commands"))
         .timeout(Duration::from_secs(10))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -144,7 +144,7 @@ pub async fn click(
     });
     let body = serde_urlencoded::to_string([("payload", payload.to_string())]).expect("form");
     let ts = chrono::Utc::now().timestamp();
-    reqwest::Client::new()
+    crate::common::http()
         .post(format!("{base}/slack/interactions"))
         .timeout(Duration::from_secs(10))
         .header("content-type", "application/x-www-form-urlencoded")

@@ -148,7 +148,7 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
     .expect("start prism");
 
     // Prism really checks: a GET without the Content-Type the description requires is refused.
-    let bare = reqwest::Client::new()
+    let bare = crate::common::http()
         .get(format!("{}incidents/Q1CONFORM", pd_prism.url))
         .header("Authorization", format!("Token token={}", fakes::PD_TOKEN))
         .send()
@@ -253,7 +253,7 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
 async fn slack_token_shim(prism: String) -> String {
     use axum::body::Bytes;
     use axum::http::{HeaderMap, Method, StatusCode, Uri};
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (http, prism) = (http.clone(), prism.clone());
         async move {
@@ -359,7 +359,7 @@ async fn slack_web_api_calls_and_answers_conform_to_the_official_description() {
     let shim = slack_token_shim(prism.url.clone()).await;
 
     // Prism really checks: a post without its required channel is refused.
-    let bare = reqwest::Client::new()
+    let bare = crate::common::http()
         .post(format!("{shim}chat.postMessage"))
         .header("Authorization", "Bearer xoxb-conformance")
         .header("content-type", "application/x-www-form-urlencoded")

@@ -130,7 +130,7 @@ async fn sigterm_lets_the_rollout_in_flight_finish_before_exiting() {
         "pitcrew exited while its rollout was still being followed"
     );
     // No new requests once draining: the listener is closed.
-    let late = reqwest::Client::new()
+    let late = crate::common::http()
         .get(format!("{}/healthz", server.base))
         .timeout(Duration::from_secs(2))
         .send()
@@ -409,7 +409,7 @@ async fn postgres_stopped_and_restarted_under_a_running_replica() {
         ack.contains("cannot reach its database right now, so nothing was done"),
         "a clear refusal: {ack}"
     );
-    let ready = reqwest::get(format!("{}/readyz", server.base))
+    let ready = crate::common::get(format!("{}/readyz", server.base))
         .await
         .expect("readyz");
     assert_eq!(ready.status().as_u16(), 503);
@@ -435,7 +435,7 @@ async fn postgres_stopped_and_restarted_under_a_running_replica() {
     // Ready again without a restart.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let ready = reqwest::get(format!("{}/readyz", server.base))
+        let ready = crate::common::get(format!("{}/readyz", server.base))
             .await
             .expect("readyz");
         if ready.status().as_u16() == 200 {
@@ -496,7 +496,7 @@ async fn an_unreachable_kubernetes_api_is_a_clear_audited_failure() {
     let silent_port = silent.local_addr().expect("addr").port();
     let (dir, config) = pitcrew_dir(
         POLICY,
-        "[clusters.refusing]\nkubeconfig = \"refusing.yaml\"\n[clusters.silent]\nkubeconfig = \"silent.yaml\"\n[environments.staging]\ncluster = \"refusing\"\nnamespaces = [\"shop\"]\n[environments.qa]\ncluster = \"silent\"\nnamespaces = [\"shop\"]\n",
+        "[slack]\nallowed_teams = [\"*\"]\n[clusters.refusing]\nkubeconfig = \"refusing.yaml\"\n[clusters.silent]\nkubeconfig = \"silent.yaml\"\n[environments.staging]\ncluster = \"refusing\"\nnamespaces = [\"shop\"]\n[environments.qa]\ncluster = \"silent\"\nnamespaces = [\"shop\"]\n",
     );
     crate::common::cluster::unreachable_kubeconfig(&dir.path().join("refusing.yaml"));
     std::fs::write(
@@ -554,7 +554,7 @@ async fn an_unreachable_kubernetes_api_is_a_clear_audited_failure() {
     assert!(intact);
 
     let server = Serve::start(&config, &[]);
-    let ready = reqwest::get(format!("{}/readyz", server.base))
+    let ready = crate::common::get(format!("{}/readyz", server.base))
         .await
         .expect("readyz");
     assert_eq!(ready.status().as_u16(), 503, "reaches no cluster: unready");

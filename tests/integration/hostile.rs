@@ -239,7 +239,7 @@ async fn every_hostile_slack_payload_is_answered_quickly_and_the_server_survives
     .expect("config");
     let mut server =
         crate::common::serve::Serve::start(&config, &[("SLACK_SIGNING_SECRET", SECRET)]);
-    let http = reqwest::Client::builder()
+    let http = pitcrew::http_client_builder()
         .timeout(Duration::from_secs(5))
         .build()
         .expect("client");

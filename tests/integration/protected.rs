@@ -425,3 +425,29 @@ async fn a_rollback_with_nothing_to_do_asks_no_one_and_is_recorded_unchanged() {
         "{out}"
     );
 }
+
+/// A break-glass nobody is told about would be a silent bypass: without an announcement
+/// channel it is refused before anything runs, with what to do instead.
+#[tokio::test]
+async fn break_glass_is_refused_when_nobody_can_be_told() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let (ns, api) = cluster.with_deployment("unannounced", "checkout").await;
+    let pd = fakes::pagerduty(&[]).await;
+    let s = setup(&cluster, &ns.name, &pd.uri());
+    let text = std::fs::read_to_string(s.config()).expect("config");
+    let without = text.replace("announce_channel = \"C01ONCALL\"\n", "");
+    assert_ne!(text, without);
+    std::fs::write(s.config(), without).expect("config");
+    let (code, out) = s.exec(
+        "U02CAROL",
+        "restart checkout -e prod --break-glass \"pagerduty is down, checkout 500s\"",
+    );
+    assert_eq!(code, 4, "{out}");
+    assert!(
+        out.contains("--break-glass must be announced, and this pitcrew has no [slack].announce_channel configured; nothing was done"),
+        "{out}"
+    );
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 1);
+}

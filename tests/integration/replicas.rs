@@ -107,7 +107,7 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
         seed ^= seed << 17;
         deliveries.swap(i, (seed % (i as u64 + 1)) as usize);
     }
-    let http = reqwest::Client::builder()
+    let http = pitcrew::http_client_builder()
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");

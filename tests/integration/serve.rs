@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::common::cluster::TestCluster;
 
 async fn get_json(url: &str) -> (u16, serde_json::Value) {
-    let r = reqwest::get(url).await.expect("GET");
+    let r = crate::common::get(url).await.expect("GET");
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(serde_json::Value::Null))
 }
@@ -52,17 +52,35 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
     std::fs::write(
         &config,
         format!(
-            "[server]\nshutdown_grace = \"5s\"\n[slack]\napi_base_url = \"{}/api/\"\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
+            "[server]\nshutdown_grace = \"5s\"\n[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"*\"]\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
             slack.uri(),
             cluster.kubeconfig
         ),
     )
     .expect("config");
+    // With no workspace allowed, serve refuses to start, and says how to allow them.
+    let text = std::fs::read_to_string(&config).expect("config");
+    let closed = dir.path().join("no-teams.toml");
+    std::fs::write(&closed, text.replace("allowed_teams = [\"*\"]\n", "")).expect("config");
+    let refused = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SLACK_BOT_TOKEN", "xoxb-test-bot-token")
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&closed)
+        .output()
+        .expect("run serve");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("[slack].allowed_teams is empty") && said.contains("allowed_teams = [\"*\"]"),
+        "{said}"
+    );
     let mut server =
         crate::common::serve::Serve::start(&config, &[("SLACK_BOT_TOKEN", "xoxb-test-bot-token")]);
     let base = server.base.clone();
 
-    let health = reqwest::get(format!("{base}/healthz"))
+    let health = crate::common::get(format!("{base}/healthz"))
         .await
         .expect("healthz");
     assert_eq!(health.status().as_u16(), 200);
@@ -159,7 +177,7 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
 async fn a_second_serve_on_the_same_sqlite_file_is_refused_with_what_to_do() {
     let (_dir, config) = crate::common::cluster::pitcrew_dir(
         "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        "[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
+        "[slack]\nallowed_teams = [\"*\"]\n[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
     );
     // Never contacted: nothing here needs the cluster.
     crate::common::cluster::unreachable_kubeconfig(&config.with_file_name("kubeconfig"));

@@ -150,6 +150,28 @@ protected = true
         "https://evil.example/x",
     );
     assert_eq!(signed(&server.base, &forged_hook).await.0, 400);
+    // Replies go only to the stand-in's exact origin (or Slack's): not another port of its
+    // host, not Slack's host as userinfo in front of it, not another spelling of 127.0.0.1.
+    let stand_in = slack.address();
+    for (i, other) in [
+        "http://127.0.0.1:22/x".to_string(),
+        "http://127.1:22/x".into(),
+        "http://2130706433:22/x".into(),
+        format!("https://hooks.slack.com@127.0.0.1:{}/x", stand_in.port()),
+        format!("https://127.0.0.1:{}/x", stand_in.port()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = form("help", &format!("111.222.o{i}"), TEAM, other);
+        assert_eq!(signed(&server.base, &body).await.0, 400, "{other}");
+    }
+    // An empty or odd trigger_id is refused every time (it once made every later empty id a
+    // silent duplicate).
+    for trigger in ["", "", "a b"] {
+        let body = form("help", trigger, TEAM, &hook);
+        assert_eq!(signed(&server.base, &body).await.0, 400, "{trigger:?}");
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         revision_of(&api.get("checkout").await.expect("get")),
@@ -296,7 +318,7 @@ fn event_body(team: &str, event_id: &str, text: &str) -> String {
 
 async fn post_event(base: &str, body: &str, retry: Option<&str>) -> (u16, String) {
     let ts = chrono::Utc::now().timestamp();
-    let mut request = reqwest::Client::new()
+    let mut request = crate::common::http()
         .post(format!("{base}/slack/events"))
         .header("content-type", "application/json")
         .header("x-slack-request-timestamp", ts.to_string())
@@ -345,6 +367,10 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
         (200, "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
     );
 
+    // An empty event_id is refused, every time, before anything is recorded.
+    let blank = event_body(TEAM, "", "<@U0BOT> status checkout -e staging");
+    assert_eq!(post_event(&server.base, &blank, None).await.0, 400);
+    assert_eq!(post_event(&server.base, &blank, None).await.0, 400);
     let mention = event_body(TEAM, "Ev0MENTION1", "<@U0BOT> status checkout -e staging");
     assert_eq!(post_event(&server.base, &mention, None).await.0, 200);
     // Slack's retries of the same event: acknowledged, not run again.
@@ -425,7 +451,7 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
     let (_dir, config) = pitcrew_dir(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
         format!(
-            "[slack]\napi_base_url = \"{}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\", \"T0OTHER\"]\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
             slack.uri(),
             pagerduty.uri(),
             cluster.kubeconfig,
@@ -500,19 +526,30 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
         "{}",
         got[3]
     );
-    assert_eq!(
-        click(
-            &server.base,
-            "U02LEAD",
-            "pitcrew_approve",
-            &approve_id,
-            &hook
-        )
-        .await,
-        200
-    );
+    // Another allowed workspace's user with the same id: its click does not act on this
+    // workspace's request.
+    let other_team = crate::common::slack::click(
+        &server.base,
+        SECRET,
+        "T0OTHER",
+        "U02LEAD",
+        "pitcrew_approve",
+        &approve_id,
+        &hook,
+    )
+    .await;
+    assert_eq!(other_team, 200);
     let got = wait_for_reply(&slack, 5).await;
-    assert!(got[4].contains("successfully rolled out"), "{}", got[4]);
+    assert!(
+        got[4].contains("was asked for in another Slack workspace"),
+        "{}",
+        got[4]
+    );
+    assert_eq!(
+        revision().await,
+        1,
+        "nothing ran on the other workspace's click"
+    );
     assert_eq!(
         click(
             &server.base,
@@ -525,7 +562,20 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
         200
     );
     let got = wait_for_reply(&slack, 6).await;
-    assert!(got[5].contains("already used"), "{}", got[5]);
+    assert!(got[5].contains("successfully rolled out"), "{}", got[5]);
+    assert_eq!(
+        click(
+            &server.base,
+            "U02LEAD",
+            "pitcrew_approve",
+            &approve_id,
+            &hook
+        )
+        .await,
+        200
+    );
+    let got = wait_for_reply(&slack, 7).await;
+    assert!(got[6].contains("already used"), "{}", got[6]);
     assert_eq!(revision().await, 2, "exactly one restart");
     // The used confirmation cannot be replayed either.
     assert_eq!(
@@ -539,8 +589,8 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
         .await,
         200
     );
-    let got = wait_for_reply(&slack, 7).await;
-    assert!(got[6].contains("already used"), "{}", got[6]);
+    let got = wait_for_reply(&slack, 8).await;
+    assert!(got[7].contains("already used"), "{}", got[7]);
     assert_eq!(revision().await, 2);
 }
 
@@ -560,7 +610,7 @@ async fn the_chat_client_plays_slack_through_a_whole_approval() {
     let (dir, config) = pitcrew_dir(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
         format!(
-            "[slack]\napi_base_url = \"http://127.0.0.1:{chat_port}/api/\"\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
+            "[slack]\napi_base_url = \"http://127.0.0.1:{chat_port}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
             pagerduty.uri(),
             cluster.kubeconfig,
             ns.name
@@ -698,7 +748,7 @@ async fn a_change_is_one_channel_message_updated_in_place() {
     let (_dir, config) = pitcrew_dir(
         "p, U01DEV, staging, *, *, *, *, *, allow\n",
         format!(
-            "[slack]\napi_base_url = \"{}/api/\"\n[rollout]\nupdate_interval = \"300ms\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\nupdate_interval = \"300ms\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
             slack.uri(),
             cluster.kubeconfig,
             ns.name
@@ -815,7 +865,7 @@ async fn a_failed_change_offers_a_roll_back_button_that_undoes_it() {
     let (_dir, config) = pitcrew_dir(
         "p, U01DEV, staging, *, *, *, *, *, allow\n",
         format!(
-            "[slack]\napi_base_url = \"{}/api/\"\n[rollout]\ntimeout = \"60s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
+            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\ntimeout = \"60s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
             slack.uri(),
             cluster.kubeconfig,
             ns.name

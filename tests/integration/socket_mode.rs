@@ -364,7 +364,7 @@ async fn socket_mode_acknowledges_envelopes_runs_each_once_and_reconnects() {
     assert!(no_ack(&mut third, Duration::from_millis(200)).await);
 
     // /readyz shows the connections and a reachable Web API; /metrics counts the envelopes.
-    let ready: Value = reqwest::get(format!("{}/readyz", server.base))
+    let ready: Value = crate::common::get(format!("{}/readyz", server.base))
         .await
         .expect("readyz")
         .json()
@@ -377,7 +377,7 @@ async fn socket_mode_acknowledges_envelopes_runs_each_once_and_reconnects() {
         "{ready}"
     );
     assert_eq!(ready["slack"]["web_api"]["ok"], true, "{ready}");
-    let metrics = reqwest::get(format!("{}/metrics", server.base))
+    let metrics = crate::common::get(format!("{}/metrics", server.base))
         .await
         .expect("metrics")
         .text()

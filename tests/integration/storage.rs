@@ -110,14 +110,18 @@ async fn dedup_and_approvals_hold_on_every_backend() {
                 1,
                 std::time::Duration::from_secs(60),
                 "0198a7c4-0000-7000-8000-000000000001",
+                Some("T0PITCREW"),
             )
             .await
             .expect("open");
         let a = store.get(&id).await.expect("get").expect("exists");
         assert_eq!(
-            a.correlation.as_deref(),
-            Some("0198a7c4-0000-7000-8000-000000000001"),
-            "the waiting command's correlation id is stored with it"
+            (a.correlation.as_deref(), a.team.as_deref()),
+            (
+                Some("0198a7c4-0000-7000-8000-000000000001"),
+                Some("T0PITCREW")
+            ),
+            "the waiting command's correlation id and workspace are stored with it"
         );
         assert_eq!(
             (a.state.as_str(), a.needed, a.params_hash.as_str()),

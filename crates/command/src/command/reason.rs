@@ -77,7 +77,7 @@ impl Reason {
     }
 
     fn parse_url(typed: &str) -> Option<Reason> {
-        let url = reqwest::Url::parse(typed).ok()?;
+        let url = url::Url::parse(typed).ok()?;
         // Only https, and never a link that carries credentials.
         if url.scheme() != "https" || !url.username().is_empty() || url.password().is_some() {
             return None;

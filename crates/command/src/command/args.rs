@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::ParseError;
 use super::lexer::Token;
-use crate::config::suggestion_suffix;
+use crate::suggest::suggestion_suffix;
 
 /// One flag a command accepts.
 #[derive(Debug, Clone, Copy)]

@@ -7,7 +7,7 @@
 //! cache: the limit is here, and replays within the window are caught by the request-id
 //! de-duplication (`dedup.rs`).
 
-use axum::http::HeaderMap;
+use http::HeaderMap;
 use slack_morphism::prelude::SlackSigningSecret;
 use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 
@@ -81,9 +81,15 @@ pub fn signed_body<'b>(
     Ok(text)
 }
 
-/// An empty allow-list allows every team whose requests carry a valid signature.
-pub fn team_allowed(allowed: &[crate::names::SlackTeamId], team: &str) -> Result<(), Refusal> {
-    if allowed.is_empty() || allowed.iter().any(|t| t.as_str() == team) {
+/// Whether `team` may send requests: listed in `allowed`, or `any` team was allowed
+/// explicitly. An empty list without `any` allows nobody (fail closed; `serve` refuses to
+/// start that way anyway).
+pub fn team_allowed(
+    allowed: &[pitcrew_command::names::SlackTeamId],
+    any: bool,
+    team: &str,
+) -> Result<(), Refusal> {
+    if any || allowed.iter().any(|t| t.as_str() == team) {
         Ok(())
     } else {
         Err(Refusal::TeamNotAllowed(team.to_string()))

@@ -37,8 +37,8 @@ pub use rollback::Rollback;
 pub use status::{History, Status};
 pub use target::{Kind, Target};
 
-use crate::config::suggestion_suffix;
 use crate::names::{EnvName, NamespaceName};
+use crate::suggest::suggestion_suffix;
 
 /// A parsed command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
