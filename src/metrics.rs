@@ -40,6 +40,12 @@ pub struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabels {
+    /// One of `housekeeping::TABLES`.
+    pub table: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ActionLabels {
     pub action: &'static str,
 }
@@ -83,6 +89,8 @@ pub struct Metrics {
     pub action_seconds: Family<ActionLabels, Histogram>,
     /// Write-back and announcements not yet delivered (set when scraped).
     pub outbox_depth: Gauge,
+    /// Rows in the tables that grow with traffic (pruned by `housekeeping`).
+    pub table_rows: Family<TableLabels, Gauge>,
     /// Rules in the policy in force, and refused reloads since start (set when scraped).
     pub policy_rules: Gauge,
     pub policy_reload_failures: Gauge,
@@ -159,6 +167,12 @@ impl Metrics {
             "Write-back and announcements not yet delivered",
             outbox_depth.clone(),
         );
+        let table_rows = Family::<TableLabels, Gauge>::default();
+        registry.register(
+            "table_rows",
+            "Rows in the tables that grow with traffic (slack_requests, outbox, approvals, workload_locks), kept bounded by housekeeping",
+            table_rows.clone(),
+        );
         let policy_rules = Gauge::default();
         registry.register(
             "policy_rules",
@@ -186,6 +200,7 @@ impl Metrics {
             actions,
             action_seconds,
             outbox_depth,
+            table_rows,
             policy_rules,
             policy_reload_failures,
             policy_reload_ok,

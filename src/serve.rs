@@ -174,7 +174,11 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
                         axum::routing::post(crate::chat::interactions::interactions),
                     )
                     .layer(axum::extract::DefaultBodyLimit::max(limit))
-                    .with_state(slack),
+                    .with_state(slack)
+                    .layer(axum::middleware::from_fn_with_state(
+                        (ctx.config.server.read_timeout, limit),
+                        crate::listener::body_within,
+                    )),
             );
         }
         _ if socket_mode => {}
@@ -194,9 +198,11 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     };
     // Returns once the listener is closed and every request being answered was answered (the
     // work those requests started may still run).
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(stop)
-        .await;
+    let limits = crate::listener::Limits {
+        read_timeout: ctx.config.server.read_timeout,
+        max_connections: ctx.config.server.max_connections,
+    };
+    crate::listener::serve(listener, app, limits, stop).await;
     if let Some(socket) = socket {
         let _ = socket.await;
     }
@@ -210,7 +216,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     .await;
     probe.abort();
     reconciler.abort();
-    served.map_err(|e| crate::Error::Usage(format!("the HTTP server failed: {e}")))
+    Ok(())
 }
 
 /// Waits for the work in flight (commands following their rollouts, clicks being carried out)
@@ -263,6 +269,21 @@ async fn keep_reconciling(ctx: Arc<Context>) {
         if let Err(e) = reconcile_and_log(&ctx).await {
             tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying");
         }
+        // Tables that grow with traffic are kept bounded (see `housekeeping`).
+        if let Some(db) = &ctx.db {
+            match crate::housekeeping::prune(db).await {
+                Ok(p) if p != crate::housekeeping::Pruned::default() => {
+                    tracing::info!(
+                        slack_requests = p.slack_requests,
+                        outbox = p.outbox,
+                        approvals = p.approvals,
+                        "pruned rows past keeping"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot prune; retrying next time"),
+            }
+        }
     }
 }
 
@@ -295,6 +316,15 @@ async fn metrics(State(ctx): State<Arc<Context>>) -> impl axum::response::IntoRe
         && let Ok(depth) = outbox.depth().await
     {
         m.outbox_depth.set(depth);
+    }
+    if let Some(db) = &ctx.db
+        && let Ok(rows) = crate::housekeeping::table_rows(db).await
+    {
+        for (table, n) in rows {
+            m.table_rows
+                .get_or_create(&crate::metrics::TableLabels { table })
+                .set(n);
+        }
     }
     (
         [(

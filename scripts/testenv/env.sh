@@ -83,6 +83,29 @@ options:
   kubectlBinary: $_TESTENV_BIN/kubectl
   etcdBinary: $_TESTENV_BIN/etcd
   kwokControllerBinary: $_TESTENV_BIN/kwok
+# The controllers' client-side rate limits (20 requests/s by default) made every rollout wait
+# behind any burst of tests; a test cluster on loopback can take far more.
+componentsPatches:
+- name: kube-controller-manager
+  extraArgs:
+  - key: kube-api-qps
+    value: "300"
+  - key: kube-api-burst
+    value: "600"
+  - key: concurrent-deployment-syncs
+    value: "20"
+  - key: concurrent-replicaset-syncs
+    value: "20"
+  - key: concurrent-statefulset-syncs
+    value: "10"
+  - key: concurrent-daemonset-syncs
+    value: "10"
+- name: kube-scheduler
+  extraArgs:
+  - key: kube-api-qps
+    value: "300"
+  - key: kube-api-burst
+    value: "600"
 YAML
     log "starting Kubernetes $PITCREW_K8S_VERSION control plane '$name' (attempt $attempt)"
     _TESTENV_CLUSTER="$name"

@@ -35,6 +35,8 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "listen",
             "mode",
             "max_body_bytes",
+            "read_timeout",
+            "max_connections",
             "shutdown_grace",
             "approval_ttl",
         ],
@@ -126,6 +128,9 @@ pub(crate) struct ServerSection {
     pub mode: Mode,
     pub max_body_bytes: usize,
     #[serde(deserialize_with = "duration")]
+    pub read_timeout: Duration,
+    pub max_connections: usize,
+    #[serde(deserialize_with = "duration")]
     pub shutdown_grace: Duration,
     #[serde(deserialize_with = "duration")]
     pub approval_ttl: Duration,
@@ -138,6 +143,9 @@ impl Default for ServerSection {
             mode: Mode::Http,
             // Slack's own payloads stay far below this; anything bigger is not from Slack.
             max_body_bytes: 64 * 1024,
+            // Slack sends a whole request in milliseconds; a client that drips it is cut off.
+            read_timeout: Duration::from_secs(10),
+            max_connections: 1024,
             shutdown_grace: Duration::from_secs(30),
             approval_ttl: Duration::from_secs(15 * 60),
         }

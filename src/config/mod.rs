@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
     pub mode: Mode,
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers, and then its body.
+    pub read_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
     pub shutdown_grace: Duration,
     /// How long a request for approval stays open.
     pub approval_ttl: Duration,

@@ -187,10 +187,26 @@ fn typed(
             "must be at least 1024: Slack's own requests would be refused",
         ));
     }
+    if file.server.read_timeout.is_zero()
+        || file.server.read_timeout > std::time::Duration::from_secs(300)
+    {
+        problems.push(loc.problem(
+            &["server", "read_timeout"],
+            "must be between 1ms and 5m: Slack's requests arrive in well under a second, and a longer wait holds a connection for whoever drips one",
+        ));
+    }
+    if file.server.max_connections < 16 {
+        problems.push(loc.problem(
+            &["server", "max_connections"],
+            "must be at least 16: health checks, metrics and Slack's retries share the listener",
+        ));
+    }
     let server = ServerConfig {
         listen: file.server.listen,
         mode: file.server.mode,
         max_body_bytes: file.server.max_body_bytes,
+        read_timeout: file.server.read_timeout,
+        max_connections: file.server.max_connections,
         shutdown_grace: file.server.shutdown_grace,
         approval_ttl: file.server.approval_ttl,
     };

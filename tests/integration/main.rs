@@ -14,6 +14,7 @@ mod exec;
 mod faults;
 mod hostile;
 mod justify;
+mod listener;
 mod parse_props;
 mod parse_table;
 mod policy;

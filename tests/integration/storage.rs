@@ -236,3 +236,87 @@ async fn workload_locks_hold_across_replicas_and_free_themselves_after_a_crash()
         t.cleanup().await;
     }
 }
+
+/// Housekeeping on both back-ends: request ids past the signature window (plus margin),
+/// delivered outbox items and long-expired approvals are deleted; undelivered items, fresh ids
+/// and live approvals stay; a second pass deletes nothing more; the sizes `/metrics` shows
+/// count what is left.
+#[tokio::test]
+async fn housekeeping_prunes_only_what_is_past_keeping() {
+    use pitcrew::housekeeping::{self, Pruned};
+    let long_ago = "2020-01-01T00:00:00.000Z";
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    for t in TestDb::all().await {
+        let db = t.db();
+        let label = t.label();
+        db.migrate().await.expect("migrate");
+        for (key, at) in [("trigger:old", long_ago), ("trigger:new", now.as_str())] {
+            sqlx::query("INSERT INTO slack_requests (request_key, received_at) VALUES ($1, $2)")
+                .bind(key)
+                .bind(at)
+                .execute(db.pool())
+                .await
+                .expect("request id");
+        }
+        for (marker, delivered) in [
+            ("old-delivered", Some(long_ago)),
+            ("new-delivered", Some(now.as_str())),
+            ("old-undelivered", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO outbox (created_at, kind, target, marker, body, next_attempt_at, delivered_at) \
+                 VALUES ($1, 'slack-announce', 'C01', $2, 'x', $1, $3)",
+            )
+            .bind(long_ago)
+            .bind(marker)
+            .bind(delivered)
+            .execute(db.pool())
+            .await
+            .expect("outbox item");
+        }
+        for (id, expires) in [("A-old", long_ago), ("A-live", now.as_str())] {
+            sqlx::query(
+                "INSERT INTO approvals (id, created_at, expires_at, requester, command_text, env, params_hash, needed, state) \
+                 VALUES ($1, $2, $2, 'U01', 'restart x', 'prod', 'h', 0, 'pending')",
+            )
+            .bind(id)
+            .bind(expires)
+            .execute(db.pool())
+            .await
+            .expect("approval");
+        }
+
+        let pruned = housekeeping::prune(db).await.expect("prune");
+        assert_eq!(
+            pruned,
+            Pruned {
+                slack_requests: 1,
+                outbox: 1,
+                approvals: 1
+            },
+            "{label}"
+        );
+        assert_eq!(
+            housekeeping::prune(db).await.expect("prune again"),
+            Pruned::default(),
+            "{label}: nothing more to delete"
+        );
+        let rows = housekeeping::table_rows(db).await.expect("sizes");
+        assert_eq!(
+            rows,
+            vec![
+                ("slack_requests", 1),
+                ("outbox", 2),
+                ("approvals", 1),
+                ("workload_locks", 0)
+            ],
+            "{label}"
+        );
+        let left: Vec<String> = sqlx::query_scalar("SELECT marker FROM outbox ORDER BY marker")
+            .fetch_all(db.pool())
+            .await
+            .expect("outbox");
+        assert_eq!(left, ["new-delivered", "old-undelivered"], "{label}");
+        t.cleanup().await;
+    }
+}
