@@ -14,7 +14,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/testenv/env.sh
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+# Each step says when it starts (seconds since the run began): the phase table in README's
+# "How long" comes from these lines.
+step() { printf '\n==> [%4d s] %s\n' "$((SECONDS - ${started:-0}))" "$*" >&2; }
 ci=false; [[ "${CI:-}" == true || "${CI:-}" == 1 ]] && ci=true
 started=$SECONDS
 

@@ -65,6 +65,15 @@ impl Setup {
     }
 }
 
+/// The phases of the events in `audit query --format jsonl` output, in order.
+fn phases_in(jsonl: &str) -> Vec<String> {
+    jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| e["phase"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 /// The id of the request for approval that a refusal names (`… approve A-… (…`).
 fn approval_id(out: &str) -> String {
     out.split_whitespace()
@@ -241,11 +250,7 @@ async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_gla
         "jsonl",
     ]);
     assert_eq!(code, 0, "{out}");
-    let phases: Vec<String> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .map(|e| e["phase"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let phases = phases_in(&out);
     assert_eq!(
         phases,
         ["requested", "approved", "started", "succeeded"],
@@ -412,11 +417,7 @@ async fn a_rollback_with_nothing_to_do_asks_no_one_and_is_recorded_unchanged() {
 
     let (code, out) = s.pitcrew(&["audit", "query", "--reason", "Q1OPEN", "--format", "jsonl"]);
     assert_eq!(code, 0, "{out}");
-    let phases: Vec<String> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .map(|e| e["phase"].as_str().unwrap_or_default().to_string())
-        .collect();
+    let phases = phases_in(&out);
     assert_eq!(phases, ["requested", "approved", "unchanged"], "{out}");
     let (code, out) = s.pitcrew(&["audit", "query", "--outcome", "unchanged"]);
     assert_eq!(code, 0, "{out}");
