@@ -27,3 +27,4 @@ mod slack;
 mod socket_mode;
 mod storage;
 mod testenv;
+mod tidy;

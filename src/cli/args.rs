@@ -1,0 +1,277 @@
+//! The command line, as clap parses it: every subcommand and its arguments.
+
+use super::*;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pitcrew",
+    version,
+    about = "Incident-response ChatOps for Kubernetes: policy-checked, justified, audited restarts, rollbacks and promotions",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Log format on stderr: `human` for people, `json` for log collectors; `auto` picks
+    /// human on a terminal and JSON otherwise. The level comes from PITCREW_LOG (default info).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto, env = "PITCREW_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(
+        long,
+        short = 'c',
+        env = "PITCREW_CONFIG",
+        default_value = "config/pitcrew.toml"
+    )]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Slack (HTTP endpoints or Socket Mode), health and metrics.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Address to listen on (overrides [server].listen).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Run one command through the whole pipeline from a terminal, as a chat user would.
+    Exec {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The Slack user id to act as (policy subject).
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+        /// The Slack channel id the command is typed in.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Answer "yes" to the confirmation.
+        #[arg(long)]
+        yes: bool,
+        /// The command text, e.g. `restart deploy/checkout -e prod --reason INC-1`.
+        #[arg(last = true, required = true)]
+        text: Vec<String>,
+    },
+    /// A terminal client that plays Slack against a running pitcrew.
+    Chat {
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+        #[arg(long)]
+        channel: String,
+        /// pitcrew's address (`pitcrew serve`).
+        #[arg(long, default_value = "http://127.0.0.1:3000")]
+        server: String,
+        /// Where to receive what pitcrew sends to Slack; pitcrew's `[slack].api_base_url`
+        /// must be `http://ADDR/api/`.
+        #[arg(long, default_value = "127.0.0.1:3091")]
+        slack_listen: std::net::SocketAddr,
+        /// The workspace (team) id to send as.
+        #[arg(long, default_value = "T0LOCAL")]
+        team: String,
+        /// Run a scripted conversation non-interactively.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
+    /// Parse command text and print the typed command (exit 0) or the error (exit 2).
+    /// Without --json it prints the canonical text: what pitcrew understood.
+    Parse {
+        /// Print the typed command as JSON (on refusal: {"error", "kind"} on stdout too).
+        #[arg(long)]
+        json: bool,
+        #[arg(last = true, required = true)]
+        text: Vec<String>,
+    },
+    /// Check and lint the Casbin policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Query, show, export, verify and archive the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Approve a pending action from the terminal.
+    Approve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The approval id shown in the request.
+        id: String,
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+    },
+    /// Apply database migrations (also done automatically at start).
+    Migrate {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the Slack app manifest (JSON) to create pitcrew's app in a workspace.
+    Manifest {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// pitcrew's public HTTPS address, e.g. https://pitcrew.example.com (HTTP mode).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Validate the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Explain the decision for one request (exit 0 allowed, 3 denied), with the matching rule.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The Slack user id asking (U…/W…).
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: String,
+        /// The channel id the command comes from; omit for "outside any channel".
+        #[arg(long)]
+        channel: Option<String>,
+        /// restart, rollback, promote, status, history, audit, approve or break-glass.
+        #[arg(long)]
+        action: String,
+        #[arg(long)]
+        env: String,
+        /// May be omitted when the environment has one namespace.
+        #[arg(long)]
+        namespace: Option<String>,
+        /// The workload, `KIND/NAME` (a bare NAME is a Deployment).
+        #[arg(long, value_name = "KIND/NAME")]
+        target: String,
+        /// Print {"allowed", "rule", "request", "explanation"} as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Find syntax errors, unknown actions, rules that can never match and rules shadowed by
+    /// a deny, with line numbers (exit 0 clean, 1 findings).
+    Lint {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Lint this policy file instead of the configured one (e.g. a change under review).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// Check this model file instead of the configured one.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Load the policy and follow it as a server does: print one line per reload or refused
+    /// reload (file changes, SIGHUP) until interrupted. For checking a policy rollout.
+    Watch {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// How often to look at the files.
+        #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+        interval: std::time::Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Query events with filters.
+    Query {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        filter: Box<AuditFilterArgs>,
+        /// `table` for people; `json`, `jsonl`, `csv` for tools.
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::audit::render::Format,
+    },
+    /// Print one command's whole story (every event of its correlation id).
+    Show {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A correlation id, or an event id (its command's story is shown).
+        id: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::audit::render::Format,
+    },
+    /// Write events to a file an auditor can keep, with the chain head and the result of
+    /// verifying the whole chain at export time.
+    Export {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// From: a duration back from now or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Until (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// The file to write (default: pitcrew-audit-<time>.json in the current directory).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Export, then remove events older than a date, keeping the chain verifiable (an archive
+    /// boundary event records what was removed). Without --yes it only exports and says what
+    /// it would remove.
+    Archive {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// A date (`2026-01-01`), an RFC 3339 time, or a duration back from now (`400d`).
+        #[arg(long)]
+        before: String,
+        /// The export file to write (default: pitcrew-audit-archive-through-<id>.json).
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        /// Remove the exported events (after the export is written).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct AuditFilterArgs {
+    /// From: a duration back from now (`24h`, `7d`) or an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Until (exclusive): a duration back from now or an RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Slack user id.
+    #[arg(long)]
+    pub actor: Option<String>,
+    #[arg(long)]
+    pub env: Option<String>,
+    #[arg(long)]
+    pub cluster: Option<String>,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// KIND/NAME or a Deployment name.
+    #[arg(long)]
+    pub target: Option<String>,
+    #[arg(long)]
+    pub action: Option<String>,
+    /// A phase: requested, denied, approved, started, succeeded, unchanged, failed, interrupted, cancelled, pending.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// An incident or ticket id (`CHG-123`, `Q1ABC…`).
+    #[arg(long)]
+    pub reason: Option<String>,
+    #[arg(long)]
+    pub correlation: Option<String>,
+    #[arg(long)]
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration file and the secrets it needs; print every problem with
+    /// its place and exit 2 when there is any.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Check for terminal use only (`pitcrew exec`): do not require the Slack secrets.
+        #[arg(long)]
+        without_slack: bool,
+    },
+}

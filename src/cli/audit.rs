@@ -1,0 +1,270 @@
+//! `pitcrew audit query|show|export|archive|verify`: reading the trail for people and tools.
+
+use super::*;
+
+pub(super) async fn audit_store(config: &Config) -> Result<crate::audit::AuditStore> {
+    let db = Database::connect(&config.database).await?;
+    db.migrate().await?;
+    Ok(crate::audit::AuditStore::new(db))
+}
+
+/// `--since`/`--until`: a duration back from now or an RFC 3339 time, as stored (UTC, ms).
+pub(super) fn audit_time(flag: &str, value: &str) -> Result<String> {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    let t = if let Ok(t) = DateTime::parse_from_rfc3339(value) {
+        t.with_timezone(&Utc)
+    } else {
+        let d = humantime::parse_duration(value).map_err(|_| {
+            Error::Usage(format!(
+                "{flag} `{value}` is neither a duration (`24h`, `7d`) nor an RFC 3339 time (`2026-11-23T09:00:00Z`)"
+            ))
+        })?;
+        let d = chrono::Duration::from_std(d)
+            .map_err(|_| Error::Usage(format!("{flag} `{value}` is too long ago")))?;
+        Utc::now() - d
+    };
+    Ok(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {
+    let (kind, name) = match &a.target {
+        Some(t) => {
+            let t = crate::command::Target::parse(t)
+                .map_err(|e| Error::Usage(format!("--target: {e}")))?;
+            (Some(t.kind.to_string()), Some(t.name.to_string()))
+        }
+        None => (None, None),
+    };
+    Ok(crate::audit::Filter {
+        since: a
+            .since
+            .as_deref()
+            .map(|v| audit_time("--since", v))
+            .transpose()?,
+        until: a
+            .until
+            .as_deref()
+            .map(|v| audit_time("--until", v))
+            .transpose()?,
+        actor: a
+            .actor
+            .clone()
+            .map(|a| a.trim_start_matches('@').to_string()),
+        env: a.env.clone(),
+        cluster: a.cluster.clone(),
+        namespace: a.namespace.clone(),
+        kind,
+        name,
+        action: a.action.clone(),
+        phase: a.outcome.clone(),
+        // Incident ids and issue keys are stored upper-case; break-glass uses are stored as
+        // the word `break-glass`, so that `--reason break-glass` lists them for follow-up.
+        reason: a.reason.clone().map(|r| {
+            if r.eq_ignore_ascii_case("break-glass") {
+                "break-glass".to_string()
+            } else {
+                r.to_uppercase()
+            }
+        }),
+        correlation: a.correlation.clone(),
+        through_id: None,
+        limit: a.limit,
+    })
+}
+
+pub(super) async fn audit_query(
+    config: &Config,
+    filter: &crate::audit::Filter,
+    format: crate::audit::render::Format,
+) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let records = store.query(filter).await?;
+    print!("{}", crate::audit::render::render(&records, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn audit_show(
+    config: &Config,
+    id: &str,
+    format: crate::audit::render::Format,
+) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let correlation = match id.parse::<i64>() {
+        Ok(event_id) => match store.event(event_id).await? {
+            Some(r) => r.correlation,
+            None => return Err(Error::Usage(format!("there is no audit event {event_id}"))),
+        },
+        Err(_) => id.to_string(),
+    };
+    let story = store
+        .query(&crate::audit::Filter {
+            correlation: Some(correlation.clone()),
+            ..crate::audit::Filter::default()
+        })
+        .await?;
+    if story.is_empty() {
+        return Err(Error::Usage(format!("no audit events for `{id}`")));
+    }
+    print!("{}", crate::audit::render::render(&story, format));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `pitcrew audit export`: the events in the period, with the chain head and the verification
+/// of the whole chain, in one JSON file. Each event keeps its `prev_hash` and `hash`, so the
+/// file itself shows that its events are a contiguous piece of the chain.
+pub(super) async fn audit_export(
+    config: &Config,
+    filter: &crate::audit::Filter,
+    output: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let report = store.verify().await?;
+    let events = store.query(filter).await?;
+    let now = chrono::Utc::now();
+    let path = output.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "pitcrew-audit-{}.json",
+            now.format("%Y%m%dT%H%M%SZ")
+        ))
+    });
+    let document = serde_json::json!({
+        "format": "pitcrew-audit-export-v1",
+        "exported_at": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "period": {"since": filter.since, "until": filter.until},
+        "hash": "SHA-256 over the canonical encoding in docs/audit.md",
+        "chain": {"events": report.events, "head": report.head, "intact": report.first_problem.is_none(), "first_problem": report.first_problem},
+        "events": events,
+    });
+    write_json_file(&path, &document)?;
+    println!(
+        "wrote {} events to {} (chain of {} events, head {}{})",
+        events.len(),
+        path.display(),
+        report.events,
+        report.head,
+        if report.first_problem.is_some() {
+            ", CHAIN BROKEN: see the file"
+        } else {
+            ", intact"
+        }
+    );
+    Ok(if report.first_problem.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `pitcrew audit archive`: verify, export the old events, then (with --yes) remove them
+/// behind a boundary event, and verify again.
+pub(super) async fn audit_archive(
+    config: &Config,
+    before: &str,
+    output: Option<PathBuf>,
+    yes: bool,
+) -> Result<ExitCode> {
+    use sha2::Digest;
+    let store = audit_store(config).await?;
+    let report = store.verify().await?;
+    if let Some(p) = &report.first_problem {
+        println!(
+            "refusing to archive: the audit trail is broken at event {} ({}); nothing was changed",
+            p.id, p.what
+        );
+        return Ok(ExitCode::from(1));
+    }
+    let Some(through) = store.last_id_before(before).await? else {
+        println!("no audit event is older than {before}; nothing was changed");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let events = store
+        .query(&crate::audit::Filter {
+            through_id: Some(through),
+            ..crate::audit::Filter::default()
+        })
+        .await?;
+    let removed_head = events.last().map(|e| e.hash.clone()).unwrap_or_default();
+    let path = output
+        .unwrap_or_else(|| PathBuf::from(format!("pitcrew-audit-archive-through-{through}.json")));
+    let document = serde_json::json!({
+        "format": "pitcrew-audit-export-v1",
+        "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "archive": {"before": before, "through_id": through, "removed_head_hash": removed_head},
+        "chain": {"events": report.events, "head": report.head, "intact": true},
+        "events": events,
+    });
+    let text = write_json_file(&path, &document)?;
+    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    println!(
+        "exported {} events (ids up to {through}, older than {before}) to {} (sha256 {digest})",
+        events.len(),
+        path.display()
+    );
+    if !yes {
+        println!(
+            "nothing was removed; keep the export, then run again with --yes to remove these {} events",
+            events.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let boundary = store
+        .archive_through(
+            through,
+            "pitcrew-cli",
+            &format!("audit archive --before {before}"),
+            serde_json::json!({"file": path.display().to_string(), "sha256": digest, "events": events.len()}),
+        )
+        .await?;
+    let after = store.verify().await?;
+    println!(
+        "removed {} events behind archive boundary event {}; the remaining chain of {} events {}",
+        events.len(),
+        boundary.id,
+        after.events,
+        if after.first_problem.is_none() {
+            "verifies"
+        } else {
+            "DOES NOT VERIFY"
+        }
+    );
+    Ok(if after.first_problem.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Writes `document` as pretty JSON to `path` and returns the text written (for its digest).
+pub(super) fn write_json_file(path: &Path, document: &serde_json::Value) -> Result<String> {
+    let text = serde_json::to_string_pretty(document)
+        .map_err(|e| Error::Usage(format!("cannot encode the export: {e}")))?
+        + "\n";
+    std::fs::write(path, &text)
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    Ok(text)
+}
+
+pub(super) async fn audit_verify(config: &Config) -> Result<ExitCode> {
+    let store = audit_store(config).await?;
+    let report = store.verify().await?;
+    match &report.first_problem {
+        None => {
+            let archived = report
+                .archived_through
+                .map(|id| format!(" (events up to {id} archived behind a boundary event)"))
+                .unwrap_or_default();
+            println!(
+                "audit trail intact: {} events, chain head {}{archived}",
+                report.events, report.head
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(p) => {
+            println!(
+                "audit trail BROKEN at event {}: {} ({} events before it verify; their head is {})",
+                p.id, p.what, report.events, report.head
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

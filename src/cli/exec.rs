@@ -1,0 +1,139 @@
+//! `pitcrew exec`: one command through the pipeline in a terminal, printed as a chat user
+//! would see it, with its exit code.
+
+use super::*;
+
+/// `pitcrew exec`: one command through the whole pipeline, printing what a chat user would see.
+pub(super) async fn exec(
+    config: Config,
+    as_user: &str,
+    channel: Option<&str>,
+    yes: bool,
+    text: &str,
+) -> Result<ExitCode> {
+    use crate::names::{SlackChannelId, SlackUserId};
+    use crate::workflow::{self, Outcome, Request};
+    let actor = match SlackUserId::parse(as_user) {
+        Ok(a) => a,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::BadInput {
+                message: format!("--as: {e}"),
+            }));
+        }
+    };
+    let channel = match channel.map(SlackChannelId::parse).transpose() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::BadInput {
+                message: format!("--channel: {e}"),
+            }));
+        }
+    };
+    let ctx = match workflow::Context::new(config).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::Unavailable {
+                message: e.to_string(),
+            }));
+        }
+    };
+    let request = Request {
+        actor,
+        channel,
+        text: text.to_string(),
+        confirmed: yes,
+        approval: None,
+        actor_name: None,
+        team: None,
+    };
+    // Close what an earlier, interrupted pitcrew left open, before anything new runs.
+    match workflow::reconcile(&ctx).await {
+        Ok(closed) => {
+            for r in closed {
+                println!(
+                    "! closed an interrupted command as `interrupted`: {} — found: {}",
+                    r.command_text, r.found
+                );
+            }
+        }
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::Unavailable {
+                message: format!(
+                    "cannot reconcile interrupted commands in the audit trail ({e}); nothing was done"
+                ),
+            }));
+        }
+    }
+    // Ctrl-C stops following the rollout (the change itself is already made) and says so.
+    let cancel = ctx.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.send_replace(true);
+        }
+    });
+    let report = print_event;
+    let outcome = workflow::run(&ctx, &request, &report).await;
+    let code = print_outcome(&outcome);
+    // Deliver the write-back now (a server does this continuously); what fails stays queued.
+    if let Some(delivered) = ctx.deliver_outbox().await {
+        match delivered {
+            Ok(round) if round.delivered + round.found_posted > 0 => println!(
+                "✓ delivered {} queued message{} (write-back to the incident/issue, announcements)",
+                round.delivered + round.found_posted,
+                if round.delivered + round.found_posted == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            ),
+            Ok(round) if round.failed > 0 => println!(
+                "! could not deliver {} queued message{} (write-back, announcements) yet; they stay queued and are retried",
+                round.failed,
+                if round.failed == 1 { "" } else { "s" }
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the write-back outbox"),
+        }
+    }
+    Ok(code)
+}
+
+/// One line per workflow event, as a chat user would see it.
+pub(super) fn print_event(event: crate::workflow::Event) {
+    use crate::workflow::{self, Event};
+    let line = match event {
+        Event::Understood { canonical } => format!("» {canonical}"),
+        Event::Authorized { explanation } => format!("✓ allowed: {explanation}"),
+        Event::Justification { verification } => match verification {
+            workflow::gates::Verification::Verified { summary, .. } => {
+                format!("✓ justified: {summary}")
+            }
+            workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
+            workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
+            workflow::gates::Verification::BreakGlass { text, .. } => format!(
+                "‼ BREAK-GLASS: \"{text}\" — no incident or ticket checked; this is announced and audited for follow-up"
+            ),
+        },
+        Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
+        Event::Progress { state } => format!(
+            "… {} ({}/{} updated, {} ready, {} available)",
+            state.message, state.updated, state.desired, state.ready, state.available
+        ),
+    };
+    println!("{line}");
+}
+
+pub(super) fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {
+    use crate::workflow::Outcome;
+    let code = outcome.exit_code();
+    match outcome {
+        Outcome::Done { message } => println!("{message}"),
+        Outcome::ActionFailed { message } => println!("✗ failed: {message}"),
+        Outcome::BadInput { message } => println!("✗ {message}"),
+        Outcome::Refused { message } => println!("✗ refused: {message}"),
+        Outcome::Unjustified { message } => println!("✗ not justified: {message}"),
+        Outcome::Unavailable { message } => println!("✗ unavailable: {message}"),
+        Outcome::NeedsConfirmation { message, .. } => println!("? {message}"),
+    }
+    ExitCode::from(code)
+}

@@ -1,0 +1,320 @@
+//! What a button (or `pitcrew approve`) does to a stored request: Approve, Confirm, Cancel.
+
+use super::*;
+
+/// `approve ID` by `user`: checks that the request is open, unexpired, someone else's, and that
+/// `user` holds `approve` for its target; records the approval; once enough people approved,
+/// uses the approval (once) and runs the command as its requester, through every check again.
+pub async fn approve(
+    ctx: &Context,
+    id: &str,
+    user: &SlackUserId,
+    team: Option<&str>,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Outcome {
+    let (store, approval) = match stored_request(ctx, id, "request for approval", team).await {
+        Ok(found) => found,
+        Err(o) => return o,
+    };
+    if approval.state != "pending" {
+        return Outcome::BadInput {
+            message: format!(
+                "request {id} is already {} (approvals are single-use); ask for a new one by running the command again",
+                approval.state
+            ),
+        };
+    }
+    if approval.expired(Utc::now()) {
+        let _ = store.close(id, "expired").await;
+        return Outcome::Refused {
+            message: format!(
+                "request {id} expired at {}; ask for a new one by running the command again",
+                approval.expires_at
+            ),
+        };
+    }
+    if approval.needed == 0 {
+        return Outcome::BadInput {
+            message: format!("{id} asks for the requester's confirmation, not for approvals"),
+        };
+    }
+    if approval.requester == user.as_str() {
+        return Outcome::Refused {
+            message: "you cannot approve your own request: someone else holding `approve` must"
+                .into(),
+        };
+    }
+    // The approver needs `approve` on what the command changes.
+    let decision = match approver_decision(ctx, &approval, user) {
+        Ok(d) => d,
+        Err(o) => return o,
+    };
+    if !decision.allowed {
+        return Outcome::Refused {
+            message: format!("you may not approve {id}: {}", decision.explanation),
+        };
+    }
+    let updated = match store.add_approver(&approval, user.as_str()).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return Outcome::BadInput {
+                message: format!(
+                    "request {id} changed while you approved it (another approval, or it was used); look at it again"
+                ),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot record your approval ({e}); nothing was done"),
+            };
+        }
+    };
+    let have = updated.approvers.len() as i64;
+    if have < updated.needed {
+        return Outcome::Done {
+            message: format!(
+                "approved {id} ({have} of {}); waiting for {} more",
+                updated.needed,
+                updated.needed - have
+            ),
+        };
+    }
+    // Exactly one approver's click runs it.
+    match store.close(id, "used").await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::BadInput {
+                message: format!("request {id} was already used; nothing more was done"),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot use the approval ({e}); nothing was done"),
+            };
+        }
+    }
+    let (Ok(requester), channel) = (
+        SlackUserId::parse(&updated.requester),
+        updated
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+    ) else {
+        return Outcome::BadInput {
+            message: format!("request {id} names an invalid requester"),
+        };
+    };
+    let request = Request {
+        actor: requester,
+        channel,
+        text: updated.command_text.clone(),
+        confirmed: true,
+        team: updated.team.clone(),
+        approval: Some(updated),
+        actor_name: None,
+    };
+    run(ctx, &request, report).await
+}
+
+/// The Confirm button: only the requester confirms, once, before it expires; the command then
+/// runs (and may still need approvals).
+pub async fn confirm(
+    ctx: &Context,
+    id: &str,
+    user: &SlackUserId,
+    team: Option<&str>,
+    report: &(dyn Fn(Event) + Send + Sync),
+) -> Outcome {
+    let (store, a) = match stored_request(ctx, id, "confirmation", team).await {
+        Ok((store, a)) if a.needed == 0 => (store, a),
+        Ok(_) => {
+            return Outcome::BadInput {
+                message: format!("there is no confirmation `{id}`"),
+            };
+        }
+        Err(o) => return o,
+    };
+    if a.requester != user.as_str() {
+        return Outcome::Refused {
+            message: format!(
+                "only <@{}>, who asked for it, can confirm this",
+                a.requester
+            ),
+        };
+    }
+    if a.expired(Utc::now()) {
+        let _ = store.close(id, "expired").await;
+        return Outcome::Refused {
+            message: "this confirmation expired; run the command again".into(),
+        };
+    }
+    match store.close(id, "used").await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Outcome::BadInput {
+                message: format!("{id} was already {}; nothing more was done", a.state),
+            };
+        }
+        Err(e) => {
+            return Outcome::Unavailable {
+                message: format!("cannot use the confirmation ({e}); nothing was done"),
+            };
+        }
+    }
+    let request = Request {
+        actor: user.clone(),
+        channel: a
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+        text: a.command_text.clone(),
+        confirmed: true,
+        // The confirmation travels with the run: it applies only to the change it was shown.
+        approval: Some(a.clone()),
+        actor_name: None,
+        team: a.team.clone(),
+    };
+    run(ctx, &request, report).await
+}
+
+/// The Cancel button: the requester, or anyone who may approve it, ends a pending request.
+pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId, team: Option<&str>) -> Outcome {
+    let (store, a) = match stored_request(ctx, id, "request", team).await {
+        Ok(found) => found,
+        Err(o) => return o,
+    };
+    let may = a.requester == user.as_str()
+        || (a.needed > 0 && approver_decision(ctx, &a, user).is_ok_and(|d| d.allowed));
+    if !may {
+        return Outcome::Refused {
+            message: "only the requester or someone who may approve it can cancel this".into(),
+        };
+    }
+    match store.close(id, "cancelled").await {
+        Ok(true) => {
+            // Ends the waiting command's story in the trail (its earlier events, under the
+            // same correlation id, hold the target and the checks).
+            if let Some(correlation) = &a.correlation {
+                let action = command::parse(&a.command_text)
+                    .ok()
+                    .and_then(|c| c.change_action());
+                if let Some(action) = action {
+                    ctx.count_phase(action, Phase::Cancelled);
+                }
+                let event = AuditEvent {
+                    correlation: correlation.clone(),
+                    phase: Phase::Cancelled,
+                    actor: user.clone(),
+                    actor_name: None,
+                    team: a.team.clone(),
+                    channel: a
+                        .channel
+                        .as_deref()
+                        .and_then(|c| SlackChannelId::parse(c).ok()),
+                    text: a.command_text.clone(),
+                    action,
+                    env: crate::names::EnvName::parse(&a.env).ok(),
+                    cluster: None,
+                    namespace: None,
+                    target: None,
+                    reason: None,
+                    detail: serde_json::json!({"cancelled_by": user.as_str(), "request": id}),
+                };
+                if let Err(e) = ctx.audit.record(&event).await {
+                    tracing::error!(error = %e, %correlation, "could not record the cancellation in the audit trail");
+                }
+            }
+            Outcome::Done {
+                message: format!("cancelled `{}`; nothing was done", a.command_text),
+            }
+        }
+        Ok(false) => Outcome::BadInput {
+            message: format!("{id} was already {}", a.state),
+        },
+        Err(e) => Outcome::Unavailable {
+            message: format!("cannot cancel ({e})"),
+        },
+    }
+}
+
+/// The stored request `id` (a confirmation or a request for approval, named `what` in
+/// messages) and its store, or the outcome that says why it cannot be had.
+/// The stored request `id`, for a click or `pitcrew approve`. A click from another Slack
+/// workspace than the request's is refused: the allow-list admits the clicker's workspace, not
+/// its right to act on another's requests. (`team` is `None` from a terminal, whose user is
+/// checked by the policy alone.)
+pub(super) async fn stored_request(
+    ctx: &Context,
+    id: &str,
+    what: &str,
+    team: Option<&str>,
+) -> Result<(approvals::Approvals, approvals::Approval), Outcome> {
+    let Some(db) = &ctx.db else {
+        return Err(Outcome::Unavailable {
+            message: format!("a {what} needs the database; nothing was done"),
+        });
+    };
+    let store = approvals::Approvals::new(db.clone());
+    match store.get(id).await {
+        Ok(Some(a)) if a.team.is_some() && team.is_some() && a.team.as_deref() != team => {
+            Err(Outcome::Refused {
+                message: format!(
+                    "{id} was asked for in another Slack workspace; only people there can act on it. Nothing was done"
+                ),
+            })
+        }
+        Ok(Some(a)) => Ok((store, a)),
+        Ok(None) => Err(Outcome::BadInput {
+            message: format!("there is no {what} `{id}`; check the id"),
+        }),
+        Err(e) => Err(Outcome::Unavailable {
+            message: format!("cannot read the {what} ({e}); nothing was done"),
+        }),
+    }
+}
+
+pub(super) fn approver_decision(
+    ctx: &Context,
+    a: &approvals::Approval,
+    user: &SlackUserId,
+) -> Result<Decision, Outcome> {
+    let bad = |message: String| Outcome::BadInput { message };
+    let command = command::parse(&a.command_text).map_err(|e| bad(e.to_string()))?;
+    let (target, namespace) = match &command {
+        Command::Restart(r) => (r.target.clone(), r.scope.namespace.clone()),
+        Command::Rollback(r) => (r.target.clone(), r.scope.namespace.clone()),
+        Command::Promote(p) => (
+            match &p.subject {
+                command::Subject::App { name } => Target {
+                    kind: command::Kind::Deployment,
+                    name: name.clone(),
+                },
+                command::Subject::Workload { target } => target.clone(),
+            },
+            None,
+        ),
+        _ => return Err(bad(format!("request {} is not for a change", a.id))),
+    };
+    let env = crate::names::EnvName::parse(&a.env).map_err(|e| bad(e.to_string()))?;
+    let place = resolve::place(&ctx.config, Some(&env), namespace.as_ref())
+        .or_else(|_| {
+            // Several namespaces and none named (promote): the first is representative.
+            let environment = ctx.config.environments.get(&env);
+            let ns = environment.and_then(|e| e.namespaces.first());
+            resolve::place(&ctx.config, Some(&env), ns)
+        })
+        .map_err(|e| bad(e.to_string()))?;
+    let request = AccessRequest {
+        actor: user.clone(),
+        channel: a
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+        action: Action::Approve,
+        env: place.env.clone(),
+        cluster: place.cluster.clone(),
+        namespace: place.namespace.clone(),
+        target,
+    };
+    Ok(ctx.authorizer.decide(&request, place.environment))
+}

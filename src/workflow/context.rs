@@ -1,0 +1,156 @@
+//! The shared `Context` every command and handler gets: configuration, database, clusters,
+//! policy, justification, locks, metrics, and the work a shutdown waits for.
+
+use super::*;
+
+/// Everything a command may use, built once and shared.
+pub struct Context {
+    pub config: Config,
+    pub clusters: Clusters,
+    /// The policy in force (reloaded as its files change); `authorizer` decides with it.
+    pub policy: Arc<crate::policy::PolicyHandle>,
+    pub authorizer: Box<dyn Authorizer>,
+    /// Live PagerDuty/Jira checks; also the clients the outbox delivers write-back with.
+    pub justifier: Arc<crate::justify::LiveJustifier>,
+    /// Slack's Web API as the bot, when `SLACK_BOT_TOKEN` is set.
+    pub slack: Option<crate::chat::web::SlackWeb>,
+    /// What this replica last saw of Slack (its Web API, Socket Mode connections).
+    pub slack_health: Arc<crate::chat::health::SlackHealth>,
+    /// The database (none in some tests): request de-duplication, confirmations and
+    /// approvals, and the write-back outbox live there.
+    pub db: Option<crate::db::Database>,
+    pub audit: Box<dyn AuditSink>,
+    pub locks: Locks,
+    /// Set to `true` to stop following rollouts (Ctrl-C in a terminal, shutdown of a server).
+    /// The actions themselves are already done by then; only the waiting stops.
+    pub cancel: tokio::sync::watch::Sender<bool>,
+    /// Counters and histograms served at `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// The work that requests started (a command, a button click, a mention) and that runs
+    /// after their acknowledgement. `serve` waits for it on SIGTERM (see [`Context::spawn_work`]).
+    pub work: tokio_util::task::TaskTracker,
+}
+
+impl Context {
+    /// The context for serving: policy loaded, clusters connected, the database opened and
+    /// migrated, the audit trail in it.
+    pub async fn new(config: Config) -> crate::Result<Arc<Context>> {
+        let metrics = crate::metrics::Metrics::new();
+        let clusters = Clusters::connect(&config, Some(&metrics.outside)).await?;
+        let db = crate::db::Database::connect(&config.database).await?;
+        db.migrate().await?;
+        let audit = Box::new(crate::audit::AuditStore::new(db.clone()));
+        Context::build(config, clusters, audit, Some(db), metrics)
+    }
+
+    /// The context over clusters and an audit sink made elsewhere; loads the policy the
+    /// configuration names (a broken policy is an error: nothing runs without one).
+    pub fn with_parts(
+        config: Config,
+        clusters: Clusters,
+        audit: Box<dyn AuditSink>,
+    ) -> crate::Result<Arc<Context>> {
+        Context::build(
+            config,
+            clusters,
+            audit,
+            None,
+            crate::metrics::Metrics::new(),
+        )
+    }
+
+    fn build(
+        config: Config,
+        clusters: Clusters,
+        audit: Box<dyn AuditSink>,
+        db: Option<crate::db::Database>,
+        metrics: crate::metrics::Metrics,
+    ) -> crate::Result<Arc<Context>> {
+        let policy = Arc::new(crate::policy::PolicyHandle::load(
+            config.policy.model.clone(),
+            config.policy.policy.clone(),
+        )?);
+        let justifier = Arc::new(crate::justify::LiveJustifier::from_config(
+            &config,
+            &metrics.outside,
+        ));
+        let slack_health = Arc::new(crate::chat::health::SlackHealth::default());
+        let slack = match &config.secrets.slack_bot_token {
+            Some(token) => Some(
+                crate::chat::web::SlackWeb::new(
+                    &config.slack.api_base_url,
+                    token,
+                    slack_health.clone(),
+                )
+                .map_err(|e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")))?
+                .observed(metrics.outside.clone()),
+            ),
+            None => None,
+        };
+        Ok(Arc::new(Context {
+            config,
+            clusters,
+            authorizer: Box::new(gates::PolicyAuthorizer {
+                policy: policy.clone(),
+            }),
+            policy,
+            justifier,
+            slack,
+            slack_health,
+            locks: Locks::new(db.clone()),
+            db,
+            audit,
+            cancel: tokio::sync::watch::Sender::new(false),
+            metrics,
+            work: tokio_util::task::TaskTracker::new(),
+        }))
+    }
+
+    /// Counts an audit phase of an action in `/metrics`; every path that records a phase
+    /// (a run, the Cancel button, reconciliation) calls it.
+    pub fn count_phase(&self, action: Action, phase: Phase) {
+        self.metrics
+            .actions
+            .get_or_create(&crate::metrics::PhaseLabels {
+                action: action.as_str(),
+                phase: phase.as_str(),
+            })
+            .inc();
+    }
+
+    /// The write-back outbox, in the database (none without one).
+    pub fn outbox(&self) -> Option<crate::justify::outbox::Outbox> {
+        self.db.clone().map(crate::justify::outbox::Outbox::new)
+    }
+
+    /// Delivers what is due in the outbox (write-back, announcements) with this process's
+    /// clients; `None` when there is no outbox.
+    pub async fn deliver_outbox(
+        &self,
+    ) -> Option<Result<crate::justify::outbox::Round, sqlx::Error>> {
+        let outbox = self.outbox()?;
+        let clients = crate::justify::outbox::Deliverers {
+            justify: &self.justifier,
+            slack: self.slack.as_ref(),
+        };
+        Some(outbox.deliver_due(clients).await)
+    }
+
+    /// Runs work a request started in the background, tracked so that a shutting-down server
+    /// lets it finish (within `[server].shutdown_grace`) instead of dropping it mid-action.
+    /// Every transport spawns its commands through this, never with a bare `tokio::spawn`.
+    pub fn spawn_work<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.work.spawn(work);
+    }
+
+    /// Resolves when [`Context::cancel`] is set.
+    pub fn cancelled(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.cancel.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The read-only commands: `status`, `history`, the chat `audit` summary and `can-i`.
+
+use super::*;
+
+impl Run<'_> {
+    /// Resolve, authorize and connect for a read-only command.
+    pub(super) fn read_access(
+        &self,
+        action: Action,
+        target: &Target,
+        scope: &command::Scope,
+    ) -> Result<(Place<'_>, &cluster::Client), Outcome> {
+        let place = self.place(scope)?;
+        self.authorize(action, &place, target)?;
+        let client = self.client(&place)?;
+        Ok((place, client))
+    }
+
+    pub(super) async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
+        let (place, client) = match self.read_access(Action::Status, target, scope) {
+            Ok(x) => x,
+            Err(o) => return o,
+        };
+        let ns = place.namespace.as_str();
+        let workload =
+            match cluster::Workload::get(client, target.kind, ns, target.name.as_str()).await {
+                Ok(w) => w,
+                Err(e) => return cluster_outcome(e),
+            };
+        let state = cluster::rollout_state(&workload);
+        let snapshot = match cluster::snapshot(client, ns, &workload).await {
+            Ok(s) => s,
+            Err(e) => return cluster_outcome(e),
+        };
+        let mut lines = vec![
+            format!("{target} in {} ({ns}): {}", place.env, state.message),
+            format!(
+                "replicas: {} desired, {} updated, {} ready, {} available",
+                state.desired, state.updated, state.ready, state.available
+            ),
+        ];
+        if let Some(r) = snapshot.revision {
+            lines.push(format!("revision: {r}"));
+        }
+        if !state.conditions.is_empty() {
+            lines.push(format!("conditions: {}", state.conditions.join(", ")));
+        }
+        for (container, image) in &snapshot.images {
+            lines.push(format!("image {container}: {image}"));
+        }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    pub(super) async fn history(&self, target: &Target, scope: &command::Scope) -> Outcome {
+        let (place, client) = match self.read_access(Action::History, target, scope) {
+            Ok(x) => x,
+            Err(o) => return o,
+        };
+        let ns = place.namespace.as_str();
+        let result = async {
+            let w = cluster::Workload::get(client, target.kind, ns, target.name.as_str()).await?;
+            cluster::history(client, ns, &w).await
+        }
+        .await;
+        let revisions = match result {
+            Ok(r) => r,
+            Err(e) => return cluster_outcome(e),
+        };
+        let now = Utc::now();
+        let mut lines = vec![format!(
+            "{target} in {} ({ns}): {} revisions",
+            place.env,
+            revisions.len()
+        )];
+        for r in revisions.iter().rev() {
+            let images: Vec<String> = r.images.iter().map(|(_, i)| i.clone()).collect();
+            let age = r
+                .created
+                .map(|c| {
+                    humantime::format_duration(std::time::Duration::from_secs(
+                        (now - c).num_seconds().max(0) as u64,
+                    ))
+                    .to_string()
+                })
+                .map(|a| format!(", {a} ago"))
+                .unwrap_or_default();
+            lines.push(format!(
+                "{}{:>4}  {}  {}{age}",
+                if r.current { "→" } else { " " },
+                r.number,
+                images.join(", "),
+                r.change_cause.as_deref().unwrap_or("<no change cause>"),
+            ));
+        }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    /// The chat `audit` command: a short summary of recent command outcomes, for users the
+    /// policy grants `audit` (on the environment asked about, or on every one: `*`).
+    pub(super) async fn audit_summary(&self, a: &command::Audit) -> Outcome {
+        let request = crate::policy::Request {
+            sub: self.request.actor.to_string(),
+            env: a.env.as_ref().map_or("*".into(), |e| e.to_string()),
+            cluster: "*".into(),
+            ns: "*".into(),
+            obj: a.target.as_ref().map_or("*".into(), |t| t.to_string()),
+            act: Action::Audit.to_string(),
+            chan: self
+                .request
+                .channel
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+        };
+        let (verdict, explanation) = self.ctx.policy.current().explain(&request);
+        if !verdict.allowed {
+            let hint = if a.env.is_none() {
+                "; if you may read one environment's trail, say which with --env"
+            } else {
+                ""
+            };
+            return Outcome::Refused {
+                message: format!("you may not read the audit trail: {explanation}{hint}"),
+            };
+        }
+        let since = match &a.since {
+            Some(command::Since::At { time }) => *time,
+            Some(command::Since::Ago { seconds }) => {
+                Utc::now()
+                    - chrono::Duration::seconds(i64::try_from(*seconds).unwrap_or(i64::MAX / 1000))
+            }
+            None => Utc::now() - chrono::Duration::hours(24),
+        };
+        let filter = crate::audit::Filter {
+            since: Some(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            actor: a.actor.as_ref().map(|u| u.to_string()),
+            env: a.env.as_ref().map(|e| e.to_string()),
+            kind: a.target.as_ref().map(|t| t.kind.to_string()),
+            name: a.target.as_ref().map(|t| t.name.to_string()),
+            action: a.action.map(|x| x.to_string()),
+            phase: a.outcome.map(|p| p.to_string()),
+            limit: Some(10_000),
+            ..crate::audit::Filter::default()
+        };
+        let events = match self.ctx.audit.query(filter).await {
+            Ok(e) => e,
+            Err(e) => {
+                return Outcome::Unavailable {
+                    message: format!("cannot read the audit trail: {e}"),
+                };
+            }
+        };
+        // One line per command: its last event (the outcome, or how far it got).
+        let mut last: Vec<&crate::audit::Record> = Vec::new();
+        for e in &events {
+            match last.iter().position(|l| l.correlation == e.correlation) {
+                Some(i) => last[i] = e,
+                None => last.push(e),
+            }
+        }
+        const SHOWN: usize = 15;
+        let mut lines = vec![format!(
+            "{} command{} since {} ({}):",
+            last.len(),
+            if last.len() == 1 { "" } else { "s" },
+            since.format("%Y-%m-%d %H:%M UTC"),
+            explanation
+        )];
+        for e in last.iter().rev().take(SHOWN) {
+            lines.push(format!(
+                "{}  {}  {:<11}  {}  (audit id {})",
+                e.at.get(..16).unwrap_or(&e.at).replace('T', " "),
+                e.actor_id,
+                e.phase,
+                crate::audit::render::terminal_safe(&e.command_text),
+                e.correlation
+            ));
+        }
+        if last.len() > SHOWN {
+            lines.push(format!(
+                "… and {} more; operators can list them all with `pitcrew audit query`",
+                last.len() - SHOWN
+            ));
+        }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    pub(super) async fn can_i(&self, c: &command::CanI) -> Outcome {
+        let place = match self.place(&c.scope) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        // The answer is the outcome itself: no `Authorized` event, which would say it twice.
+        let d = self.decide(c.action, &place, &c.target);
+        let message = if d.allowed {
+            format!("yes: {}", d.explanation)
+        } else {
+            format!(
+                "no: you may not {} {} in {}: {}",
+                c.action, c.target, place.env, d.explanation
+            )
+        };
+        Outcome::Done { message }
+    }
+}

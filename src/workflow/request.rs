@@ -1,0 +1,103 @@
+//! What goes into the pipeline (`Request`) and comes out of it (`Event`s along the way, one
+//! `Outcome` at the end, with its exit code).
+
+use super::*;
+
+/// A command as it arrives from any transport.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub actor: SlackUserId,
+    pub channel: Option<SlackChannelId>,
+    pub text: String,
+    /// The requester already confirmed (a button in Slack, `--yes` in a terminal).
+    pub confirmed: bool,
+    /// The approval this run carries out (set by `approve` once enough people approved).
+    pub approval: Option<approvals::Approval>,
+    /// Who, as Slack showed them (name) and where (workspace), for the audit trail.
+    pub actor_name: Option<String>,
+    pub team: Option<String>,
+}
+
+/// What the user sees along the way; a transport renders these.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    Understood { canonical: String },
+    Authorized { explanation: String },
+    Justification { verification: Verification },
+    Planned { change: Change },
+    Progress { state: RolloutState },
+}
+
+/// How a failed change's message names the command that undoes it (a Roll back button in
+/// Slack runs that command, with all its checks).
+pub const UNDO_HINT: &str = "roll back with `";
+
+/// The command that undoes a failed change, from its outcome.
+pub fn undo_command(outcome: &Outcome) -> Option<String> {
+    let Outcome::ActionFailed { message } = outcome else {
+        return None;
+    };
+    let start = message.find(UNDO_HINT)? + UNDO_HINT.len();
+    let end = message[start..].find('`')? + start;
+    Some(message[start..end].to_string())
+}
+
+/// A stored request waiting for a person: the requester's confirmation, or approvals.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pending {
+    pub id: String,
+    /// `confirm` (the requester) or `approve` (other people holding `approve`).
+    pub kind: &'static str,
+}
+
+/// How a command ended. Each has the process exit code `pitcrew exec` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Done (read-only answers, dry runs, completed rollouts). Exit 0.
+    Done { message: String },
+    /// The action ran but failed (rollout failed or timed out, or the API refused it). Exit 1.
+    ActionFailed { message: String },
+    /// The command could not be understood or does not fit the target. Exit 2.
+    BadInput { message: String },
+    /// A protected environment's change waits for the requester's confirmation (a button in
+    /// Slack, `--yes` in a terminal); nothing was done. Exit 6.
+    NeedsConfirmation {
+        message: String,
+        /// The stored request a button (or `pitcrew approve`) acts on.
+        pending: Option<Pending>,
+    },
+    /// Refused by policy. Exit 3.
+    Refused { message: String },
+    /// The justification was refused. Exit 4.
+    Unjustified { message: String },
+    /// Something pitcrew depends on is unavailable; nothing was done. Exit 5.
+    Unavailable { message: String },
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Done { .. } => 0,
+            Outcome::ActionFailed { .. } => 1,
+            Outcome::BadInput { .. } => 2,
+            Outcome::Refused { .. } => 3,
+            Outcome::Unjustified { .. } => 4,
+            Outcome::Unavailable { .. } => 5,
+            Outcome::NeedsConfirmation { .. } => 6,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        match self {
+            Outcome::Done { message }
+            | Outcome::ActionFailed { message }
+            | Outcome::BadInput { message }
+            | Outcome::Refused { message }
+            | Outcome::Unjustified { message }
+            | Outcome::Unavailable { message }
+            | Outcome::NeedsConfirmation { message, .. } => message,
+        }
+    }
+}
