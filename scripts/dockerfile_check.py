@@ -190,7 +190,11 @@ def main():
             log(f"COPY {arg}")
         elif word == "RUN":
             log(f"RUN {arg}")
-            r = subprocess.run(["bash", "-euo", "pipefail", "-c", arg], cwd=workdir)
+            # As in `docker build`: nothing from the caller's environment redirects cargo's
+            # output (scripts/test.sh exports CARGO_TARGET_DIR for its own builds; the image's
+            # binary must come from this build's own target/).
+            env = {k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"}
+            r = subprocess.run(["bash", "-euo", "pipefail", "-c", arg], cwd=workdir, env=env)
             if r.returncode != 0:
                 fail(f"RUN {arg} exited {r.returncode}")
         elif word in ("ENV", "ARG", "LABEL"):
