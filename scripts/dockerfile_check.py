@@ -115,6 +115,8 @@ def serve_as_user(image, binary, entrypoint, cmd, as_user, run_env, uid, gid):
     with open(config, "w", encoding="utf-8") as f:
         f.write(f"""[database]
 sqlite_path = "{data}/pitcrew.db"
+[slack]
+allowed_teams = ["T01EXAMPLE"]
 [policy]
 model = "{image}/etc/pitcrew/policies/model.conf"
 policy = "{image}/etc/pitcrew/policies/policy.csv"
