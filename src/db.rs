@@ -11,6 +11,13 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::config::DatabaseConfig;
+
+/// How every timestamp pitcrew stores is written: RFC 3339 in UTC with milliseconds
+/// (`2026-12-04T17:00:00.000Z`). One format, so stored times compare as text on both back-ends
+/// (ordering, `received_at < $1` when pruning, `--since` bounds).
+pub fn stored_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 use crate::{Error, Result};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 
 use crate::db::Database;
 
@@ -36,10 +36,11 @@ pub struct Pruned {
     pub approvals: u64,
 }
 
-/// The timestamps pitcrew stores are RFC 3339 UTC with milliseconds, so they compare as text.
+/// `age` ago, written as stored times are (`db::stored_time`), so it compares with them as text.
 fn before(age: Duration) -> String {
-    let cut = Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::zero());
-    cut.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::db::stored_time(
+        Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::zero()),
+    )
 }
 
 /// Deletes what is past keeping (see the module's table).

@@ -173,8 +173,9 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
                         "/slack/interactions",
                         axum::routing::post(crate::chat::interactions::interactions),
                     )
-                    .layer(axum::extract::DefaultBodyLimit::max(limit))
                     .with_state(slack)
+                    // Reads the whole body, within the read timeout and at most `limit` bytes,
+                    // before any handler runs (so no extractor limit is needed as well).
                     .layer(axum::middleware::from_fn_with_state(
                         (ctx.config.server.read_timeout, limit),
                         crate::listener::body_within,

@@ -73,13 +73,13 @@ impl Ack {
     }
 }
 
-/// Logs a refusal: what claimed to come from Slack and why it was turned away.
 /// The configured allow-list's answer for a request's (or click's) workspace.
 pub(crate) fn team_allowed(app: &SlackApp, team: &str) -> Result<(), Refusal> {
     let slack = &app.ctx.config.slack;
     verify::team_allowed(&slack.allowed_teams, slack.any_team, team)
 }
 
+/// Logs a refusal: what claimed to come from Slack and why it was turned away.
 pub(crate) fn refused(r: Refusal) -> Ack {
     tracing::warn!(refusal = r.label(), reason = %r, "refused a request claiming to come from Slack");
     Ack::Refused(r)

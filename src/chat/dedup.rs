@@ -2,7 +2,7 @@
 //! whether the repeat comes a second later (a retry, a double click), after a restart, or to
 //! another replica.
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 
 use crate::db::Database;
 
@@ -23,7 +23,7 @@ impl Dedup {
              ON CONFLICT (request_key) DO NOTHING",
         )
         .bind(key)
-        .bind(Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
+        .bind(crate::db::stored_time(Utc::now()))
         .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected() == 1)

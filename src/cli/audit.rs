@@ -10,7 +10,7 @@ pub(super) async fn audit_store(config: &Config) -> Result<crate::audit::AuditSt
 
 /// `--since`/`--until`: a duration back from now or an RFC 3339 time, as stored (UTC, ms).
 pub(super) fn audit_time(flag: &str, value: &str) -> Result<String> {
-    use chrono::{DateTime, SecondsFormat, Utc};
+    use chrono::{DateTime, Utc};
     let t = if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         t.with_timezone(&Utc)
     } else {
@@ -23,7 +23,7 @@ pub(super) fn audit_time(flag: &str, value: &str) -> Result<String> {
             .map_err(|_| Error::Usage(format!("{flag} `{value}` is too long ago")))?;
         Utc::now() - d
     };
-    Ok(t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    Ok(crate::db::stored_time(t))
 }
 
 pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use sqlx::Row;
 
 use super::LiveJustifier;
@@ -71,12 +71,13 @@ pub struct Outbox {
 }
 
 fn now_text() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::db::stored_time(Utc::now())
 }
 
 fn later(d: Duration) -> String {
-    (Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1)))
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::db::stored_time(
+        Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1)),
+    )
 }
 
 /// 5 s, 10 s, 20 s, … up to an hour between attempts; it never gives up silently: an item

@@ -2,7 +2,7 @@
 //! replica and a restart honour them. Bound to the exact command (a hash of its parameters),
 //! expiring, and used at most once.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use crate::db::Database;
@@ -48,7 +48,7 @@ pub struct Approvals {
 }
 
 fn text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::db::stored_time(t)
 }
 
 impl Approvals {

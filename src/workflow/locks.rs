@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 
 use crate::db::Database;
 
@@ -47,7 +47,7 @@ pub enum LockError {
 }
 
 fn stamp(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+    crate::db::stored_time(t)
 }
 
 /// Held while a workload is being changed; released on drop.

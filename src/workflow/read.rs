@@ -136,7 +136,7 @@ impl Run<'_> {
             None => Utc::now() - chrono::Duration::hours(24),
         };
         let filter = crate::audit::Filter {
-            since: Some(since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            since: Some(crate::db::stored_time(since)),
             actor: a.actor.as_ref().map(|u| u.to_string()),
             env: a.env.as_ref().map(|e| e.to_string()),
             kind: a.target.as_ref().map(|t| t.kind.to_string()),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -140,7 +140,7 @@ impl AuditStore {
         for event in events {
             let mut record = Record {
                 id: prev_id + 1,
-                at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+                at: crate::db::stored_time(Utc::now()),
                 correlation: event.correlation,
                 phase: event.phase,
                 actor_id: event.actor_id,
