@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod justify;
 pub mod listener;
 pub mod metrics;
+pub mod outbox;
 pub mod policy;
 pub mod resolve;
 pub mod serve;

@@ -110,18 +110,29 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let watcher = ctx.policy.clone().watch(POLICY_EVERY, ctx.cancelled());
     // Set on SIGTERM: stop taking requests, let what was taken finish.
     let (draining_tx, draining_rx) = tokio::sync::watch::channel(false);
+    let bot = Arc::new(crate::chat::SlackBot::from_config(
+        &ctx.config,
+        &ctx.metrics.outside,
+    )?);
+    if let Some(side) = bot.deliverer() {
+        ctx.add_deliverer(side);
+    }
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
-    let probe = tokio::spawn(probe_slack(ctx.clone()));
+    let probe = tokio::spawn(probe_slack(bot.clone()));
     let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));
     let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(ctx.clone());
+        .with_state(Arc::new(Served {
+            ctx: ctx.clone(),
+            bot: bot.clone(),
+        }));
     let slack = ctx.db.as_ref().map(|db| {
         use secrecy::ExposeSecret;
         Arc::new(crate::chat::commands::SlackApp {
             ctx: ctx.clone(),
+            bot: bot.clone(),
             secret: ctx
                 .config
                 .secrets
@@ -290,8 +301,8 @@ async fn keep_reconciling(ctx: Arc<Context>) {
 
 /// Asks Slack's Web API `auth.test` now and then, so `/readyz` shows an outage even when
 /// nobody is typing commands.
-async fn probe_slack(ctx: Arc<Context>) {
-    let Some(slack) = ctx.slack.clone() else {
+async fn probe_slack(bot: Arc<crate::chat::SlackBot>) {
+    let Some(slack) = bot.web.clone() else {
         return;
     };
     let mut tick = tokio::time::interval(SLACK_PROBE_EVERY);
@@ -303,7 +314,14 @@ async fn probe_slack(ctx: Arc<Context>) {
     }
 }
 
-async fn metrics(State(ctx): State<Arc<Context>>) -> impl axum::response::IntoResponse {
+/// What `/readyz` and `/metrics` read: the context and what this replica saw of Slack.
+struct Served {
+    ctx: Arc<Context>,
+    bot: Arc<crate::chat::SlackBot>,
+}
+
+async fn metrics(State(served): State<Arc<Served>>) -> impl axum::response::IntoResponse {
+    let ctx = &served.ctx;
     // Gauges of state that lives elsewhere, read when scraped.
     let m = &ctx.metrics;
     let policy = ctx.policy.status();
@@ -357,7 +375,8 @@ async fn deliver_outbox(ctx: Arc<Context>) {
 /// decides correctly with the policy in force and acts on the clusters it reaches. A replica
 /// that reaches no cluster at all is unready: its network path is the likely fault, and the
 /// Service should send commands to a replica that can carry them out.
-async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json::Value>) {
+async fn ready(State(served): State<Arc<Served>>) -> (StatusCode, Json<serde_json::Value>) {
+    let (ctx, bot) = (&served.ctx, &served.bot);
     let policy = ctx.policy.status();
     let reach = ctx.clusters.reachability(CLUSTER_PROBE_TIMEOUT).await;
     let clusters_reached = reach.values().filter(|r| r.is_ok()).count();
@@ -381,13 +400,13 @@ async fn ready(State(ctx): State<Arc<Context>>) -> (StatusCode, Json<serde_json:
     let clusters_ok = clusters.is_empty() || clusters_reached > 0;
     let ok = database["ok"] == true && clusters_ok;
     let socket_mode = ctx.config.server.mode == crate::config::Mode::Socket;
-    let slack = if ctx.slack.is_some() || socket_mode {
-        ctx.slack_health.report(socket_mode)
+    let slack = if bot.web.is_some() || socket_mode {
+        bot.health.report(socket_mode)
     } else {
         json!({"web_api": {"ok": null, "error": "SLACK_BOT_TOKEN is not set: pitcrew cannot post"}})
     };
     let mut degraded = Vec::new();
-    if ctx.slack_health.degraded() {
+    if bot.health.degraded() {
         degraded.push("slack");
     }
     if policy.last_error.is_some() {

@@ -21,6 +21,8 @@ pub use pitcrew_slack_wire::payloads::decode_command;
 /// What the Slack handlers share, over HTTP and Socket Mode alike.
 pub struct SlackApp {
     pub ctx: Arc<Context>,
+    /// The bot's Web API client (live messages, mention replies) and Slack's health.
+    pub bot: Arc<super::SlackBot>,
     /// Verifies HTTP requests; Socket Mode has none (its connection is the app's own).
     pub secret: Option<SlackSigningSecret>,
     pub dedup: Dedup,
@@ -213,7 +215,7 @@ pub async fn accept_command(
         actor_name,
         team: Some(event.team_id.0.clone()),
     };
-    if changes && app.ctx.slack.is_some() && request.channel.is_some() {
+    if changes && app.bot.web.is_some() && request.channel.is_some() {
         app.ctx.spawn_work(run_live(app.clone(), request, reply_to));
     } else {
         app.ctx
@@ -250,7 +252,7 @@ async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::
 /// progress, the outcome), at most once per `[rollout].update_interval`, waiting out 429s. If
 /// the bot cannot post in the channel, the `response_url` is the fallback.
 async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
-    let (Some(slack), Some(channel)) = (app.ctx.slack.clone(), request.channel.clone()) else {
+    let (Some(slack), Some(channel)) = (app.bot.web.clone(), request.channel.clone()) else {
         return run_and_reply(app, request, reply_to).await;
     };
     let channel = channel.to_string();

@@ -83,7 +83,7 @@ pub async fn accept_callback(
             return (Ack::RetryLater, false);
         }
     }
-    let (Ok(actor), Some(slack)) = (SlackUserId::parse(&mention.user.0), app.ctx.slack.clone())
+    let (Ok(actor), Some(slack)) = (SlackUserId::parse(&mention.user.0), app.bot.web.clone())
     else {
         tracing::warn!("an app_mention cannot be answered (no SLACK_BOT_TOKEN, or an odd user id)");
         return (Ack::Empty, false);

@@ -7,6 +7,7 @@
 //! - `interactions.rs`: `POST /slack/interactions`: Confirm, Approve and Cancel buttons;
 //! - `socket.rs`: Socket Mode, the same handling over WebSockets pitcrew opens itself;
 //! - `web.rs`: the Web API client (live messages, announcements, mention replies);
+//! - `notices.rs`: the outbox's Slack side: announcements worded (and escaped) for a channel;
 //! - `health.rs`: what this replica last saw of Slack, for `/readyz`;
 //! - `client.rs`: `pitcrew chat`, a terminal that plays Slack;
 //! - `manifest.rs`: the Slack app manifest.
@@ -18,8 +19,47 @@ pub mod events;
 pub mod health;
 pub mod interactions;
 pub mod manifest;
+pub mod notices;
 pub mod socket;
 pub mod web;
 
 // Size, signature, timestamp and team checks, from the Slack wire crate (crates/slack-wire).
 pub use pitcrew_slack_wire::verify;
+
+use std::sync::Arc;
+
+/// This process's way to Slack's Web API: the bot's client (when `SLACK_BOT_TOKEN` is set) and
+/// what it last saw of Slack (`/readyz`).
+pub struct SlackBot {
+    pub web: Option<web::SlackWeb>,
+    pub health: Arc<health::SlackHealth>,
+}
+
+impl SlackBot {
+    /// The client the configuration and its secrets allow, timed in `/metrics`.
+    pub fn from_config(
+        config: &crate::config::Config,
+        outside: &crate::metrics::Outside,
+    ) -> crate::Result<SlackBot> {
+        let health = Arc::new(health::SlackHealth::default());
+        let web = match &config.secrets.slack_bot_token {
+            Some(token) => Some(
+                web::SlackWeb::new(&config.slack.api_base_url, token, health.clone())
+                    .map_err(|e| {
+                        crate::Error::Usage(format!("cannot set up the Slack client: {e}"))
+                    })?
+                    .observed(outside.clone()),
+            ),
+            None => None,
+        };
+        Ok(SlackBot { web, health })
+    }
+
+    /// The Slack side for the context's outbox deliveries (announcements), when there is a
+    /// client.
+    pub fn deliverer(&self) -> Option<Arc<dyn crate::outbox::Deliver>> {
+        self.web
+            .clone()
+            .map(|w| Arc::new(w) as Arc<dyn crate::outbox::Deliver>)
+    }
+}

@@ -73,7 +73,7 @@ pub async fn serve(
                     let app = app.clone();
                     async move {
                         tracing::info!("Socket Mode connection open (hello)");
-                        app.ctx.slack_health.socket_hello();
+                        app.bot.health.socket_hello();
                     }
                 }
             }),

@@ -29,7 +29,7 @@ pub(super) async fn exec(
             }));
         }
     };
-    let ctx = match workflow::Context::new(config).await {
+    let ctx = match with_slack(workflow::Context::new(config).await) {
         Ok(c) => c,
         Err(e) => {
             return Ok(print_outcome(&Outcome::Unavailable {
@@ -136,4 +136,17 @@ pub(super) fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {
         Outcome::NeedsConfirmation { message, .. } => println!("? {message}"),
     }
     ExitCode::from(code)
+}
+
+/// The context with Slack's Web API client added to its outbox, so that a terminal delivers
+/// the announcements its command queued (a break-glass) as a server would.
+pub(super) fn with_slack(
+    ctx: Result<std::sync::Arc<crate::workflow::Context>>,
+) -> Result<std::sync::Arc<crate::workflow::Context>> {
+    let ctx = ctx?;
+    let bot = crate::chat::SlackBot::from_config(&ctx.config, &ctx.metrics.outside)?;
+    if let Some(side) = bot.deliverer() {
+        ctx.add_deliverer(side);
+    }
+    Ok(ctx)
 }

@@ -212,7 +212,7 @@ fn run(command: Command) -> Result<ExitCode> {
                         "--as: `{as_user}` is not a Slack user id (U…/W…)"
                     )));
                 };
-                let ctx = crate::workflow::Context::new(config).await?;
+                let ctx = with_slack(crate::workflow::Context::new(config).await)?;
                 let outcome = crate::workflow::approve(&ctx, &id, &user, None, &print_event).await;
                 let code = print_outcome(&outcome);
                 let _ = ctx.deliver_outbox().await;

@@ -8,8 +8,8 @@
 
 pub mod http;
 pub mod jira;
-pub mod outbox;
 pub mod pagerduty;
+mod write_back;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,9 +20,37 @@ use futures::future::BoxFuture;
 use crate::command::Reason;
 use crate::config::{Config, Environment};
 use crate::names::EnvName;
-use crate::workflow::gates::{Justifier, Verification};
 pub use jira::Jira;
 pub use pagerduty::{Judgement, PagerDuty};
+
+/// The result of checking a justification.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Verification {
+    /// Checked live and accepted; `evidence` is what PagerDuty or Jira showed (for the audit).
+    Verified {
+        summary: String,
+        evidence: serde_json::Value,
+    },
+    /// Recorded, not accepted as verified (only where the environment does not require it).
+    Unverified { reason: String },
+    /// Refused, with what to do.
+    Refused { message: String },
+    /// `--break-glass`: no outside check, allowed by the policy's `break-glass` right; loudly
+    /// marked, announced and queued for follow-up.
+    BreakGlass { text: String, rule: Option<String> },
+}
+
+/// Checks a `--reason` live. The workflow holds one as `dyn Justifier`, so its tests can hand
+/// it an answer without PagerDuty or Jira.
+pub trait Justifier: Send + Sync {
+    fn verify<'a>(
+        &'a self,
+        reason: &'a Reason,
+        env: &'a EnvName,
+        environment: &'a Environment,
+    ) -> BoxFuture<'a, Verification>;
+}
 
 /// Checks references live, with a short cache of accepted ones.
 pub struct LiveJustifier {

@@ -10,12 +10,11 @@ pub struct Context {
     /// The policy in force (reloaded as its files change); `authorizer` decides with it.
     pub policy: Arc<crate::policy::PolicyHandle>,
     pub authorizer: Box<dyn Authorizer>,
-    /// Live PagerDuty/Jira checks; also the clients the outbox delivers write-back with.
-    pub justifier: Arc<crate::justify::LiveJustifier>,
-    /// Slack's Web API as the bot, when `SLACK_BOT_TOKEN` is set.
-    pub slack: Option<crate::chat::web::SlackWeb>,
-    /// What this replica last saw of Slack (its Web API, Socket Mode connections).
-    pub slack_health: Arc<crate::chat::health::SlackHealth>,
+    /// Live PagerDuty/Jira checks (`LiveJustifier`; a fake in the workflow's unit tests).
+    pub justifier: Arc<dyn Justifier>,
+    /// The sides the outbox delivers with: PagerDuty/Jira write-back from the start, Slack
+    /// announcements once the chat side adds its client ([`Context::add_deliverer`]).
+    deliverers: std::sync::Mutex<Vec<Arc<dyn crate::outbox::Deliver>>>,
     /// The database (none in some tests): request de-duplication, confirmations and
     /// approvals, and the write-back outbox live there.
     pub db: Option<crate::db::Database>,
@@ -70,23 +69,10 @@ impl Context {
             config.policy.model.clone(),
             config.policy.policy.clone(),
         )?);
-        let justifier = Arc::new(crate::justify::LiveJustifier::from_config(
+        let live = Arc::new(crate::justify::LiveJustifier::from_config(
             &config,
             &metrics.outside,
         ));
-        let slack_health = Arc::new(crate::chat::health::SlackHealth::default());
-        let slack = match &config.secrets.slack_bot_token {
-            Some(token) => Some(
-                crate::chat::web::SlackWeb::new(
-                    &config.slack.api_base_url,
-                    token,
-                    slack_health.clone(),
-                )
-                .map_err(|e| crate::Error::Usage(format!("cannot set up the Slack client: {e}")))?
-                .observed(metrics.outside.clone()),
-            ),
-            None => None,
-        };
         Ok(Arc::new(Context {
             config,
             clusters,
@@ -94,9 +80,8 @@ impl Context {
                 policy: policy.clone(),
             }),
             policy,
-            justifier,
-            slack,
-            slack_health,
+            justifier: live.clone(),
+            deliverers: std::sync::Mutex::new(vec![live]),
             locks: Locks::new(db.clone()),
             db,
             audit,
@@ -119,21 +104,29 @@ impl Context {
     }
 
     /// The write-back outbox, in the database (none without one).
-    pub fn outbox(&self) -> Option<crate::justify::outbox::Outbox> {
-        self.db.clone().map(crate::justify::outbox::Outbox::new)
+    pub fn outbox(&self) -> Option<crate::outbox::Outbox> {
+        self.db.clone().map(crate::outbox::Outbox::new)
+    }
+
+    /// Adds a side the outbox delivers with (the chat side adds Slack's Web API client).
+    pub fn add_deliverer(&self, side: Arc<dyn crate::outbox::Deliver>) {
+        self.deliverers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(side);
     }
 
     /// Delivers what is due in the outbox (write-back, announcements) with this process's
     /// clients; `None` when there is no outbox.
-    pub async fn deliver_outbox(
-        &self,
-    ) -> Option<Result<crate::justify::outbox::Round, sqlx::Error>> {
+    pub async fn deliver_outbox(&self) -> Option<Result<crate::outbox::Round, sqlx::Error>> {
         let outbox = self.outbox()?;
-        let clients = crate::justify::outbox::Deliverers {
-            justify: &self.justifier,
-            slack: self.slack.as_ref(),
-        };
-        Some(outbox.deliver_due(clients).await)
+        let sides = self
+            .deliverers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let sides: Vec<&dyn crate::outbox::Deliver> = sides.iter().map(|s| s.as_ref()).collect();
+        Some(outbox.deliver_due(&sides).await)
     }
 
     /// Runs work a request started in the background, tracked so that a shutting-down server

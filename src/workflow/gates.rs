@@ -117,33 +117,7 @@ fn list(channels: &[SlackChannelId]) -> String {
         .join(", ")
 }
 
-/// The result of checking a justification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "result", rename_all = "kebab-case")]
-pub enum Verification {
-    /// Checked live and accepted; `evidence` is what PagerDuty or Jira showed (for the audit).
-    Verified {
-        summary: String,
-        evidence: serde_json::Value,
-    },
-    /// Recorded, not accepted as verified (only where the environment does not require it).
-    Unverified { reason: String },
-    /// Refused, with what to do.
-    Refused { message: String },
-    /// `--break-glass`: no outside check, allowed by the policy's `break-glass` right; loudly
-    /// marked, announced and queued for follow-up.
-    BreakGlass { text: String, rule: Option<String> },
-}
-
-/// Checks a `--reason` live.
-pub trait Justifier: Send + Sync {
-    fn verify<'a>(
-        &'a self,
-        reason: &'a crate::command::Reason,
-        env: &'a EnvName,
-        environment: &'a Environment,
-    ) -> futures::future::BoxFuture<'a, Verification>;
-}
+pub use crate::justify::{Justifier, Verification};
 
 /// One event of a command's story, for the audit trail.
 #[derive(Debug, Clone, Serialize)]

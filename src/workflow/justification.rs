@@ -82,10 +82,13 @@ impl Run<'_> {
                 place.env, decision.explanation
             ));
         }
-        let announcement = format!(
-            ":rotating_light: BREAK-GLASS by <@{}> in {}: `{}` — \"{}\" (audit id {}). Follow up: attach the incident or ticket.",
-            self.request.actor, place.env, self.request.text, text, self.correlation
-        );
+        let announcement = Notice::BreakGlass {
+            actor: self.request.actor.to_string(),
+            env: place.env.to_string(),
+            command: self.request.text.clone(),
+            text: text.to_string(),
+            correlation: self.correlation.clone(),
+        };
         match (self.ctx.outbox(), &self.ctx.config.slack.announce_channel) {
             (Some(outbox), Some(channel)) => {
                 if let Err(e) = outbox

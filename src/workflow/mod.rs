@@ -39,8 +39,8 @@ use serde::Serialize;
 use crate::cluster::{self, Change, Clusters, Followed, RolloutState};
 use crate::command::{self, Action, Command, Justification, Phase, Target};
 use crate::config::Config;
-use crate::justify::outbox::Kind as OutboxKind;
 use crate::names::{SlackChannelId, SlackUserId};
+use crate::outbox::{Kind as OutboxKind, Notice};
 use crate::resolve::{self, Place};
 use gates::{AccessRequest, AuditEvent, AuditSink, Authorizer, Decision, Justifier, Verification};
 use locks::Locks;
@@ -401,15 +401,23 @@ impl Run<'_> {
             (Some(e), _, _) => format!(" in {e}"),
             _ => String::new(),
         };
-        let first_line = outcome.message().lines().next().unwrap_or_default();
-        let body = format!(
-            "pitcrew: {} ran `{}`{place}: {phase}.\n{first_line}\nAudit id {} (pitcrew audit show {}).",
-            self.request.actor,
-            self.request.text.trim(),
-            self.correlation,
-            self.correlation
-        );
-        if let Err(e) = outbox.enqueue(kind, target, &self.correlation, &body).await {
+        let notice = Notice::Outcome {
+            actor: self.request.actor.to_string(),
+            command: self.request.text.trim().to_string(),
+            place,
+            phase: phase.to_string(),
+            summary: outcome
+                .message()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            correlation: self.correlation.clone(),
+        };
+        if let Err(e) = outbox
+            .enqueue(kind, target, &self.correlation, &notice)
+            .await
+        {
             tracing::error!(correlation = %self.correlation, error = %e, "cannot queue the write-back");
         }
     }

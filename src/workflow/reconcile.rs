@@ -35,17 +35,15 @@ pub(super) async fn tell_channel_interrupted(
     let (Some(outbox), Some(channel)) = (ctx.outbox(), started.channel.as_deref()) else {
         return;
     };
-    let escape = crate::chat::commands::escape;
-    let text = format!(
-        ":warning: pitcrew lost track of `{}` by <@{}>: the replica following it stopped, so its message above stopped too. Recorded as interrupted; found now: {}. Check with `status` (audit id {}).",
-        escape(&started.command_text),
-        started.actor_id,
-        escape(found),
-        started.correlation
-    );
+    let notice = Notice::Interrupted {
+        actor: started.actor_id.clone(),
+        command: started.command_text.clone(),
+        found: found.to_string(),
+        correlation: started.correlation.clone(),
+    };
     let marker = format!("{}/interrupted", started.correlation);
     if let Err(e) = outbox
-        .enqueue(OutboxKind::SlackAnnounce, channel, &marker, &text)
+        .enqueue(OutboxKind::SlackAnnounce, channel, &marker, &notice)
         .await
     {
         tracing::warn!(correlation = %started.correlation, error = %e, "cannot queue the message about an interrupted command");

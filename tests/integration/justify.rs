@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use pitcrew::command::Reason;
 use pitcrew::config::{Environment, JiraConfig, PagerDutyConfig};
-use pitcrew::justify::outbox::{Deliverers, Kind, Outbox};
 use pitcrew::justify::{Jira, LiveJustifier, PagerDuty};
 use pitcrew::names::{ClusterName, EnvName, NamespaceName};
+use pitcrew::outbox::{Kind, Notice, Outbox};
 use pitcrew::workflow::gates::{Justifier, Verification};
 use secrecy::SecretString;
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -381,6 +381,10 @@ async fn a_reason_for_an_unconfigured_source_says_which_source_to_configure() {
     );
 }
 
+fn text(t: &str) -> Notice {
+    Notice::Text { text: t.into() }
+}
+
 /// Write-back: posted once; after an ambiguous failure (the note was posted but the answer
 /// was a 500), the retry finds the marker and does not post again.
 #[tokio::test]
@@ -426,12 +430,19 @@ async fn write_back_is_delivered_once_even_after_an_ambiguous_failure() {
                 Kind::PagerDutyNote,
                 "Q1NOTE",
                 "corr-1",
-                "pitcrew: U01ALICE ran `restart checkout -e prod`: succeeded. Audit id corr-1",
+                &text(
+                    "pitcrew: U01ALICE ran `restart checkout -e prod`: succeeded. Audit id corr-1",
+                ),
             )
             .await
             .expect("enqueue");
         outbox
-            .enqueue(Kind::PagerDutyNote, "Q1NOTE", "corr-1", "the same again")
+            .enqueue(
+                Kind::PagerDutyNote,
+                "Q1NOTE",
+                "corr-1",
+                &text("the same again"),
+            )
             .await
             .expect("enqueue is idempotent");
         outbox
@@ -439,23 +450,29 @@ async fn write_back_is_delivered_once_even_after_an_ambiguous_failure() {
                 Kind::JiraComment,
                 "CHG-7",
                 "corr-2",
-                "pitcrew: U01BOB ran `rollback cart -e prod`: failed.\nAudit id corr-2",
+                &Notice::Outcome {
+                    actor: "U01BOB".into(),
+                    command: "rollback cart -e prod".into(),
+                    place: String::new(),
+                    phase: "failed".into(),
+                    summary: "the rollout failed".into(),
+                    correlation: "corr-2".into(),
+                },
             )
             .await
             .expect("enqueue");
         outbox
-            .enqueue(Kind::SlackAnnounce, "C01INCIDENT", "corr-3", "break-glass")
+            .enqueue(
+                Kind::SlackAnnounce,
+                "C01INCIDENT",
+                "corr-3",
+                &text("break-glass"),
+            )
             .await
             .expect("enqueue");
         assert_eq!(outbox.depth().await.expect("depth"), 3, "{label}");
 
-        let first = outbox
-            .deliver_due(Deliverers {
-                justify: &j,
-                slack: None,
-            })
-            .await
-            .expect("round 1");
+        let first = outbox.deliver_due(&[&j]).await.expect("round 1");
         assert_eq!(
             (first.delivered, first.failed),
             (1, 1),
@@ -466,13 +483,7 @@ async fn write_back_is_delivered_once_even_after_an_ambiguous_failure() {
             .execute(db.db().pool())
             .await
             .expect("make due");
-        let second = outbox
-            .deliver_due(Deliverers {
-                justify: &j,
-                slack: None,
-            })
-            .await
-            .expect("round 2");
+        let second = outbox.deliver_due(&[&j]).await.expect("round 2");
         assert_eq!(
             (second.found_posted, second.delivered, second.failed),
             (1, 0, 0),

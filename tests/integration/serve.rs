@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pitcrew::justify::outbox::{Kind, Outbox};
+use pitcrew::outbox::{Kind, Notice, Outbox};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -140,7 +140,13 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
             Kind::SlackAnnounce,
             "C01ONCALL",
             "corr-9",
-            ":rotating_light: BREAK-GLASS by <@U02CAROL> in prod",
+            &Notice::BreakGlass {
+                actor: "U02CAROL".into(),
+                env: "prod".into(),
+                command: "restart deploy/checkout -e prod --break-glass \"db down\"".into(),
+                text: "db down".into(),
+                correlation: "corr-9".into(),
+            },
         )
         .await
         .expect("enqueue");

@@ -1,19 +1,24 @@
-//! The durable outbox for write-back: PagerDuty notes, Jira comments and break-glass
-//! announcements, delivered at least once with retries and backoff and, thanks to the marker
-//! check after an ambiguous failure, posted at most once.
+//! The durable outbox: PagerDuty notes, Jira comments and Slack announcements (break-glass,
+//! interrupted commands), delivered at least once with retries and backoff and, where the
+//! delivering side can look for its marker after an ambiguous failure, posted at most once.
+//!
+//! The outbox knows neither Slack nor PagerDuty nor Jira: items hold a typed [`Notice`], and
+//! each side that can deliver some [`Kind`]s implements [`Deliver`] (`justify/` for notes and
+//! comments, `chat/` for announcements), wording the notice for its audience.
 //!
 //! Claiming is a conditional UPDATE (`claimed_until` in the past or empty), so two deliverers
 //! (two replicas) never hold the same item at the same time on either database.
 
+mod notice;
+
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::future::BoxFuture;
 use sqlx::Row;
 
-use super::LiveJustifier;
-use super::http::FetchError;
-use crate::chat::web::SlackWeb;
 use crate::db::Database;
+pub use notice::Notice;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -23,6 +28,13 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::PagerDutyNote, Kind::JiraComment, Kind::SlackAnnounce];
+
+    /// The stored name's kind (`None` for a name this version does not know).
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::PagerDutyNote => "pagerduty-note",
@@ -55,12 +67,45 @@ pub struct Round {
     pub failed: usize,
 }
 
-/// The clients items are delivered with; a kind without its client here waits for a process
-/// that has one.
-#[derive(Clone, Copy)]
-pub struct Deliverers<'a> {
-    pub justify: &'a LiveJustifier,
-    pub slack: Option<&'a SlackWeb>,
+impl Item {
+    /// What the item says.
+    pub fn notice(&self) -> Notice {
+        Notice::from_body(&self.body)
+    }
+}
+
+/// How an item was delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Posted,
+    /// An earlier attempt had worked after all (its marker was found); not posted again.
+    FoundPosted,
+}
+
+/// Why an item was not delivered this time; it stays queued and is retried with backoff.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("rate-limited (429) beyond the time allowed")]
+    RateLimited,
+    #[error("{0}")]
+    Failed(String),
+    #[error("no client for `{0}` items in this process")]
+    NoClient(String),
+}
+
+/// A side that delivers some kinds of items: the PagerDuty/Jira clients, the Slack Web API.
+/// A kind no side here delivers waits for a process that has one.
+pub trait Deliver: Send + Sync {
+    /// Whether this side delivers `kind` (it has the client and credentials for it).
+    fn delivers(&self, kind: Kind) -> bool;
+
+    /// Posts one item. After an earlier attempt (`item.attempts > 0`), which may have worked
+    /// although it failed, a side that can look for `item.marker` does so first.
+    fn deliver<'a>(
+        &'a self,
+        kind: Kind,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Delivered, DeliveryError>>;
 }
 
 #[derive(Clone)]
@@ -101,8 +146,9 @@ impl Outbox {
         kind: Kind,
         target: &str,
         marker: &str,
-        body: &str,
+        notice: &Notice,
     ) -> Result<(), sqlx::Error> {
+        let body = notice.to_body();
         let now = now_text();
         sqlx::query(
             "INSERT INTO outbox (created_at, kind, target, marker, body, attempts, next_attempt_at) \
@@ -112,7 +158,7 @@ impl Outbox {
         .bind(kind.as_str())
         .bind(target)
         .bind(marker)
-        .bind(body)
+        .bind(&body)
         .bind(&now)
         .execute(self.db.pool())
         .await
@@ -153,10 +199,10 @@ impl Outbox {
     async fn settle(
         &self,
         item: &Item,
-        result: &Result<(), FetchError>,
+        result: &Result<Delivered, DeliveryError>,
     ) -> Result<(), sqlx::Error> {
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 sqlx::query(
                     "UPDATE outbox SET delivered_at = $1, claimed_until = NULL, attempts = attempts + 1, last_error = NULL WHERE id = $2",
                 )
@@ -179,9 +225,9 @@ impl Outbox {
         Ok(())
     }
 
-    /// Delivers every due item this process can deliver (kinds without a client here are
+    /// Delivers every due item one of `sides` can deliver (kinds no side here delivers are
     /// left for a process that has one).
-    pub async fn deliver_due(&self, clients: Deliverers<'_>) -> Result<Round, sqlx::Error> {
+    pub async fn deliver_due(&self, sides: &[&dyn Deliver]) -> Result<Round, sqlx::Error> {
         let due = sqlx::query(
             "SELECT id, kind, target, marker, body, attempts, next_attempt_at, delivered_at, last_error \
              FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= $1 ORDER BY id LIMIT 100",
@@ -192,20 +238,20 @@ impl Outbox {
         let mut round = Round::default();
         for row in &due {
             let item = item_from(row)?;
-            let can = match item.kind.as_str() {
-                "pagerduty-note" => clients.justify.pagerduty.is_some(),
-                "jira-comment" => clients.justify.jira.is_some(),
-                "slack-announce" => clients.slack.is_some(),
-                _ => false,
+            let Some(kind) = Kind::parse(&item.kind) else {
+                continue;
             };
-            if !can || !self.claim(item.id).await? {
+            let Some(side) = sides.iter().find(|s| s.delivers(kind)) else {
+                continue;
+            };
+            if !self.claim(item.id).await? {
                 continue;
             }
-            let (result, found) = deliver(&item, clients).await;
-            match (&result, found) {
-                (Ok(()), true) => round.found_posted += 1,
-                (Ok(()), false) => round.delivered += 1,
-                (Err(e), _) => {
+            let result = side.deliver(kind, &item).await;
+            match &result {
+                Ok(Delivered::FoundPosted) => round.found_posted += 1,
+                Ok(Delivered::Posted) => round.delivered += 1,
+                Err(e) => {
                     round.failed += 1;
                     tracing::warn!(kind = %item.kind, target = %item.target, attempt = item.attempts + 1, error = %e, "write-back failed; will retry");
                 }
@@ -213,56 +259,6 @@ impl Outbox {
             self.settle(&item, &result).await?;
         }
         Ok(round)
-    }
-}
-
-/// Posts one item; after an earlier attempt (which may have worked although it failed), looks
-/// for the marker first. Returns whether it was found already posted.
-async fn deliver(item: &Item, clients: Deliverers<'_>) -> (Result<(), FetchError>, bool) {
-    let retry = item.attempts > 0;
-    if let ("slack-announce", Some(slack)) = (item.kind.as_str(), clients.slack) {
-        // Announcements are at-least-once: finding an earlier one would need the channel's
-        // history (another scope) for a message whose repetition harms nobody.
-        let posted = slack.post(&item.target, &item.body).await;
-        return (
-            posted.map_err(|e| match e {
-                crate::chat::web::PostError::RateLimited { .. } => FetchError::RateLimited,
-                other => FetchError::Network(other.to_string()),
-            }),
-            false,
-        );
-    }
-    match (
-        item.kind.as_str(),
-        &clients.justify.pagerduty,
-        &clients.justify.jira,
-    ) {
-        ("pagerduty-note", Some(pd), _) => {
-            if retry && let Some(found) = posted_before(pd.notes(&item.target).await, item) {
-                return found;
-            }
-            (pd.add_note(&item.target, &item.body).await, false)
-        }
-        ("jira-comment", _, Some(jira)) => {
-            if retry && let Some(found) = posted_before(jira.comments(&item.target).await, item) {
-                return found;
-            }
-            (jira.add_comment(&item.target, &item.body).await, false)
-        }
-        _ => (Err(FetchError::Status(0)), false),
-    }
-}
-
-/// After an earlier attempt: `Some` when the answer is known without posting (already
-/// posted, or the lookup failed), `None` when the item must be posted.
-fn posted_before(
-    texts: Result<Vec<String>, FetchError>,
-    item: &Item,
-) -> Option<(Result<(), FetchError>, bool)> {
-    match texts {
-        Ok(texts) if texts.iter().any(|t| t.contains(&item.marker)) => Some((Ok(()), true)),
-        Ok(_) => None,
-        Err(e) => Some((Err(e), false)),
     }
 }
 

@@ -1,0 +1,86 @@
+//! The outbox's Slack side: announcements (break-glass, interrupted commands) worded for a
+//! channel, with what a user typed escaped, and delivered through the Web API.
+
+use futures::future::BoxFuture;
+
+use super::commands::escape;
+use super::web::{PostError, SlackWeb};
+use crate::outbox::{Deliver, Delivered, DeliveryError, Item, Kind, Notice};
+
+/// A notice as a Slack message (mrkdwn). Everything that came from a person is escaped, so a
+/// command or a break-glass text cannot become a mention or a link.
+pub fn mrkdwn(notice: &Notice) -> String {
+    match notice {
+        Notice::BreakGlass {
+            actor,
+            env,
+            command,
+            text,
+            correlation,
+        } => format!(
+            ":rotating_light: BREAK-GLASS by <@{actor}> in {env}: `{}` — \"{}\" (audit id {correlation}). Follow up: attach the incident or ticket.",
+            escape(command),
+            escape(text)
+        ),
+        Notice::Interrupted {
+            actor,
+            command,
+            found,
+            correlation,
+        } => format!(
+            ":warning: pitcrew lost track of `{}` by <@{actor}>: the replica following it stopped, so its message above stopped too. Recorded as interrupted; found now: {}. Check with `status` (audit id {correlation}).",
+            escape(command),
+            escape(found)
+        ),
+        Notice::Outcome { .. } => escape(&notice.plain_text()),
+        // Queued as text by pitcrew itself (rows from before notices were typed).
+        Notice::Text { text } => text.clone(),
+    }
+}
+
+impl Deliver for SlackWeb {
+    fn delivers(&self, kind: Kind) -> bool {
+        kind == Kind::SlackAnnounce
+    }
+
+    /// Announcements are at-least-once: finding an earlier one would need the channel's
+    /// history (another scope) for a message whose repetition harms nobody.
+    fn deliver<'a>(
+        &'a self,
+        kind: Kind,
+        item: &'a Item,
+    ) -> BoxFuture<'a, Result<Delivered, DeliveryError>> {
+        Box::pin(async move {
+            if kind != Kind::SlackAnnounce {
+                return Err(DeliveryError::NoClient(kind.as_str().into()));
+            }
+            self.post(&item.target, &mrkdwn(&item.notice()))
+                .await
+                .map(|()| Delivered::Posted)
+                .map_err(|e| match e {
+                    PostError::RateLimited { .. } => DeliveryError::RateLimited,
+                    other => DeliveryError::Failed(other.to_string()),
+                })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_text_cannot_become_a_mention_in_an_announcement() {
+        let n = Notice::BreakGlass {
+            actor: "U01ALICE".into(),
+            env: "prod".into(),
+            command: "restart deploy/a -e prod --break-glass \"<!channel> x\"".into(),
+            text: "<!channel> x".into(),
+            correlation: "c-1".into(),
+        };
+        let text = mrkdwn(&n);
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(text.contains("&lt;!channel&gt; x"), "{text}");
+        assert!(text.contains("<@U01ALICE>"), "{text}");
+    }
+}
