@@ -50,9 +50,6 @@ pub enum Error {
     )]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
-    #[error("`pitcrew {command}` is not built yet (planned in issue #{issue}); nothing was done")]
-    NotBuiltYet { command: &'static str, issue: u32 },
-
     #[error("{0}")]
     Cluster(#[from] cluster::Error),
 
@@ -78,7 +75,6 @@ impl Error {
             Error::Config(_) => "config",
             Error::Database { .. } => "database",
             Error::Migrate(_) => "migrate",
-            Error::NotBuiltYet { .. } => "not_built_yet",
             Error::Runtime(_) => "runtime",
             Error::Cluster(e) => e.metric_label(),
             Error::Usage(_) => "usage",
@@ -96,8 +92,6 @@ impl Error {
             | Error::Runtime(_)
             | Error::Cluster(_)
             | Error::AuditWrite(_) => 5,
-            // EX_UNAVAILABLE from sysexits.h: distinct from every exit code pitcrew gives.
-            Error::NotBuiltYet { .. } => 69,
         }
     }
 }

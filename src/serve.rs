@@ -264,7 +264,7 @@ async fn drain(ctx: &Context) {
 }
 
 /// Reconciles, logging each command it closed.
-async fn reconcile_and_log(ctx: &Context) -> Result<(), String> {
+async fn reconcile_and_log(ctx: &Context) -> Result<(), crate::workflow::ReconcileError> {
     for r in crate::workflow::reconcile(ctx).await? {
         tracing::warn!(correlation = %r.correlation, command = %r.command_text, found = %r.found, "closed an interrupted command as interrupted");
     }

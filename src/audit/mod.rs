@@ -14,6 +14,24 @@ pub use store::{AuditStore, Filter, Problem, VerifyReport};
 
 use serde::{Deserialize, Serialize};
 
+/// Why the audit trail could not be written or read, as the workflow sees it (through
+/// `AuditSink`). A command whose `started` cannot be recorded does not run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The trail cannot be written or read now (the database is away, the disk is full), and why.
+    #[error("{0}")]
+    Unavailable(String),
+    /// This pitcrew runs without a queryable trail.
+    #[error("this pitcrew keeps no queryable audit trail")]
+    NotQueryable,
+}
+
+impl From<crate::Error> for Error {
+    fn from(e: crate::Error) -> Error {
+        Error::Unavailable(e.to_string())
+    }
+}
+
 /// One stored event, as it is hashed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct Record {

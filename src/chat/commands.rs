@@ -15,7 +15,7 @@ use slack_morphism::prelude::{SlackCommandEvent, SlackSigningSecret};
 use super::dedup::Dedup;
 use super::verify::{self, Refusal};
 use crate::names::{SlackChannelId, SlackUserId};
-use crate::workflow::{self, Context, Event, Outcome, Request};
+use crate::workflow::{self, Context, Event, Outcome, Request, render};
 pub use pitcrew_slack_wire::payloads::decode_command;
 
 /// What the Slack handlers share, over HTTP and Socket Mode alike.
@@ -186,11 +186,13 @@ pub async fn accept_command(
         }
     }
     let typed = event.text.clone().unwrap_or_default();
-    // Parsing is pure and fast: a typo is answered in the acknowledgement itself.
-    let (canonical, changes) = match crate::command::parse(&typed) {
-        Ok(c) => (c.to_string(), c.changes_workloads()),
+    // Parsed here, once: a typo is answered in the acknowledgement itself, and the workflow
+    // gets the typed command.
+    let command = match crate::command::parse(&typed) {
+        Ok(c) => c,
         Err(e) => return (Ack::Ephemeral(escape(&e.to_string())), false),
     };
+    let (canonical, changes) = (command.to_string(), command.changes_workloads());
     let Ok(actor) = SlackUserId::parse(&event.user_id.0) else {
         return (
             Ack::Ephemeral(
@@ -208,7 +210,7 @@ pub async fn accept_command(
     let request = Request {
         actor,
         channel: SlackChannelId::parse(&event.channel_id.0).ok(),
-        text: typed,
+        command,
         // Confirmation comes from the Confirm button (a stored request), never from the text.
         confirmed: false,
         approval: None,
@@ -216,10 +218,11 @@ pub async fn accept_command(
         team: Some(event.team_id.0.clone()),
     };
     if changes && app.bot.web.is_some() && request.channel.is_some() {
-        app.ctx.spawn_work(run_live(app.clone(), request, reply_to));
+        app.ctx
+            .spawn_work(run_live(app.clone(), request, typed, reply_to));
     } else {
         app.ctx
-            .spawn_work(run_and_reply(app.clone(), request, reply_to));
+            .spawn_work(run_and_reply(app.clone(), request, typed, reply_to));
     }
     (
         Ack::Ephemeral(format!("» `{}` — working on it", escape(&canonical))),
@@ -235,8 +238,14 @@ pub(crate) fn reply_url(app: &SlackApp, url: &str) -> Option<reqwest::Url> {
     pitcrew_slack_wire::payloads::reply_target(url, stand_in)
 }
 
-async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
-    let (text, visible, buttons) = run_for_chat(&app, &request).await;
+/// Runs a command and answers at its `response_url` (`typed`: what the person typed, echoed).
+async fn run_and_reply(
+    app: Arc<SlackApp>,
+    request: Request,
+    typed: String,
+    reply_to: reqwest::Url,
+) {
+    let (text, visible, buttons) = run_for_chat(&app, &request, &typed).await;
     let mut body = json!({"response_type": visible, "text": text});
     if let Some(buttons) = buttons {
         body["blocks"] = blocks(&text, buttons);
@@ -251,12 +260,12 @@ async fn run_and_reply(app: Arc<SlackApp>, request: Request, reply_to: reqwest::
 /// A change gets one channel message, updated in place as it goes (checks, the change, rollout
 /// progress, the outcome), at most once per `[rollout].update_interval`, waiting out 429s. If
 /// the bot cannot post in the channel, the `response_url` is the fallback.
-async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) {
+async fn run_live(app: Arc<SlackApp>, request: Request, typed: String, reply_to: reqwest::Url) {
     let (Some(slack), Some(channel)) = (app.bot.web.clone(), request.channel.clone()) else {
-        return run_and_reply(app, request, reply_to).await;
+        return run_and_reply(app, request, typed, reply_to).await;
     };
     let channel = channel.to_string();
-    let header = format!("`{}` by <@{}>", escape(&request.text), request.actor);
+    let header = format!("`{}` by <@{}>", escape(&typed), request.actor);
     let ts = match slack
         .post_message(&channel, &format!("{header}\n… checking"), None)
         .await
@@ -264,7 +273,7 @@ async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) 
         Ok(ts) => ts,
         Err(e) => {
             tracing::warn!(error = %e, "cannot post in the channel (is the bot in it?); answering through the response_url");
-            return run_and_reply(app, request, reply_to).await;
+            return run_and_reply(app, request, typed, reply_to).await;
         }
     };
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -272,14 +281,12 @@ async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) 
     let report = {
         let (lines, progress) = (lines.clone(), progress.clone());
         move |event: Event| match event {
-            Event::Progress { state } => {
-                *progress.lock().unwrap_or_else(|p| p.into_inner()) = format!(
-                    "… {} ({}/{} updated, {} ready, {} available)",
-                    state.message, state.updated, state.desired, state.ready, state.available
-                );
+            // Shown in place: the latest state replaces the one before.
+            Event::Progress { .. } => {
+                *progress.lock().unwrap_or_else(|p| p.into_inner()) = render::event_line(&event);
             }
             other => {
-                if let Some(line) = event_line(other) {
+                if let Some(line) = listed(&other) {
                     lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
                 }
             }
@@ -333,7 +340,7 @@ async fn run_live(app: Arc<SlackApp>, request: Request, reply_to: reqwest::Url) 
     let _ = stop_tx.send(true);
     let _ = updater.await;
     let lines_now = Mutex::new(lines.lock().unwrap_or_else(|p| p.into_inner()).clone());
-    let (text, _, buttons) = render(&app, &lines_now, &outcome, &request.text).await;
+    let (text, _, buttons) = render(&app, &lines_now, &outcome, &typed, true).await;
     let final_text = format!(
         "{header}\n{}",
         text.split_once('\n').map_or("", |(_, rest)| rest)
@@ -395,76 +402,70 @@ async fn final_update(
 
 /// Runs a request through the workflow and renders what happened as Slack text (escaped),
 /// with whether the channel should see it (`in_channel`) or only the requester (`ephemeral`).
+/// `heading` (what was typed) heads the text.
 pub async fn run_for_chat(
     app: &SlackApp,
     request: &Request,
+    heading: &str,
 ) -> (String, &'static str, Option<serde_json::Value>) {
     let lines = Mutex::new(Vec::new());
     let report = |event: Event| {
-        if let Some(line) = event_line(event) {
+        if let Some(line) = listed(&event) {
             lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
         }
     };
     let outcome = workflow::run(&app.ctx, request, &report).await;
-    render(app, &lines, &outcome, &request.text).await
+    let changes = request.command.changes_workloads();
+    render(app, &lines, &outcome, heading, changes).await
 }
 
-/// One line of a command's story in Slack; `None` for events a message does not list
-/// (the echo of the command, and rollout progress, which a live message shows in place).
-fn event_line(event: Event) -> Option<String> {
-    use workflow::gates::Verification;
-    Some(match event {
-        Event::Understood { .. } | Event::Progress { .. } => return None,
-        Event::Authorized { explanation } => format!("✓ {explanation}"),
-        Event::Justification { verification } => match verification {
-            Verification::Verified { summary, .. } => format!("✓ justified: {summary}"),
-            Verification::Unverified { reason } => format!("• {reason}"),
-            Verification::Refused { message } => format!("✗ {message}"),
-            Verification::BreakGlass { text, .. } => format!("‼ BREAK-GLASS: \"{text}\""),
-        },
-        Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
-    })
+/// The line a Slack message lists for an event; `None` for the echo of the command (its
+/// heading shows it) and rollout progress (a live message shows it in place).
+pub(crate) fn listed(event: &Event) -> Option<String> {
+    match event {
+        Event::Understood { .. } | Event::Progress { .. } => None,
+        other => Some(render::event_line(other)),
+    }
 }
 
-/// An outcome as Slack text, its visibility, and the buttons a pending request needs.
+/// An outcome as Slack text, its visibility, and the buttons a pending request (or a failed
+/// change's undo) needs. `changed`: the command may have queued write-back or an
+/// announcement, delivered now rather than at the next round of the outbox loop.
 pub async fn render(
     app: &SlackApp,
     lines: &Mutex<Vec<String>>,
     outcome: &Outcome,
-    typed: &str,
+    heading: &str,
+    changed: bool,
 ) -> (String, &'static str, Option<serde_json::Value>) {
     let mut text = lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
-    let (mark, visible) = match &outcome {
-        Outcome::Done { .. } => ("✓", "in_channel"),
-        Outcome::ActionFailed { .. } => ("✗ failed:", "in_channel"),
-        Outcome::NeedsConfirmation { .. } => ("?", "in_channel"),
-        _ => ("✗", "ephemeral"),
+    text.push('\n');
+    text.push_str(&render::outcome_line(outcome));
+    let visible = if render::for_the_channel(outcome) {
+        "in_channel"
+    } else {
+        "ephemeral"
     };
-    text.push_str(&format!("\n{mark} {}", outcome.message()));
-    // A change may have queued write-back or an announcement: deliver it now rather than at
-    // the next round of the outbox loop. Read-only commands queue nothing; button clicks
-    // (whose `typed` is not a command) are always about a change.
-    let read_only = crate::command::parse(typed).is_ok_and(|c| !c.changes_workloads());
-    if !read_only {
+    if changed {
         let _ = app.ctx.deliver_outbox().await;
     }
     let buttons = match outcome {
         Outcome::NeedsConfirmation {
             pending: Some(p), ..
         } => Some(actions(p)),
-        _ => workflow::undo_command(outcome).map(|undo| {
+        _ => outcome.undo().map(|undo| {
             json!({
                 "type": "actions",
                 "block_id": "rollback",
                 "elements": [
                     {"type": "button", "action_id": "pitcrew_rollback", "style": "danger",
-                     "value": undo, "text": {"type": "plain_text", "text": "Roll back"}},
+                     "value": undo.to_string(), "text": {"type": "plain_text", "text": "Roll back"}},
                 ]
             })
         }),
     };
     (
-        format!("`{}`\n{}", escape(typed), escape(text.trim())),
+        format!("`{}`\n{}", escape(heading), escape(text.trim())),
         visible,
         buttons,
     )

@@ -100,18 +100,30 @@ pub async fn accept_callback(
     };
     let channel = mention.channel.0.clone();
     let thread = mention.origin.ts.0.clone();
-    let request = Request {
-        actor,
-        channel: SlackChannelId::parse(&channel).ok(),
-        text: command,
-        confirmed: false,
-        approval: None,
-        actor_name: None,
-        team: Some(callback.team_id.0.clone()),
-    };
     let app = app.clone();
+    let parsed = crate::command::parse(&command);
+    let team = callback.team_id.0.clone();
     app.ctx.clone().spawn_work(async move {
-        let (text, _, _) = run_for_chat(&app, &request).await;
+        // Parsed here, once; a typo is answered in the thread.
+        let text = match parsed {
+            Ok(parsed) => {
+                let request = Request {
+                    channel: SlackChannelId::parse(&channel).ok(),
+                    team: Some(team),
+                    ..Request::new(actor, parsed)
+                };
+                run_for_chat(&app, &request, &command).await.0
+            }
+            Err(e) => format!(
+                "`{}`\n{}",
+                super::commands::escape(&command),
+                super::commands::escape(&crate::workflow::render::outcome_line(
+                    &crate::workflow::Outcome::BadInput {
+                        message: e.to_string()
+                    }
+                ))
+            ),
+        };
         if let Err(e) = slack.post_in_thread(&channel, Some(&thread), &text).await {
             tracing::warn!(error = %e, "cannot reply to a mention");
         }

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::json;
 
-use super::commands::{Ack, SlackApp, answer, blocks, escape, refused, render};
+use super::commands::{Ack, SlackApp, answer, blocks, escape, listed, refused, render};
 use super::verify::Refusal;
 use crate::names::SlackUserId;
 use crate::workflow::{self, Event};
@@ -74,10 +74,10 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
     let which = action.action_id.clone();
     let app = app.clone();
     app.ctx.clone().spawn_work(async move {
+        // The same lines a command's reply lists (checks, the change), from the one renderer.
         let lines = Mutex::new(Vec::new());
         let report = |event: Event| {
-            if let Event::Planned { change } = event {
-                let line = format!("→ {}", workflow::describe(&change));
+            if let Some(line) = listed(&event) {
                 lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         };
@@ -90,16 +90,13 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
             }
             "pitcrew_cancel" => workflow::cancel(&app.ctx, &id, &user, Some(team.as_str())).await,
             // A new command with every check, as the person who clicked; only a rollback.
+            // The button's value came back from Slack: parsed here, like any typed command.
             "pitcrew_rollback" => match crate::command::parse(&id) {
-                Ok(crate::command::Command::Rollback(_)) => {
+                Ok(command @ crate::command::Command::Rollback(_)) => {
                     let request = workflow::Request {
-                        actor: user.clone(),
                         channel: channel.clone(),
-                        text: id.clone(),
-                        confirmed: false,
-                        approval: None,
-                        actor_name: None,
                         team: Some(team.clone()),
+                        ..workflow::Request::new(user.clone(), command)
                     };
                     workflow::run(&app.ctx, &request, &report).await
                 }
@@ -116,7 +113,8 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
             user,
             escape(&which.replace("pitcrew_", ""))
         );
-        let (text, visible, buttons) = render(&app, &lines, &outcome, &clicked).await;
+        // Every button is about a change (Cancel included: it may end a waiting one).
+        let (text, visible, buttons) = render(&app, &lines, &outcome, &clicked, true).await;
         let mut body = json!({"response_type": visible, "text": text});
         if visible == "ephemeral" {
             // A refusal is for the clicker only; the message with the buttons stays.

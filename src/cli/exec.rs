@@ -37,14 +37,19 @@ pub(super) async fn exec(
             }));
         }
     };
+    // Parsed here, once, before anything is opened: a typo costs nothing.
+    let command = match crate::command::parse(text) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(print_outcome(&Outcome::BadInput {
+                message: e.to_string(),
+            }));
+        }
+    };
     let request = Request {
-        actor,
         channel,
-        text: text.to_string(),
         confirmed: yes,
-        approval: None,
-        actor_name: None,
-        team: None,
+        ..Request::new(actor, command)
     };
     // Close what an earlier, interrupted pitcrew left open, before anything new runs.
     match workflow::reconcile(&ctx).await {
@@ -98,44 +103,15 @@ pub(super) async fn exec(
     Ok(code)
 }
 
-/// One line per workflow event, as a chat user would see it.
+/// One line per workflow event, as a chat user would see it (the one renderer's words).
 pub(super) fn print_event(event: crate::workflow::Event) {
-    use crate::workflow::{self, Event};
-    let line = match event {
-        Event::Understood { canonical } => format!("» {canonical}"),
-        Event::Authorized { explanation } => format!("✓ allowed: {explanation}"),
-        Event::Justification { verification } => match verification {
-            workflow::gates::Verification::Verified { summary, .. } => {
-                format!("✓ justified: {summary}")
-            }
-            workflow::gates::Verification::Unverified { reason } => format!("• {reason}"),
-            workflow::gates::Verification::Refused { message } => format!("✗ {message}"),
-            workflow::gates::Verification::BreakGlass { text, .. } => format!(
-                "‼ BREAK-GLASS: \"{text}\" — no incident or ticket checked; this is announced and audited for follow-up"
-            ),
-        },
-        Event::Planned { change } => format!("→ {}", workflow::describe(&change)),
-        Event::Progress { state } => format!(
-            "… {} ({}/{} updated, {} ready, {} available)",
-            state.message, state.updated, state.desired, state.ready, state.available
-        ),
-    };
-    println!("{line}");
+    println!("{}", crate::workflow::render::event_line(&event));
 }
 
+/// The outcome's line, and its exit code.
 pub(super) fn print_outcome(outcome: &crate::workflow::Outcome) -> ExitCode {
-    use crate::workflow::Outcome;
-    let code = outcome.exit_code();
-    match outcome {
-        Outcome::Done { message } => println!("{message}"),
-        Outcome::ActionFailed { message } => println!("✗ failed: {message}"),
-        Outcome::BadInput { message } => println!("✗ {message}"),
-        Outcome::Refused { message } => println!("✗ refused: {message}"),
-        Outcome::Unjustified { message } => println!("✗ not justified: {message}"),
-        Outcome::Unavailable { message } => println!("✗ unavailable: {message}"),
-        Outcome::NeedsConfirmation { message, .. } => println!("? {message}"),
-    }
-    ExitCode::from(code)
+    println!("{}", crate::workflow::render::outcome_line(outcome));
+    ExitCode::from(outcome.exit_code())
 }
 
 /// The context with Slack's Web API client added to its outbox, so that a terminal delivers

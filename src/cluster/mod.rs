@@ -13,6 +13,7 @@ mod promote;
 mod restart;
 mod rollback;
 mod status;
+mod workloads;
 
 pub use connect::{Clusters, client_with_nodelay};
 pub use error::Error;
@@ -23,6 +24,7 @@ pub use promote::{Mismatch, Side, promote};
 pub use restart::{RESTARTED_AT, restart};
 pub use rollback::rollback;
 pub use status::{RolloutState, rollout_state, snapshot};
+pub use workloads::{Location, Progress, Promotion, Workloads};
 
 use crate::command::Kind;
 

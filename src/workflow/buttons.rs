@@ -104,10 +104,14 @@ pub async fn approve(
             message: format!("request {id} names an invalid requester"),
         };
     };
+    let command = match stored_command(&updated) {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
     let request = Request {
         actor: requester,
         channel,
-        text: updated.command_text.clone(),
+        command,
         confirmed: true,
         team: updated.team.clone(),
         approval: Some(updated),
@@ -161,13 +165,17 @@ pub async fn confirm(
             };
         }
     }
+    let command = match stored_command(&a) {
+        Ok(c) => c,
+        Err(o) => return o,
+    };
     let request = Request {
         actor: user.clone(),
         channel: a
             .channel
             .as_deref()
             .and_then(|c| SlackChannelId::parse(c).ok()),
-        text: a.command_text.clone(),
+        command,
         confirmed: true,
         // The confirmation travels with the run: it applies only to the change it was shown.
         approval: Some(a.clone()),
@@ -195,9 +203,7 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId, team: Option<&s
             // Ends the waiting command's story in the trail (its earlier events, under the
             // same correlation id, hold the target and the checks).
             if let Some(correlation) = &a.correlation {
-                let action = command::parse(&a.command_text)
-                    .ok()
-                    .and_then(|c| c.change_action());
+                let action = stored_command(&a).ok().and_then(|c| c.change_action());
                 if let Some(action) = action {
                     ctx.count_phase(action, Phase::Cancelled);
                 }
@@ -273,26 +279,27 @@ pub(super) async fn stored_request(
     }
 }
 
+/// The stored request's command, read back from its canonical text (the one place a stored
+/// request's text is parsed; `parse(cmd.to_string()) == cmd` holds for every command).
+fn stored_command(a: &approvals::Approval) -> Result<Command, Outcome> {
+    command::parse(&a.command_text).map_err(|e| Outcome::BadInput {
+        message: format!(
+            "request {} holds a command this pitcrew cannot read ({e}); run the command again",
+            a.id
+        ),
+    })
+}
+
 pub(super) fn approver_decision(
     ctx: &Context,
     a: &approvals::Approval,
     user: &SlackUserId,
 ) -> Result<Decision, Outcome> {
     let bad = |message: String| Outcome::BadInput { message };
-    let command = command::parse(&a.command_text).map_err(|e| bad(e.to_string()))?;
-    let (target, namespace) = match &command {
-        Command::Restart(r) => (r.target.clone(), r.scope.namespace.clone()),
-        Command::Rollback(r) => (r.target.clone(), r.scope.namespace.clone()),
-        Command::Promote(p) => (
-            match &p.subject {
-                command::Subject::App { name } => Target {
-                    kind: command::Kind::Deployment,
-                    name: name.clone(),
-                },
-                command::Subject::Workload { target } => target.clone(),
-            },
-            None,
-        ),
+    let (target, namespace) = match stored_command(a)? {
+        Command::Restart(r) => (r.target, r.scope.namespace),
+        Command::Rollback(r) => (r.target, r.scope.namespace),
+        Command::Promote(p) => (p.target(), None),
         _ => return Err(bad(format!("request {} is not for a change", a.id))),
     };
     let env = crate::names::EnvName::parse(&a.env).map_err(|e| bad(e.to_string()))?;

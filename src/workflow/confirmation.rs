@@ -22,7 +22,7 @@ impl Run<'_> {
             let o = Outcome::Refused {
                 message: format!(
                     "the change is no longer the one you confirmed (the workload changed meanwhile); run `{}` again to see what it would do now. Nothing was done",
-                    a.command_text
+                    self.request.command
                 ),
             };
             let _ = self
@@ -37,7 +37,7 @@ impl Run<'_> {
                     .open(
                         self.request.actor.as_str(),
                         self.request.channel.as_ref().map(|c| c.as_str()),
-                        &self.request.text,
+                        &self.request.text(),
                         env.as_str(),
                         &self.params_hash(env),
                         0,
@@ -79,25 +79,24 @@ impl Run<'_> {
         Err(o)
     }
 
-    /// What binds an approval to this exact command.
+    /// What binds a confirmation or approval to this exact command and change: the hash of
+    /// the typed [`Plan`] (see `plan.rs`).
     pub(super) fn params_hash(&self, env: &crate::names::EnvName) -> String {
-        let s = self
-            .subject
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let canonical = command::parse(&self.request.text)
-            .map(|c| c.to_string())
-            .unwrap_or_default();
-        approvals::params_hash(&[
-            &canonical,
-            self.request.actor.as_str(),
-            self.request.channel.as_ref().map_or("", |c| c.as_str()),
-            env.as_str(),
-            &s.cluster.map(|c| c.to_string()).unwrap_or_default(),
-            &s.namespace.map(|n| n.to_string()).unwrap_or_default(),
-            &self.plan.lock().unwrap_or_else(|p| p.into_inner()),
-        ])
+        if let Some(plan) = self.plan.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return plan.hash();
+        }
+        // No dry run was made (nothing reaches here without one today): the command alone.
+        let s = self.subject();
+        Plan {
+            command: self.request.text(),
+            requester: self.request.actor.to_string(),
+            channel: self.request.channel.as_ref().map(|c| c.to_string()),
+            env: env.to_string(),
+            cluster: s.cluster.map(|c| c.to_string()).unwrap_or_default(),
+            namespace: s.namespace.map(|n| n.to_string()),
+            changes: Vec::new(),
+        }
+        .hash()
     }
 
     /// An environment with `approvals > 0`: this run must carry an approval with enough
@@ -116,7 +115,7 @@ impl Run<'_> {
             return Err(Outcome::Refused {
                 message: format!(
                     "approval {} was given for a different change than `{}` would make now (the workload changed meanwhile); run it again to ask for a new approval. Nothing was done",
-                    a.id, a.command_text
+                    a.id, self.request.command
                 ),
             });
         }
@@ -130,7 +129,7 @@ impl Run<'_> {
             .open(
                 self.request.actor.as_str(),
                 self.request.channel.as_ref().map(|c| c.as_str()),
-                &self.request.text,
+                &self.request.text(),
                 env.as_str(),
                 &hash,
                 needed,

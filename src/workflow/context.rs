@@ -3,10 +3,22 @@
 
 use super::*;
 
+/// What a [`Context`] is built from, besides the configuration.
+pub struct Parts {
+    pub clusters: Arc<dyn Workloads>,
+    pub audit: Box<dyn AuditSink>,
+    pub justifier: Arc<dyn Justifier>,
+    /// The outbox's delivering sides known at start (PagerDuty/Jira write-back).
+    pub deliverers: Vec<Arc<dyn crate::outbox::Deliver>>,
+    /// Without one: no confirmations or approvals stored, no outbox, in-process locks only.
+    pub db: Option<crate::db::Database>,
+}
+
 /// Everything a command may use, built once and shared.
 pub struct Context {
     pub config: Config,
-    pub clusters: Clusters,
+    /// Kubernetes (`cluster::Clusters`; an in-memory fake in the workflow's unit tests).
+    pub clusters: Arc<dyn Workloads>,
     /// The policy in force (reloaded as its files change); `authorizer` decides with it.
     pub policy: Arc<crate::policy::PolicyHandle>,
     pub authorizer: Box<dyn Authorizer>,
@@ -35,56 +47,75 @@ impl Context {
     /// migrated, the audit trail in it.
     pub async fn new(config: Config) -> crate::Result<Arc<Context>> {
         let metrics = crate::metrics::Metrics::new();
-        let clusters = Clusters::connect(&config, Some(&metrics.outside)).await?;
+        let clusters = cluster::Clusters::connect(&config, Some(&metrics.outside)).await?;
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
         let audit = Box::new(crate::audit::AuditStore::new(db.clone()));
-        Context::build(config, clusters, audit, Some(db), metrics)
-    }
-
-    /// The context over clusters and an audit sink made elsewhere; loads the policy the
-    /// configuration names (a broken policy is an error: nothing runs without one).
-    pub fn with_parts(
-        config: Config,
-        clusters: Clusters,
-        audit: Box<dyn AuditSink>,
-    ) -> crate::Result<Arc<Context>> {
+        let live = Arc::new(crate::justify::LiveJustifier::from_config(
+            &config,
+            &metrics.outside,
+        ));
         Context::build(
             config,
-            clusters,
-            audit,
-            None,
-            crate::metrics::Metrics::new(),
+            Parts {
+                clusters: Arc::new(clusters),
+                audit,
+                justifier: live.clone(),
+                deliverers: vec![live],
+                db: Some(db),
+            },
+            metrics,
         )
     }
 
-    fn build(
+    /// The context over clusters and an audit sink made elsewhere (no database; live
+    /// justification as configured); loads the policy the configuration names.
+    pub fn with_parts(
         config: Config,
-        clusters: Clusters,
+        clusters: Arc<dyn Workloads>,
         audit: Box<dyn AuditSink>,
-        db: Option<crate::db::Database>,
+    ) -> crate::Result<Arc<Context>> {
+        let metrics = crate::metrics::Metrics::new();
+        let live = Arc::new(crate::justify::LiveJustifier::from_config(
+            &config,
+            &metrics.outside,
+        ));
+        Context::build(
+            config,
+            Parts {
+                clusters,
+                audit,
+                justifier: live.clone(),
+                deliverers: vec![live],
+                db: None,
+            },
+            metrics,
+        )
+    }
+
+    /// The context from every part (the workflow's unit tests hand it fakes). Loads the
+    /// policy the configuration names: a broken policy is an error, nothing runs without one.
+    pub fn build(
+        config: Config,
+        parts: Parts,
         metrics: crate::metrics::Metrics,
     ) -> crate::Result<Arc<Context>> {
         let policy = Arc::new(crate::policy::PolicyHandle::load(
             config.policy.model.clone(),
             config.policy.policy.clone(),
         )?);
-        let live = Arc::new(crate::justify::LiveJustifier::from_config(
-            &config,
-            &metrics.outside,
-        ));
         Ok(Arc::new(Context {
             config,
-            clusters,
+            clusters: parts.clusters,
             authorizer: Box::new(gates::PolicyAuthorizer {
                 policy: policy.clone(),
             }),
             policy,
-            justifier: live.clone(),
-            deliverers: std::sync::Mutex::new(vec![live]),
-            locks: Locks::new(db.clone()),
-            db,
-            audit,
+            justifier: parts.justifier,
+            deliverers: std::sync::Mutex::new(parts.deliverers),
+            locks: Locks::new(parts.db.clone()),
+            db: parts.db,
+            audit: parts.audit,
             cancel: tokio::sync::watch::Sender::new(false),
             metrics,
             work: tokio_util::task::TaskTracker::new(),

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use serde::Serialize;
+
+use crate::audit::Error as AuditError;
 
 use crate::command::{Action, Target};
 use crate::config::Environment;
@@ -145,123 +148,59 @@ pub struct AuditEvent {
 pub trait AuditSink: Send + Sync {
     /// Records an event durably, or says why it could not; the workflow does not act on
     /// Kubernetes unless the `started` event was recorded.
-    fn record<'a>(
-        &'a self,
-        event: &'a AuditEvent,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>>;
+    fn record<'a>(&'a self, event: &'a AuditEvent) -> BoxFuture<'a, Result<(), AuditError>>;
 
     /// The `started` events of commands with no recorded outcome (for start-up reconciliation).
-    fn unfinished(
-        &self,
-    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
-        Box::pin(std::future::ready(Ok(Vec::new())))
-    }
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<crate::audit::Record>, AuditError>>;
 
     /// Events matching `filter` (the chat `audit` command).
     fn query(
         &self,
         filter: crate::audit::Filter,
-    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
-        let _ = filter;
-        Box::pin(std::future::ready(Err(
-            "this pitcrew keeps no queryable audit trail".to_string(),
-        )))
-    }
+    ) -> BoxFuture<'_, Result<Vec<crate::audit::Record>, AuditError>>;
 
     /// Appends an event about an earlier command (reconciliation), keeping its correlation.
-    fn record_raw(
-        &self,
-        event: crate::audit::NewEvent,
-    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
-        let _ = event;
-        Box::pin(std::future::ready(Ok(())))
-    }
+    fn record_raw(&self, event: crate::audit::NewEvent) -> BoxFuture<'_, Result<(), AuditError>>;
 }
 
 /// The hash-chained store (SQLite or PostgreSQL): the audit trail proper.
 impl AuditSink for crate::audit::AuditStore {
-    fn record<'a>(
-        &'a self,
-        e: &'a AuditEvent,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            let event = crate::audit::NewEvent {
-                correlation: e.correlation.clone(),
-                phase: e.phase.to_string(),
-                actor_id: e.actor.to_string(),
-                actor_name: e.actor_name.clone(),
-                team: e.team.clone(),
-                channel: e.channel.as_ref().map(|c| c.to_string()),
-                command_text: e.text.clone(),
-                action: e.action.map(|a| a.to_string()),
-                env: e.env.as_ref().map(|v| v.to_string()),
-                cluster: e.cluster.as_ref().map(|v| v.to_string()),
-                namespace: e.namespace.as_ref().map(|v| v.to_string()),
-                kind: e.target.as_ref().map(|t| t.kind.to_string()),
-                name: e.target.as_ref().map(|t| t.name.to_string()),
-                reason: e.reason.clone(),
-                detail: e.detail.clone(),
-            };
-            self.append(event)
-                .await
-                .map(|_| ())
-                .map_err(|err| err.to_string())
-        })
+    fn record<'a>(&'a self, e: &'a AuditEvent) -> BoxFuture<'a, Result<(), AuditError>> {
+        let event = crate::audit::NewEvent {
+            correlation: e.correlation.clone(),
+            phase: e.phase.to_string(),
+            actor_id: e.actor.to_string(),
+            actor_name: e.actor_name.clone(),
+            team: e.team.clone(),
+            channel: e.channel.as_ref().map(|c| c.to_string()),
+            command_text: e.text.clone(),
+            action: e.action.map(|a| a.to_string()),
+            env: e.env.as_ref().map(|v| v.to_string()),
+            cluster: e.cluster.as_ref().map(|v| v.to_string()),
+            namespace: e.namespace.as_ref().map(|v| v.to_string()),
+            kind: e.target.as_ref().map(|t| t.kind.to_string()),
+            name: e.target.as_ref().map(|t| t.name.to_string()),
+            reason: e.reason.clone(),
+            detail: e.detail.clone(),
+        };
+        self.record_raw(event)
     }
 
-    fn unfinished(
-        &self,
-    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
-        Box::pin(async move {
-            crate::audit::AuditStore::unfinished(self)
-                .await
-                .map_err(|e| e.to_string())
-        })
+    fn unfinished(&self) -> BoxFuture<'_, Result<Vec<crate::audit::Record>, AuditError>> {
+        Box::pin(async move { Ok(crate::audit::AuditStore::unfinished(self).await?) })
     }
 
     fn query(
         &self,
         filter: crate::audit::Filter,
-    ) -> futures::future::BoxFuture<'_, Result<Vec<crate::audit::Record>, String>> {
-        Box::pin(async move {
-            crate::audit::AuditStore::query(self, &filter)
-                .await
-                .map_err(|e| e.to_string())
-        })
+    ) -> BoxFuture<'_, Result<Vec<crate::audit::Record>, AuditError>> {
+        Box::pin(async move { Ok(crate::audit::AuditStore::query(self, &filter).await?) })
     }
 
-    fn record_raw(
-        &self,
-        event: crate::audit::NewEvent,
-    ) -> futures::future::BoxFuture<'_, Result<(), String>> {
+    fn record_raw(&self, event: crate::audit::NewEvent) -> BoxFuture<'_, Result<(), AuditError>> {
         Box::pin(async move {
-            self.append(event)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            self.append(event).await?;
+            Ok(())
         })
-    }
-}
-
-/// Structured log lines only (target `pitcrew::audit`): for tests and tools that run without
-/// a database. Not tamper-evident.
-pub struct LogOnly;
-
-impl AuditSink for LogOnly {
-    fn record<'a>(
-        &'a self,
-        event: &'a AuditEvent,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
-        let detail = event.detail.to_string();
-        tracing::info!(
-            target: "pitcrew::audit",
-            correlation = %event.correlation,
-            phase = %event.phase,
-            actor = %event.actor,
-            text = %event.text,
-            detail = %detail,
-            "audit"
-        );
-        Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -9,7 +9,7 @@ impl Run<'_> {
     /// reason that does not verify is recorded as unverified and does not block.
     pub(super) async fn justify(
         &self,
-        justification: &Option<Justification>,
+        justification: Option<&Justification>,
         place: &Place<'_>,
         target: &Target,
     ) -> Result<Option<Verification>, Outcome> {
@@ -85,7 +85,7 @@ impl Run<'_> {
         let announcement = Notice::BreakGlass {
             actor: self.request.actor.to_string(),
             env: place.env.to_string(),
-            command: self.request.text.clone(),
+            command: self.request.text(),
             text: text.to_string(),
             correlation: self.correlation.clone(),
         };

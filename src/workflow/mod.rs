@@ -1,42 +1,46 @@
 //! The pipeline, independent of the transport: Slack (HTTP and Socket Mode), its buttons and
-//! `pitcrew exec` all call [`run`] and render the [`Event`]s it reports.
+//! `pitcrew exec` all call [`run`] with a [`Request`] holding a parsed command, and render the
+//! [`Event`]s it reports (`render.rs`).
 //!
-//! receive → parse → resolve → authorize → justify → confirm → lock → audit `started` → act →
-//! follow → audit outcome → write back.
-//!
-//! - `mod.rs`: [`run`], the per-command `Run` and the gates every command shares (resolve,
-//!   authorize, lock, audit, the outcome's record, write-back);
+//! - `mod.rs`: [`run`], the per-command `Run` and the steps every command shares (authorize,
+//!   lock, audit, the outcome's record, write-back);
+//! - `change.rs`: the one gate sequence of every changing command; `actions/`: one file per
+//!   changing action (`restart`, `rollback`, `promote`) implementing `ChangeAction`;
+//! - `read.rs`: the read-only commands (`status`, `history`, `audit`, `can-i`, `help`);
 //! - `context.rs`: the shared [`Context`]; `request.rs`: [`Request`], [`Event`], [`Outcome`];
+//!   `plan.rs`: the [`Plan`] a confirmation or approval is bound to;
 //! - `justification.rs`, `confirmation.rs`: the justification and confirmation/approval gates;
-//! - `mutate.rs` (`restart`, `rollback`), `promote.rs`, `read.rs` (`status`, `history`,
-//!   `audit`, `can-i`): one body per kind of command;
 //! - `buttons.rs`: Approve, Confirm and Cancel on a stored request; `approvals.rs` stores them;
 //! - `reconcile.rs`: closing what a crashed replica left at `started`; `locks.rs`: workload
-//!   leases; `gates.rs`: the gates' interfaces; `describe.rs`: one line for a change.
+//!   leases; `gates.rs`: the gates' interfaces; `describe.rs`, `render.rs`: the words.
 //!
 //! Architecture invariant: nothing touches Kubernetes before the `started` audit event was
 //! recorded; if recording fails, the command ends as unavailable and nothing runs.
 
+mod actions;
 pub mod approvals;
 mod buttons;
+mod change;
 mod confirmation;
 mod context;
 mod describe;
 pub mod gates;
 mod justification;
 pub mod locks;
-mod mutate;
-mod promote;
+mod plan;
 mod read;
 mod reconcile;
+pub mod render;
 mod request;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::cluster::{self, Change, Clusters, Followed, RolloutState};
+use crate::cluster::{self, Change, Followed, RolloutState, Workloads};
 use crate::command::{self, Action, Command, Justification, Phase, Target};
 use crate::config::Config;
 use crate::names::{SlackChannelId, SlackUserId};
@@ -46,10 +50,11 @@ use gates::{AccessRequest, AuditEvent, AuditSink, Authorizer, Decision, Justifie
 use locks::Locks;
 
 pub use buttons::{approve, cancel, confirm};
-pub use context::Context;
+pub use context::{Context, Parts};
 pub use describe::describe;
-pub use reconcile::{Reconciled, reconcile, workload_lock_key};
-pub use request::{Event, Outcome, Pending, Request, UNDO_HINT, undo_command};
+pub use plan::{Plan, PlannedChange};
+pub use reconcile::{ReconcileError, Reconciled, reconcile, workload_lock_key};
+pub use request::{Event, Outcome, Pending, Request};
 
 /// How long before its lease could run out an action stops retrying to record its outcome
 /// (see `Run::audit_outcome`): room for a slow statement and for clocks a little apart.
@@ -61,14 +66,7 @@ pub async fn run(
     request: &Request,
     report: &(dyn Fn(Event) + Send + Sync),
 ) -> Outcome {
-    let command = match command::parse(&request.text) {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::BadInput {
-                message: e.to_string(),
-            };
-        }
-    };
+    let command = &request.command;
     report(Event::Understood {
         canonical: command.to_string(),
     });
@@ -92,35 +90,18 @@ pub async fn run(
         started_at: std::sync::Mutex::default(),
     };
     let work = async move {
-        match &command {
+        if let Some(action) = actions::for_command(command) {
+            return run.change(action.as_ref()).await;
+        }
+        match command {
             Command::Help(h) => Outcome::Done { message: h.text() },
             Command::Status(s) => run.status(&s.target, &s.scope).await,
             Command::History(h) => run.history(&h.target, &h.scope).await,
             Command::CanI(c) => run.can_i(c).await,
-            Command::Restart(r) => {
-                run.mutate(
-                    Action::Restart,
-                    &r.target,
-                    &r.scope,
-                    &r.justification,
-                    r.dry_run,
-                    &command,
-                )
-                .await
-            }
-            Command::Rollback(r) => {
-                run.mutate(
-                    Action::Rollback,
-                    &r.target,
-                    &r.scope,
-                    &r.justification,
-                    r.dry_run,
-                    &command,
-                )
-                .await
-            }
-            Command::Promote(p) => run.promote(p, &command).await,
             Command::Audit(a) => run.audit_summary(a).await,
+            Command::Restart(_) | Command::Rollback(_) | Command::Promote(_) => Outcome::BadInput {
+                message: format!("`{command}` has no action behind it"),
+            },
         }
     };
     let outcome = tracing::Instrument::instrument(work, span).await;
@@ -137,8 +118,8 @@ struct Run<'a> {
     /// What the command is about, filled in as it is resolved; every audit event carries it.
     subject: std::sync::Mutex<Subject>,
     /// What the change would do (from a server-side dry run), when a person must confirm or
-    /// approve it: part of what a confirmation or approval is bound to.
-    plan: std::sync::Mutex<String>,
+    /// approve it: what a confirmation or approval is bound to.
+    plan: std::sync::Mutex<Option<Plan>>,
     /// When `started` was recorded, to time the action in `/metrics`.
     started_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -215,35 +196,32 @@ impl Run<'_> {
         }
     }
 
-    fn client(&self, place: &Place<'_>) -> Result<&cluster::Client, Outcome> {
-        self.ctx
-            .clusters
-            .client(&place.cluster)
-            .map_err(|e| Outcome::Unavailable {
-                message: e.to_string(),
-            })
-    }
-
+    /// What the command is about, for every audit event from now on.
     fn set_subject(
         &self,
         action: Action,
-        place: Option<&Place<'_>>,
+        scope: &actions::Scope<'_>,
         target: &Target,
-        justification: &Option<Justification>,
+        justification: Option<&Justification>,
     ) {
         let mut s = self.subject.lock().unwrap_or_else(|p| p.into_inner());
         s.action = Some(action);
-        if let Some(p) = place {
-            s.env = Some(p.env.clone());
-            s.cluster = Some(p.cluster.clone());
-            s.namespace = Some(p.namespace.clone());
-        }
+        s.env = Some(scope.place.env.clone());
+        s.cluster = Some(scope.place.cluster.clone());
+        s.namespace = scope.one_namespace.then(|| scope.place.namespace.clone());
         s.target = Some(target.clone());
         s.reason = match justification {
             Some(Justification::Reason(r)) => Some(r.id().to_string()),
             Some(Justification::BreakGlass { .. }) => Some("break-glass".into()),
             None => None,
         };
+    }
+
+    fn subject(&self) -> Subject {
+        self.subject
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// One action per workload at a time, across replicas; refusals are audited as
@@ -305,12 +283,12 @@ impl Run<'_> {
         }
     }
 
-    async fn audit(&self, phase: Phase, detail: serde_json::Value) -> Result<(), String> {
-        let subject = self
-            .subject
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+    async fn audit(
+        &self,
+        phase: Phase,
+        detail: serde_json::Value,
+    ) -> Result<(), crate::audit::Error> {
+        let subject = self.subject();
         let action = subject.action;
         let event = AuditEvent {
             correlation: self.correlation.clone(),
@@ -319,7 +297,7 @@ impl Run<'_> {
             actor_name: self.request.actor_name.clone(),
             team: self.request.team.clone(),
             channel: self.request.channel.clone(),
-            text: self.request.text.clone(),
+            text: self.request.text(),
             action: subject.action,
             env: subject.env,
             cluster: subject.cluster,
@@ -391,11 +369,7 @@ impl Run<'_> {
         let Some(target) = target.and_then(|t| t.as_str()) else {
             return;
         };
-        let subject = self
-            .subject
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let subject = self.subject();
         let place = match (&subject.env, &subject.cluster, &subject.namespace) {
             (Some(e), Some(c), Some(n)) => format!(" in {e} ({c}/{n})"),
             (Some(e), _, _) => format!(" in {e}"),
@@ -403,7 +377,7 @@ impl Run<'_> {
         };
         let notice = Notice::Outcome {
             actor: self.request.actor.to_string(),
-            command: self.request.text.trim().to_string(),
+            command: self.request.text(),
             place,
             phase: phase.to_string(),
             summary: outcome
@@ -423,7 +397,7 @@ impl Run<'_> {
     }
 }
 
-fn unavailable_audit(e: String) -> Outcome {
+fn unavailable_audit(e: crate::audit::Error) -> Outcome {
     Outcome::Unavailable {
         message: format!("the audit trail cannot be written ({e}); nothing was done"),
     }
@@ -431,10 +405,10 @@ fn unavailable_audit(e: String) -> Outcome {
 
 /// Maps a cluster error to an outcome: a workload problem is the user's to fix (2), an API
 /// refusal means the action failed (1), an unreachable cluster is unavailable (5).
-fn cluster_outcome(e: cluster::Error) -> Outcome {
+fn cluster_outcome(e: &cluster::Error) -> Outcome {
     let message = e.to_string();
     if e.is_rejection() {
-        Outcome::ActionFailed { message }
+        Outcome::failed(message)
     } else if e.is_infrastructure() {
         Outcome::Unavailable { message }
     } else {

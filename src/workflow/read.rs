@@ -9,28 +9,32 @@ impl Run<'_> {
         action: Action,
         target: &Target,
         scope: &command::Scope,
-    ) -> Result<(Place<'_>, &cluster::Client), Outcome> {
+    ) -> Result<(Place<'_>, cluster::Location), Outcome> {
         let place = self.place(scope)?;
         self.authorize(action, &place, target)?;
-        let client = self.client(&place)?;
-        Ok((place, client))
+        if let Err(e) = self.ctx.clusters.connected(&place.cluster) {
+            return Err(Outcome::Unavailable {
+                message: e.to_string(),
+            });
+        }
+        let at = cluster::Location {
+            cluster: place.cluster.clone(),
+            namespace: place.namespace.to_string(),
+            kind: target.kind,
+            name: target.name.to_string(),
+        };
+        Ok((place, at))
     }
 
     pub(super) async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
-        let (place, client) = match self.read_access(Action::Status, target, scope) {
+        let (place, at) = match self.read_access(Action::Status, target, scope) {
             Ok(x) => x,
             Err(o) => return o,
         };
         let ns = place.namespace.as_str();
-        let workload =
-            match cluster::Workload::get(client, target.kind, ns, target.name.as_str()).await {
-                Ok(w) => w,
-                Err(e) => return cluster_outcome(e),
-            };
-        let state = cluster::rollout_state(&workload);
-        let snapshot = match cluster::snapshot(client, ns, &workload).await {
+        let (state, snapshot) = match self.ctx.clusters.status(&at).await {
             Ok(s) => s,
-            Err(e) => return cluster_outcome(e),
+            Err(e) => return cluster_outcome(&e),
         };
         let mut lines = vec![
             format!("{target} in {} ({ns}): {}", place.env, state.message),
@@ -54,19 +58,14 @@ impl Run<'_> {
     }
 
     pub(super) async fn history(&self, target: &Target, scope: &command::Scope) -> Outcome {
-        let (place, client) = match self.read_access(Action::History, target, scope) {
+        let (place, at) = match self.read_access(Action::History, target, scope) {
             Ok(x) => x,
             Err(o) => return o,
         };
         let ns = place.namespace.as_str();
-        let result = async {
-            let w = cluster::Workload::get(client, target.kind, ns, target.name.as_str()).await?;
-            cluster::history(client, ns, &w).await
-        }
-        .await;
-        let revisions = match result {
+        let revisions = match self.ctx.clusters.history(&at).await {
             Ok(r) => r,
-            Err(e) => return cluster_outcome(e),
+            Err(e) => return cluster_outcome(&e),
         };
         let now = Utc::now();
         let mut lines = vec![format!(

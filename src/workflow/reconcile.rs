@@ -3,6 +3,15 @@
 
 use super::*;
 
+/// Why reconciliation could not run; it is retried every lease period.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{0}")]
+    Audit(#[from] crate::audit::Error),
+    #[error("{0}")]
+    Lock(#[from] locks::LockError),
+}
+
 /// A command that was interrupted (pitcrew stopped between `started` and its outcome) and is
 /// now closed as `interrupted`, with what the cluster shows.
 #[derive(Debug, Clone, Serialize)]
@@ -55,7 +64,7 @@ pub(super) async fn tell_channel_interrupted(
 /// still leased is running on another replica and is left alone, and only the replica that
 /// takes the lock closes a command (re-checked under it), so two replicas starting together
 /// never close one twice. `serve` runs it at start and every lease period.
-pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
+pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, ReconcileError> {
     let mut closed = Vec::new();
     for started in ctx.audit.unfinished().await? {
         let key = match (&started.cluster, &started.kind, &started.name) {
@@ -71,7 +80,7 @@ pub async fn reconcile(ctx: &Context) -> Result<Vec<Reconciled>, String> {
                     tracing::debug!(correlation = %started.correlation, %by, "still running elsewhere; not reconciled");
                     continue;
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             },
             None => None,
         };
@@ -124,14 +133,13 @@ pub(super) async fn inspect(
     };
     let cluster = crate::names::ClusterName::parse(cluster).map_err(|e| e.to_string())?;
     let kind = command::Kind::parse(kind).map_err(|e| e.to_string())?;
-    let client = ctx.clusters.client(&cluster).map_err(|e| e.to_string())?;
-    let workload = cluster::Workload::get(client, kind, ns, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    let state = cluster::rollout_state(&workload);
-    let snapshot = cluster::snapshot(client, ns, &workload)
-        .await
-        .map_err(|e| e.to_string())?;
+    let at = cluster::Location {
+        cluster,
+        namespace: ns.clone(),
+        kind,
+        name: name.clone(),
+    };
+    let (state, snapshot) = ctx.clusters.status(&at).await.map_err(|e| e.to_string())?;
     let images: Vec<String> = snapshot
         .images
         .iter()

@@ -3,12 +3,13 @@
 
 use super::*;
 
-/// A command as it arrives from any transport.
+/// A command as it arrives from any transport, parsed once at the edge: nothing downstream
+/// parses text again.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub actor: SlackUserId,
     pub channel: Option<SlackChannelId>,
-    pub text: String,
+    pub command: Command,
     /// The requester already confirmed (a button in Slack, `--yes` in a terminal).
     pub confirmed: bool,
     /// The approval this run carries out (set by `approve` once enough people approved).
@@ -16,6 +17,27 @@ pub struct Request {
     /// Who, as Slack showed them (name) and where (workspace), for the audit trail.
     pub actor_name: Option<String>,
     pub team: Option<String>,
+}
+
+impl Request {
+    /// `command` from `actor`, not confirmed, outside any channel and workspace.
+    pub fn new(actor: SlackUserId, command: Command) -> Request {
+        Request {
+            actor,
+            channel: None,
+            command,
+            confirmed: false,
+            approval: None,
+            actor_name: None,
+            team: None,
+        }
+    }
+
+    /// The command's canonical text: what the audit trail, approvals and write-back record
+    /// (`command::parse` of it gives the same command back).
+    pub fn text(&self) -> String {
+        self.command.to_string()
+    }
 }
 
 /// What the user sees along the way; a transport renders these.
@@ -27,20 +49,6 @@ pub enum Event {
     Justification { verification: Verification },
     Planned { change: Change },
     Progress { state: RolloutState },
-}
-
-/// How a failed change's message names the command that undoes it (a Roll back button in
-/// Slack runs that command, with all its checks).
-pub const UNDO_HINT: &str = "roll back with `";
-
-/// The command that undoes a failed change, from its outcome.
-pub fn undo_command(outcome: &Outcome) -> Option<String> {
-    let Outcome::ActionFailed { message } = outcome else {
-        return None;
-    };
-    let start = message.find(UNDO_HINT)? + UNDO_HINT.len();
-    let end = message[start..].find('`')? + start;
-    Some(message[start..end].to_string())
 }
 
 /// A stored request waiting for a person: the requester's confirmation, or approvals.
@@ -58,7 +66,13 @@ pub enum Outcome {
     /// Done (read-only answers, dry runs, completed rollouts). Exit 0.
     Done { message: String },
     /// The action ran but failed (rollout failed or timed out, or the API refused it). Exit 1.
-    ActionFailed { message: String },
+    ActionFailed {
+        message: String,
+        /// The command that undoes the change (a Roll back button in Slack runs it, as the
+        /// person who clicks, through every check). Not part of the audit record.
+        #[serde(skip)]
+        undo: Option<Box<Command>>,
+    },
     /// The command could not be understood or does not fit the target. Exit 2.
     BadInput { message: String },
     /// A protected environment's change waits for the requester's confirmation (a button in
@@ -89,10 +103,26 @@ impl Outcome {
         }
     }
 
+    /// A failure with nothing to undo.
+    pub fn failed(message: String) -> Outcome {
+        Outcome::ActionFailed {
+            message,
+            undo: None,
+        }
+    }
+
+    /// The command that undoes a failed change, when there is one.
+    pub fn undo(&self) -> Option<&Command> {
+        match self {
+            Outcome::ActionFailed { undo, .. } => undo.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn message(&self) -> &str {
         match self {
             Outcome::Done { message }
-            | Outcome::ActionFailed { message }
+            | Outcome::ActionFailed { message, .. }
             | Outcome::BadInput { message }
             | Outcome::Refused { message }
             | Outcome::Unjustified { message }

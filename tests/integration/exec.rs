@@ -211,7 +211,7 @@ async fn exec_restarts_follows_and_reports_with_exit_codes() {
     let (code, out) = exec(&setup, "restart checkout -e prod --reason CHG-1");
     assert_eq!(code, 3, "{out}");
     assert!(
-        out.contains("✗ refused: you may not restart deployment/checkout in prod: no rule grants `restart` on deployment/checkout in prod"),
+        out.contains("✗ you may not restart deployment/checkout in prod: no rule grants `restart` on deployment/checkout in prod"),
         "{out}"
     );
     let (code, out) = exec(&setup, "restart chekout -e staging");
@@ -384,14 +384,36 @@ impl pitcrew::workflow::gates::AuditSink for FailingAt {
     fn record<'a>(
         &'a self,
         e: &'a pitcrew::workflow::gates::AuditEvent,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
+    ) -> futures::future::BoxFuture<'a, Result<(), pitcrew::audit::Error>> {
         let result = if e.phase == self.0 {
-            Err("disk full".to_string())
+            Err(pitcrew::audit::Error::Unavailable("disk full".to_string()))
         } else {
             self.1.lock().expect("lock").push(e.phase.to_string());
             Ok(())
         };
         Box::pin(std::future::ready(result))
+    }
+
+    fn unfinished(
+        &self,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<pitcrew::audit::Record>, pitcrew::audit::Error>>
+    {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    fn query(
+        &self,
+        _: pitcrew::audit::Filter,
+    ) -> futures::future::BoxFuture<'_, Result<Vec<pitcrew::audit::Record>, pitcrew::audit::Error>>
+    {
+        Box::pin(std::future::ready(Err(pitcrew::audit::Error::NotQueryable)))
+    }
+
+    fn record_raw(
+        &self,
+        _: pitcrew::audit::NewEvent,
+    ) -> futures::future::BoxFuture<'_, Result<(), pitcrew::audit::Error>> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 
@@ -410,16 +432,18 @@ async fn nothing_runs_when_the_started_event_cannot_be_recorded() {
         .await
         .expect("clusters");
     let sink = FailingAt(pitcrew::command::Phase::Started, Default::default());
-    let ctx =
-        pitcrew::workflow::Context::with_parts(config, clusters, Box::new(sink)).expect("context");
+    let ctx = pitcrew::workflow::Context::with_parts(
+        config,
+        std::sync::Arc::new(clusters),
+        Box::new(sink),
+    )
+    .expect("context");
     let request = pitcrew::workflow::Request {
-        actor: pitcrew::names::SlackUserId::parse("U01TESTER1").expect("id"),
-        channel: None,
-        text: "restart checkout -e staging".into(),
         confirmed: true,
-        approval: None,
-        actor_name: None,
-        team: None,
+        ..pitcrew::workflow::Request::new(
+            pitcrew::names::SlackUserId::parse("U01TESTER1").expect("id"),
+            pitcrew::command::parse("restart checkout -e staging").expect("command"),
+        )
     };
     let outcome = pitcrew::workflow::run(&ctx, &request, &|_| {}).await;
     assert_eq!(outcome.exit_code(), 5, "{outcome:?}");
@@ -495,7 +519,7 @@ async fn exec_writes_a_verifiable_audit_trail_to_the_embedded_database() {
         );
     }
     assert!(
-        text.contains("restart checkout -e staging --reason CHG-42"),
+        text.contains("restart deployment/checkout -e staging --reason CHG-42"),
         "the check reads the real file"
     );
 }

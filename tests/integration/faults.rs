@@ -80,9 +80,13 @@ async fn trail(db: pitcrew::db::Database) -> (Vec<(String, String, String)>, boo
     (rows, intact)
 }
 
+/// The phases of `command` (as typed; the trail holds its canonical text).
 fn phases_of<'a>(rows: &'a [(String, String, String)], command: &str) -> Vec<&'a str> {
+    let canonical = pitcrew::command::parse(command)
+        .expect("a valid command")
+        .to_string();
     rows.iter()
-        .filter(|(c, _, _)| c == command)
+        .filter(|(c, _, _)| *c == canonical)
         .map(|(_, p, _)| p.as_str())
         .collect()
 }
@@ -288,9 +292,12 @@ async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
         1,
         "closed once: {phases:?}"
     );
+    let canonical = pitcrew::command::parse(command)
+        .expect("command")
+        .to_string();
     let closing = rows
         .iter()
-        .find(|(c, p, _)| c == command && p == "interrupted")
+        .find(|(c, p, _)| *c == canonical && p == "interrupted")
         .map(|(_, _, d)| d.clone())
         .unwrap_or_default();
     assert!(
@@ -326,7 +333,7 @@ async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
     assert_eq!(post["channel"], "C01INCIDENT");
     let text = post["text"].as_str().unwrap_or_default();
     assert!(
-        text.contains("lost track of `restart stuck -e staging` by <@U01DEV>")
+        text.contains("lost track of `restart deployment/stuck -e staging` by <@U01DEV>")
             && text.contains("Waiting for deployment"),
         "{text}"
     );

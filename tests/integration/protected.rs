@@ -151,7 +151,7 @@ async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_gla
         .and(path("/incidents/Q1OPEN/notes"))
         .and(header("from", "pitcrew-bot@example.com"))
         .and(body_string_contains(
-            "restart checkout -e prod --reason Q1OPEN",
+            "restart deployment/checkout -e prod --reason Q1OPEN",
         ))
         .and(body_string_contains("succeeded"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fakes::note_created()))

@@ -108,14 +108,6 @@ impl Command {
             Command::Help(_) => CommandName::Help,
         }
     }
-
-    /// Whether the command changes a workload (and so needs the full pipeline).
-    pub fn is_mutating(&self) -> bool {
-        matches!(
-            self,
-            Command::Restart(_) | Command::Rollback(_) | Command::Promote(_)
-        )
-    }
 }
 
 impl fmt::Display for Command {

@@ -100,6 +100,18 @@ impl Promote {
     }
 
     /// The kinds this promote applies to.
+    /// The workload it is about: the named one, or an app's Deployment (what the policy,
+    /// the audit trail and the lock name).
+    pub fn target(&self) -> Target {
+        match &self.subject {
+            Subject::App { name } => Target {
+                kind: Kind::Deployment,
+                name: name.clone(),
+            },
+            Subject::Workload { target } => target.clone(),
+        }
+    }
+
     pub fn kinds(&self) -> Vec<Kind> {
         match &self.subject {
             Subject::App { .. } => Kind::ALL.to_vec(),

@@ -1,0 +1,204 @@
+//! What the workflow asks of Kubernetes, as one trait: every action and read by cluster name
+//! and workload. [`Clusters`] implements it with kube; the workflow's unit tests implement it
+//! in memory, so the gate sequence is tested without an API server.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+use super::{
+    Change, Clusters, Error, Followed, Mismatch, Revision, RolloutState, Side, Snapshot, Workload,
+};
+use crate::command::Kind;
+use crate::names::ClusterName;
+
+/// One workload on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub cluster: ClusterName,
+    pub namespace: String,
+    pub kind: Kind,
+    pub name: String,
+}
+
+/// A promotion: `name` (of `kinds`) from the source's namespaces into the destination's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion {
+    pub from: (ClusterName, Vec<String>),
+    pub to: (ClusterName, Vec<String>),
+    pub kinds: Vec<Kind>,
+    pub name: String,
+    pub allow_gitops: bool,
+}
+
+/// Called with each new rollout state while a rollout is followed.
+pub type Progress<'a> = &'a (dyn Fn(&RolloutState) + Send + Sync);
+
+/// Kubernetes as the workflow sees it.
+pub trait Workloads: Send + Sync {
+    /// Whether `cluster` has a client (it is configured and connected).
+    fn connected(&self, cluster: &ClusterName) -> Result<(), Error>;
+
+    /// `kubectl rollout restart` (with `dry_run`, the server-side dry run of the same patch).
+    fn restart<'a>(
+        &'a self,
+        at: &'a Location,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
+    /// `kubectl rollout undo [--to-revision]`.
+    fn rollback<'a>(
+        &'a self,
+        at: &'a Location,
+        to_revision: Option<i64>,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
+    /// Sets the destination's images to the source's; one change per workload that differs.
+    fn promote<'a>(
+        &'a self,
+        promotion: &'a Promotion,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Result<Vec<Change>, Mismatch>, Error>>;
+
+    /// Watches a rollout until it completes, fails, times out or `cancel` resolves.
+    fn follow<'a>(
+        &'a self,
+        at: &'a Location,
+        timeout: Duration,
+        cancel: BoxFuture<'a, ()>,
+        progress: Progress<'a>,
+    ) -> BoxFuture<'a, Result<Followed, Error>>;
+
+    /// The rollout state and the revision and images running now (`status`, reconciliation).
+    fn status<'a>(
+        &'a self,
+        at: &'a Location,
+    ) -> BoxFuture<'a, Result<(RolloutState, Snapshot), Error>>;
+
+    /// The workload's revisions, oldest first (`history`).
+    fn history<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Vec<Revision>, Error>>;
+
+    /// Every cluster's API server version, or why it cannot be reached (`/readyz`).
+    fn reachability(
+        &self,
+        timeout: Duration,
+    ) -> BoxFuture<'_, BTreeMap<String, Result<String, String>>>;
+}
+
+impl Workloads for Clusters {
+    fn connected(&self, cluster: &ClusterName) -> Result<(), Error> {
+        self.client(cluster).map(|_| ())
+    }
+
+    fn restart<'a>(
+        &'a self,
+        at: &'a Location,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = self.client(&at.cluster)?;
+            super::restart(client, &at.namespace, at.kind, &at.name, now, dry_run).await
+        })
+    }
+
+    fn rollback<'a>(
+        &'a self,
+        at: &'a Location,
+        to_revision: Option<i64>,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = self.client(&at.cluster)?;
+            super::rollback(
+                client,
+                &at.namespace,
+                at.kind,
+                &at.name,
+                to_revision,
+                dry_run,
+            )
+            .await
+        })
+    }
+
+    fn promote<'a>(
+        &'a self,
+        p: &'a Promotion,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Result<Vec<Change>, Mismatch>, Error>> {
+        Box::pin(async move {
+            let source = Side {
+                client: self.client(&p.from.0)?,
+                namespaces: p.from.1.clone(),
+            };
+            let destination = Side {
+                client: self.client(&p.to.0)?,
+                namespaces: p.to.1.clone(),
+            };
+            super::promote(
+                &source,
+                &destination,
+                &p.kinds,
+                &p.name,
+                p.allow_gitops,
+                dry_run,
+            )
+            .await
+        })
+    }
+
+    fn follow<'a>(
+        &'a self,
+        at: &'a Location,
+        timeout: Duration,
+        cancel: BoxFuture<'a, ()>,
+        progress: Progress<'a>,
+    ) -> BoxFuture<'a, Result<Followed, Error>> {
+        Box::pin(async move {
+            let client = self.client(&at.cluster)?;
+            super::follow(
+                client,
+                &at.namespace,
+                at.kind,
+                &at.name,
+                timeout,
+                cancel,
+                progress,
+            )
+            .await
+        })
+    }
+
+    fn status<'a>(
+        &'a self,
+        at: &'a Location,
+    ) -> BoxFuture<'a, Result<(RolloutState, Snapshot), Error>> {
+        Box::pin(async move {
+            let client = self.client(&at.cluster)?;
+            let workload = Workload::get(client, at.kind, &at.namespace, &at.name).await?;
+            let state = super::rollout_state(&workload);
+            let snapshot = super::snapshot(client, &at.namespace, &workload).await?;
+            Ok((state, snapshot))
+        })
+    }
+
+    fn history<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Vec<Revision>, Error>> {
+        Box::pin(async move {
+            let client = self.client(&at.cluster)?;
+            let workload = Workload::get(client, at.kind, &at.namespace, &at.name).await?;
+            super::history(client, &at.namespace, &workload).await
+        })
+    }
+
+    fn reachability(
+        &self,
+        timeout: Duration,
+    ) -> BoxFuture<'_, BTreeMap<String, Result<String, String>>> {
+        Box::pin(Clusters::reachability(self, timeout))
+    }
+}

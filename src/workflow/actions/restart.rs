@@ -1,0 +1,62 @@
+//! `restart`: `kubectl rollout restart` of one workload.
+
+use chrono::Utc;
+use futures::future::BoxFuture;
+
+use super::{ActError, ChangeAction, Scope};
+use crate::cluster::{self, Change, Followed};
+use crate::command::{Action, Justification, Phase, Restart, Target};
+use crate::workflow::{Context, Outcome};
+
+pub(in crate::workflow) struct RestartAction<'c>(pub &'c Restart);
+
+impl ChangeAction for RestartAction<'_> {
+    fn action(&self) -> Action {
+        Action::Restart
+    }
+
+    fn target(&self) -> Target {
+        self.0.target.clone()
+    }
+
+    fn justification(&self) -> Option<&Justification> {
+        self.0.justification.as_ref()
+    }
+
+    fn dry_run(&self) -> bool {
+        self.0.dry_run
+    }
+
+    fn scope<'c>(&self, ctx: &'c Context) -> Result<Scope<'c>, Outcome> {
+        super::one_workload(ctx, Action::Restart, &self.0.scope)
+    }
+
+    fn act<'a>(
+        &'a self,
+        ctx: &'a Context,
+        scope: &'a Scope<'a>,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Vec<Change>, ActError>> {
+        Box::pin(async move {
+            let at = super::location(scope, &self.0.target);
+            let change = ctx.clusters.restart(&at, Utc::now(), dry_run).await?;
+            Ok(vec![change])
+        })
+    }
+
+    fn nothing_to_do(&self, _: &Scope<'_>) -> String {
+        format!("{} needs no restart", self.0.target)
+    }
+
+    fn finished(
+        &self,
+        scope: &Scope<'_>,
+        followed: &[(Change, Result<Followed, cluster::Error>)],
+        seconds: f64,
+    ) -> (Phase, Outcome) {
+        let target = &self.0.target;
+        super::one_workload_finished(scope, target, followed, seconds, |before| {
+            super::undo_rollback(target, scope, self.0.scope.namespace.clone(), before)
+        })
+    }
+}
