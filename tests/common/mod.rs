@@ -5,7 +5,8 @@
 //! - [`fixtures`]: Deployments, StatefulSets and DaemonSets built with small chainable
 //!   constructors, so a test reads like its scenario.
 //! - [`databases`]: a fresh PostgreSQL database per test and an SQLite file per test.
-//! - [`serve`]: a running `pitcrew serve` on a free port.
+//! - [`app`]: `TestConfig`, a configuration built in a few calls, and `TestApp`, `pitcrew
+//!   serve` running on it; [`serve`]: a running `pitcrew serve` on a free port.
 //! - [`slack`]: signed slash commands, as Slack sends them, and what a stand-in received.
 //!
 //! Tests that need the cluster or PostgreSQL fail with a clear message when the environment
@@ -13,6 +14,7 @@
 //! says so); with `CI=true` skipping is refused.
 #![allow(dead_code)] // each test module uses a different part of the harness
 
+pub mod app;
 pub mod cluster;
 pub mod databases;
 pub mod fakes;

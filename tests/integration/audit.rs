@@ -397,12 +397,10 @@ async fn queries_filter_by_what_compliance_asks() {
 /// `pitcrew audit query|show|verify` on the embedded database, as an auditor runs them.
 #[tokio::test]
 async fn the_audit_commands_query_show_and_verify() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for f in ["model.conf", "policy.csv"] {
-        std::fs::write(dir.path().join(f), "").expect("write");
-    }
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(&config, "[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.c]\nin_cluster = true\n[environments.dev]\ncluster = \"c\"\nnamespaces = [\"dev\"]\n").expect("config");
+    let (dir, config) = crate::common::app::TestConfig::new("")
+        .set("clusters.c", "in_cluster", true)
+        .environment_on("dev", "c", "dev")
+        .write();
     let db = pitcrew::db::Database::open_sqlite(&dir.path().join("pitcrew.db"))
         .await
         .expect("db");

@@ -348,11 +348,11 @@ fn parse_prints_the_typed_command_or_the_refusal() {
 /// same id as its audit events, so an operator can join the two.
 #[test]
 fn a_commands_log_lines_carry_its_audit_correlation_id() {
-    let (dir, config) = crate::common::cluster::pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        "[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
-    );
-    crate::common::cluster::unreachable_kubeconfig(&dir.path().join("kubeconfig"));
+    let (_dir, config) =
+        crate::common::app::TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+            .offline()
+            .environment("staging", "shop")
+            .write();
     let run = |args: &[&str], log: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
             .env_clear()

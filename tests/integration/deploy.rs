@@ -9,7 +9,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 
-use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of};
+use crate::common::app::TestConfig;
+use crate::common::cluster::{TestCluster, revision_of};
 
 fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy")
@@ -257,14 +258,11 @@ async fn pitcrew_works_with_only_the_shipped_rbac_and_says_what_is_missing() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = kubeconfig_with_token(&cluster, token.trim(), dir.path());
-    let (_cfg_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        format!(
-            "[rollout]\ntimeout = \"60s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-            kubeconfig.display(),
-            ns.name
-        ),
-    );
+    let (_cfg_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+        .set("rollout", "timeout", "60s")
+        .cluster(kubeconfig.display())
+        .environment("staging", &ns.name)
+        .write();
 
     // Everything pitcrew does, as the ServiceAccount.
     for (text, expect) in [

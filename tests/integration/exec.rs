@@ -9,6 +9,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 use kube::api::PostParams;
 
+use crate::common::app::TestConfig;
 use crate::common::cluster::{TestCluster, TestNamespace, revision_of, wait_for_deployment};
 use crate::common::fixtures::Workload;
 
@@ -41,37 +42,25 @@ g, U01TESTER1, role:tester
 
 /// A config whose environments are `(name, namespace, protected)` on the test cluster.
 pub fn setup_with(cluster: &TestCluster, envs: &[(&str, &str, bool)], timeout: &str) -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("policies")).expect("mkdir");
-    std::fs::copy(
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("policies/model.conf"),
-    )
-    .expect("copy");
-    std::fs::write(dir.path().join("policies/policy.csv"), TEST_POLICY).expect("policy");
-    let mut text = format!(
-        r#"
-[policy]
-model = "policies/model.conf"
-policy = "policies/policy.csv"
-[rollout]
-timeout = "{timeout}"
-[jira]
-base_url = "https://jira.invalid"
-allowed_projects = ["CHG"]
-approved_statuses = ["Approved"]
-"#
-    );
+    let mut app = TestConfig::new(TEST_POLICY)
+        .set("rollout", "timeout", timeout)
+        .set("jira", "base_url", "https://jira.invalid")
+        .set("jira", "allowed_projects", ["CHG"])
+        .set("jira", "approved_statuses", ["Approved"]);
     // Each environment on a cluster entry of its own (all reaching the test API server), so
     // that every command also exercises talking to several clusters at once.
     for (name, ns, protected) in envs {
-        text.push_str(&format!(
-            "[clusters.c-{name}]\nkubeconfig = \"{}\"\n[environments.{name}]\ncluster = \"c-{name}\"\nnamespaces = [\"{ns}\"]\nprotected = {protected}\n",
-            cluster.kubeconfig
-        ));
+        let cluster_name = format!("c-{name}");
+        app = app
+            .set(
+                &format!("clusters.{cluster_name}"),
+                "kubeconfig",
+                &cluster.kubeconfig,
+            )
+            .environment_on(name, &cluster_name, ns)
+            .set(&format!("environments.{name}"), "protected", *protected);
     }
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(&config, text).expect("write config");
+    let (dir, config) = app.write();
     Setup { _dir: dir, config }
 }
 

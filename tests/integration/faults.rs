@@ -16,8 +16,9 @@ use kube::api::PostParams;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use crate::common::app::{TEAM, TestConfig};
 use crate::common::cluster::{
-    TestCluster, TestNamespace, pitcrew_dir, revision_of, stuck_deployment, wait_for_deployment,
+    TestCluster, TestNamespace, revision_of, stuck_deployment, wait_for_deployment,
     wait_for_revision_after,
 };
 use crate::common::databases::{OwnPostgres, TestDb};
@@ -26,7 +27,6 @@ use crate::common::serve::Serve;
 use crate::common::slack::{command_form, received, signed_command, wait_for_received};
 
 const SECRET: &str = "faults-signing-secret";
-const TEAM: &str = "T0PITCREW";
 const POLICY: &str = "p, U01DEV, staging, *, *, *, *, *, allow\n";
 
 /// A stand-in for Slack's `response_url` hooks (and nothing else): answers every POST 200.
@@ -41,11 +41,14 @@ async fn hooks() -> MockServer {
 
 /// The configuration of these tests: `[server]` lines, Slack at `slack`, one staging
 /// environment on the test cluster in `ns`.
-fn config_text(cluster: &TestCluster, ns: &TestNamespace, server: &str, slack: &str) -> String {
-    format!(
-        "[server]\n{server}\n[slack]\napi_base_url = \"{slack}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\ntimeout = \"120s\"\nupdate_interval = \"300ms\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-        cluster.kubeconfig, ns.name
-    )
+/// Staging on the test cluster, Slack at `slack`, rollouts followed for two minutes.
+fn staging(cluster: &TestCluster, ns: &TestNamespace, slack: &str) -> TestConfig {
+    TestConfig::new(POLICY)
+        .slack(slack)
+        .set("rollout", "timeout", "120s")
+        .set("rollout", "update_interval", "300ms")
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
 }
 
 /// Sends `text` as U01DEV's slash command and checks it was taken ("working on it").
@@ -110,10 +113,9 @@ async fn sigterm_lets_the_rollout_in_flight_finish_before_exiting() {
         .with_workload("drain", "checkout", Workload::new("checkout").min_ready(3))
         .await;
     let sink = hooks().await;
-    let (_dir, config) = pitcrew_dir(
-        POLICY,
-        config_text(&cluster, &ns, "shutdown_grace = \"60s\"", &sink.uri()),
-    );
+    let (_dir, config) = staging(&cluster, &ns, &sink.uri())
+        .set("server", "shutdown_grace", "60s")
+        .write();
     let mut server = Serve::start(&config, &[("SLACK_SIGNING_SECRET", SECRET)]);
     let hook = format!("{}/commands/drain", sink.uri());
     let ack = send(
@@ -186,10 +188,9 @@ async fn sigterm_past_the_grace_records_the_rollout_as_interrupted() {
     stuck_deployment(&cluster, &ns, "stuck", None).await;
     let api: Api<Deployment> = Api::namespaced(cluster.client.clone(), &ns.name);
     let sink = hooks().await;
-    let (_dir, config) = pitcrew_dir(
-        POLICY,
-        config_text(&cluster, &ns, "shutdown_grace = \"2s\"", &sink.uri()),
-    );
+    let (_dir, config) = staging(&cluster, &ns, &sink.uri())
+        .set("server", "shutdown_grace", "2s")
+        .write();
     let mut server = Serve::start(&config, &[("SLACK_SIGNING_SECRET", SECRET)]);
     let hook = format!("{}/commands/grace", sink.uri());
     send(&server.base, "restart stuck -e staging", "1.grace", &hook).await;
@@ -250,7 +251,7 @@ async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": true})))
         .mount(&sink)
         .await;
-    let (_dir, config) = pitcrew_dir(POLICY, config_text(&cluster, &ns, "", &sink.uri()));
+    let (_dir, config) = staging(&cluster, &ns, &sink.uri()).write();
     let env = [
         ("SLACK_SIGNING_SECRET", SECRET),
         ("SLACK_BOT_TOKEN", "xoxb-faults"),
@@ -378,7 +379,7 @@ async fn postgres_stopped_and_restarted_under_a_running_replica() {
         wait_for_deployment(&cluster.client, &ns.name, name, Duration::from_secs(60)).await;
     }
     let sink = hooks().await;
-    let (_dir, config) = pitcrew_dir(POLICY, config_text(&cluster, &ns, "", &sink.uri()));
+    let (_dir, config) = staging(&cluster, &ns, &sink.uri()).write();
     let url = pg.url();
     let server = Serve::start(
         &config,
@@ -501,14 +502,17 @@ async fn an_unreachable_kubernetes_api_is_a_clear_audited_failure() {
     // Accepts TCP connections and never says anything (a hung API server or a black hole).
     let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let silent_port = silent.local_addr().expect("addr").port();
-    let (dir, config) = pitcrew_dir(
-        POLICY,
-        "[slack]\nallowed_teams = [\"*\"]\n[clusters.refusing]\nkubeconfig = \"refusing.yaml\"\n[clusters.silent]\nkubeconfig = \"silent.yaml\"\n[environments.staging]\ncluster = \"refusing\"\nnamespaces = [\"shop\"]\n[environments.qa]\ncluster = \"silent\"\nnamespaces = [\"shop\"]\n",
-    );
-    crate::common::cluster::unreachable_kubeconfig(&dir.path().join("refusing.yaml"));
+    let (dir, config) = TestConfig::new(POLICY)
+        .any_team()
+        .unreachable_cluster("refusing")
+        .unreachable_cluster("silent")
+        .environment_on("staging", "refusing", "shop")
+        .environment_on("qa", "silent", "shop")
+        .write();
+    // The silent cluster's API server takes connections and never answers.
     std::fs::write(
-        dir.path().join("silent.yaml"),
-        std::fs::read_to_string(dir.path().join("refusing.yaml"))
+        dir.path().join("silent.kubeconfig"),
+        std::fs::read_to_string(dir.path().join("refusing.kubeconfig"))
             .expect("read")
             .replace("127.0.0.1:9", &format!("127.0.0.1:{silent_port}")),
     )
@@ -645,7 +649,7 @@ async fn slack_5xx_and_429_delay_the_live_message_but_never_lose_or_repeat_it() 
         .respond_with(ResponseTemplate::new(200))
         .mount(&slack)
         .await;
-    let (_dir, config) = pitcrew_dir(POLICY, config_text(&cluster, &ns, "", &slack.uri()));
+    let (_dir, config) = staging(&cluster, &ns, &slack.uri()).write();
     let server = Serve::start(
         &config,
         &[

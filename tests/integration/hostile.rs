@@ -230,15 +230,13 @@ fn every_hostile_policy_file_is_linted_without_a_panic() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hostile_slack_payload_is_answered_quickly_and_the_server_survives() {
     const SECRET: &str = "hostile-corpus-secret";
-    let dir = config_dir();
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
-        "[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[slack]\napi_base_url = \"http://127.0.0.1:9/api/\"\nallowed_teams = [\"T0PITCREW\"]\n[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
-    )
-    .expect("config");
-    let mut server =
-        crate::common::serve::Serve::start(&config, &[("SLACK_SIGNING_SECRET", SECRET)]);
+    let mut app =
+        crate::common::app::TestConfig::new("p, U01A, staging, *, *, *, status, *, allow\n")
+            .slack("http://127.0.0.1:9")
+            .offline()
+            .environment("staging", "shop")
+            .start(&[("SLACK_SIGNING_SECRET", SECRET)]);
+    let server = &mut app.server;
     let http = pitcrew::http_client_builder()
         .timeout(Duration::from_secs(5))
         .build()

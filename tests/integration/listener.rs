@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::cluster::{pitcrew_dir, unreachable_kubeconfig};
-use crate::common::serve::Serve;
+use crate::common::app::TestConfig;
 
 const SLOW_CLIENTS: usize = 40;
 
@@ -30,12 +29,13 @@ async fn until_closed(mut stream: TcpStream, within: Duration) -> Option<(String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off_and_health_checks_stay_fast() {
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        "[server]\nread_timeout = \"1s\"\n[slack]\nallowed_teams = [\"*\"]\n[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
-    );
-    unreachable_kubeconfig(&config.with_file_name("kubeconfig"));
-    let server = Serve::start(&config, &[("SLACK_SIGNING_SECRET", "secret-signing-value")]);
+    let app = TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+        .set("server", "read_timeout", "1s")
+        .any_team()
+        .offline()
+        .environment("staging", "shop")
+        .start(&[("SLACK_SIGNING_SECRET", "secret-signing-value")]);
+    let server = &app.server;
     let addr = server
         .base
         .trim_start_matches("http://")

@@ -2,13 +2,14 @@
 //! PagerDuty/Jira stand-ins: nothing runs without a reason verified live or a break-glass the
 //! policy grants; what runs is audited with the evidence and written back to the incident.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::common::app::TestConfig;
 use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
 use crate::common::fakes;
 
@@ -90,38 +91,17 @@ fn setup(cluster: &TestCluster, ns: &str, pagerduty: &str) -> Setup {
 }
 
 fn setup_with_approvals(cluster: &TestCluster, ns: &str, pagerduty: &str, approvals: u8) -> Setup {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("model.conf"),
-    )
-    .expect("model");
-    std::fs::write(dir.path().join("policy.csv"), POLICY).expect("policy");
-    let text = format!(
-        r#"
-[policy]
-model = "model.conf"
-policy = "policy.csv"
-[slack]
-announce_channel = "C01ONCALL"
-[pagerduty]
-api_base_url = "{pagerduty}"
-timeout = "1s"
-from_email = "pitcrew-bot@example.com"
-[rollout]
-timeout = "60s"
-[clusters.main]
-kubeconfig = "{kubeconfig}"
-[environments.prod]
-cluster = "main"
-namespaces = ["{ns}"]
-protected = true
-approvals = {approvals}
-pagerduty_services = ["PSHOP01"]
-"#,
-        kubeconfig = cluster.kubeconfig
-    );
-    std::fs::write(dir.path().join("pitcrew.toml"), text).expect("config");
+    let (dir, _) = TestConfig::new(POLICY)
+        .set("slack", "announce_channel", "C01ONCALL")
+        .pagerduty(pagerduty)
+        .set("pagerduty", "timeout", "1s")
+        .set("pagerduty", "from_email", "pitcrew-bot@example.com")
+        .set("rollout", "timeout", "60s")
+        .cluster(&cluster.kubeconfig)
+        .protected("prod", ns, 0)
+        .set("environments.prod", "approvals", i64::from(approvals))
+        .set("environments.prod", "pagerduty_services", ["PSHOP01"])
+        .write();
     Setup { dir }
 }
 

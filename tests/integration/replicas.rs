@@ -18,13 +18,13 @@ use kube::api::PostParams;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of};
+use crate::common::app::{TEAM, TestConfig};
+use crate::common::cluster::{TestCluster, revision_of};
 use crate::common::databases::TestDb;
 use crate::common::fixtures::Workload;
 use crate::common::serve::Serve;
 
 const SECRET: &str = "replicas-signing-secret";
-const TEAM: &str = "T0PITCREW";
 
 /// A fresh namespace with `n` Deployments `app-0` … of `pods` replicas each, all rolled out
 /// (revision 1) before anything restarts them: a restart that lands before the first rollout
@@ -80,15 +80,12 @@ async fn two_replicas_run_each_command_exactly_once_however_often_it_is_delivere
         .respond_with(ResponseTemplate::new(200))
         .mount(&sink)
         .await;
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\ntimeout = \"120s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-            sink.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    let (_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+        .slack(&sink.uri())
+        .set("rollout", "timeout", "120s")
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .write();
     // Two replicas starting together on one database (both run start-up reconciliation).
     let env = [
         ("SLACK_SIGNING_SECRET", SECRET),
@@ -239,16 +236,15 @@ async fn confirmations_and_approvals_clicked_twice_on_two_replicas_run_once() {
         .mount(&sink)
         .await;
     let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
-    let (_dir, config) = pitcrew_dir(
+    let (_dir, config) = TestConfig::new(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[rollout]\ntimeout = \"120s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
-            sink.uri(),
-            pagerduty.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    )
+    .slack(&sink.uri())
+    .pagerduty(&pagerduty.uri())
+    .set("rollout", "timeout", "120s")
+    .cluster(&cluster.kubeconfig)
+    .protected("prod", &ns.name, 1)
+    .write();
     let env = [
         ("SLACK_SIGNING_SECRET", SECRET),
         ("PAGERDUTY_TOKEN", fakes::PD_TOKEN),

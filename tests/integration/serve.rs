@@ -2,7 +2,6 @@
 //! the policy reloaded while it runs (a broken file refused and shown, the old policy kept),
 //! queued announcements delivered to Slack's Web API, and a clean exit on SIGTERM.
 
-use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -36,28 +35,16 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
         .mount(&slack)
         .await;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"),
-        dir.path().join("model.conf"),
-    )
-    .expect("model");
-    let policy = dir.path().join("policy.csv");
-    std::fs::write(
-        &policy,
+    let (dir, config) = crate::common::app::TestConfig::new(
         "p, role:dev, staging, *, *, *, *, *, allow\ng, U01DEV, role:dev\n",
     )
-    .expect("policy");
-    let config = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[server]\nshutdown_grace = \"5s\"\n[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"*\"]\n[policy]\nmodel = \"model.conf\"\npolicy = \"policy.csv\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
-            slack.uri(),
-            cluster.kubeconfig
-        ),
-    )
-    .expect("config");
+    .set("server", "shutdown_grace", "5s")
+    .slack(&slack.uri())
+    .any_team()
+    .cluster(&cluster.kubeconfig)
+    .environment("staging", "shop")
+    .write();
+    let policy = dir.path().join("policy.csv");
     // With no workspace allowed, serve refuses to start, and says how to allow them.
     let text = std::fs::read_to_string(&config).expect("config");
     let closed = dir.path().join("no-teams.toml");
@@ -181,13 +168,13 @@ async fn serve_reports_readiness_reloads_the_policy_and_delivers_announcements()
 /// says what to do, while the first keeps serving; one-shot commands still work beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_serve_on_the_same_sqlite_file_is_refused_with_what_to_do() {
-    let (_dir, config) = crate::common::cluster::pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        "[slack]\nallowed_teams = [\"*\"]\n[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
-    );
     // Never contacted: nothing here needs the cluster.
-    crate::common::cluster::unreachable_kubeconfig(&config.with_file_name("kubeconfig"));
-    let first = crate::common::serve::Serve::start(&config, &[]);
+    let first = crate::common::app::TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+        .any_team()
+        .offline()
+        .environment("staging", "shop")
+        .start(&[]);
+    let config = first.config.clone();
     let second = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -198,12 +185,14 @@ async fn a_second_serve_on_the_same_sqlite_file_is_refused_with_what_to_do() {
     assert_eq!(second.status.code(), Some(2), "refused as a usage problem");
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
-        stderr.contains(&format!("another pitcrew serve (pid {})", first.child.id()))
-            && stderr.contains("PostgreSQL"),
+        stderr.contains(&format!(
+            "another pitcrew serve (pid {})",
+            first.server.child.id()
+        )) && stderr.contains("PostgreSQL"),
         "{stderr}"
     );
     // The first keeps serving (unready only because its cluster is the unreachable stand-in).
-    let (_, ready) = get_json(&format!("{}/readyz", first.base)).await;
+    let (_, ready) = get_json(&format!("{}/readyz", first.server.base)).await;
     assert_eq!(ready["database"]["ok"], true, "{ready}");
     assert_eq!(ready["clusters"]["main"]["ok"], false, "{ready}");
     let audit = Command::new(env!("CARGO_BIN_EXE_pitcrew"))

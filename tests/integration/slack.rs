@@ -11,13 +11,13 @@ use pitcrew::chat::verify::sign;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, pitcrew_dir, revision_of, wait_for_deployment};
+use crate::common::app::{TEAM, TestConfig};
+use crate::common::cluster::{TestCluster, revision_of, wait_for_deployment};
 use crate::common::fakes;
 use crate::common::fixtures::Workload;
 use crate::common::slack::post_command as post;
 
 const SECRET: &str = "slack-signing-secret-for-tests";
-const TEAM: &str = "T0PITCREW";
 
 type Server = crate::common::serve::Serve;
 
@@ -77,33 +77,14 @@ async fn slash_commands_are_verified_acknowledged_at_once_and_never_run_twice() 
         .mount(&pagerduty)
         .await;
 
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, *, *, *, *, *, *, allow\n",
-        format!(
-            r#"
-[slack]
-api_base_url = "{slack}/api/"
-allowed_teams = ["{TEAM}"]
-[pagerduty]
-api_base_url = "{pd}"
-timeout = "2s"
-from_email = "bot@example.com"
-[clusters.main]
-kubeconfig = "{kubeconfig}"
-[environments.staging]
-cluster = "main"
-namespaces = ["{ns}"]
-[environments.prod]
-cluster = "main"
-namespaces = ["{ns}"]
-protected = true
-"#,
-            slack = slack.uri(),
-            pd = pagerduty.uri(),
-            kubeconfig = cluster.kubeconfig,
-            ns = ns.name
-        ),
-    );
+    let (_dir, config) = TestConfig::new("p, U01DEV, *, *, *, *, *, *, allow\n")
+        .slack(&slack.uri())
+        .pagerduty(&pagerduty.uri())
+        .set("pagerduty", "timeout", "2s")
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .protected("prod", &ns.name, 0)
+        .write();
     let server = start(&config);
     let hook = format!("{}/commands/T0PITCREW/1/abc", slack.uri());
     let restart = form("restart checkout -e staging", "111.222.aaa", TEAM, &hook);
@@ -349,15 +330,11 @@ async fn events_answer_url_verification_and_run_mentions_once_in_their_thread() 
         })))
         .mount(&slack)
         .await;
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, status, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-            slack.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    let (_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, status, *, allow\n")
+        .slack(&slack.uri())
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .write();
     let server = start_with(&config, &[("SLACK_BOT_TOKEN", "xoxb-events-test")]);
 
     let challenge = serde_json::json!({"token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P", "type": "url_verification"}).to_string();
@@ -448,16 +425,15 @@ async fn buttons_confirm_then_approve_once_and_refuse_everyone_else() {
         .mount(&slack)
         .await;
     let pagerduty = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "P1", None)]).await;
-    let (_dir, config) = pitcrew_dir(
+    let (_dir, config) = TestConfig::new(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\", \"T0OTHER\"]\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
-            slack.uri(),
-            pagerduty.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    )
+    .slack(&slack.uri())
+    .set("slack", "allowed_teams", [TEAM, "T0OTHER"])
+    .pagerduty(&pagerduty.uri())
+    .cluster(&cluster.kubeconfig)
+    .protected("prod", &ns.name, 1)
+    .write();
     let server = start(&config);
     let hook = format!("{}/commands/T0PITCREW/2/xyz", slack.uri());
     let revision = || async { revision_of(&api.get("checkout").await.expect("get")) };
@@ -607,15 +583,14 @@ async fn the_chat_client_plays_slack_through_a_whole_approval() {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port");
-    let (dir, config) = pitcrew_dir(
+    let (dir, config) = TestConfig::new(
         "p, U01DEV, prod, *, *, *, restart, *, allow\np, U02LEAD, prod, *, *, *, approve, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"http://127.0.0.1:{chat_port}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[pagerduty]\napi_base_url = \"{}\"\nfrom_email = \"bot@example.com\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.prod]\ncluster = \"main\"\nnamespaces = [\"{}\"]\nprotected = true\napprovals = 1\n",
-            pagerduty.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    )
+    .slack(&format!("http://127.0.0.1:{chat_port}"))
+    .pagerduty(&pagerduty.uri())
+    .cluster(&cluster.kubeconfig)
+    .protected("prod", &ns.name, 1)
+    .write();
     let server = start(&config);
     let script = dir.path().join("conversation.txt");
     std::fs::write(
@@ -745,15 +720,12 @@ async fn a_change_is_one_channel_message_updated_in_place() {
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&slack)
         .await;
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\nupdate_interval = \"300ms\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-            slack.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    let (_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+        .slack(&slack.uri())
+        .set("rollout", "update_interval", "300ms")
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .write();
     let server = start_with(&config, &[("SLACK_BOT_TOKEN", "xoxb-live-test")]);
     let hook = format!("{}/commands/live", slack.uri());
     let (status, ack, _) = signed(
@@ -862,15 +834,12 @@ async fn a_failed_change_offers_a_roll_back_button_that_undoes_it() {
         .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
         .mount(&slack)
         .await;
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, *, *, allow\n",
-        format!(
-            "[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[rollout]\ntimeout = \"60s\"\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-            slack.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    let (_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, *, *, allow\n")
+        .slack(&slack.uri())
+        .set("rollout", "timeout", "60s")
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .write();
     let server = start(&config);
     let hook = format!("{}/commands/undo", slack.uri());
     // The bad revision comes back with a plain rollback (to the previous revision, 2).

@@ -15,10 +15,10 @@ use tokio_tungstenite::tungstenite::Message;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::cluster::{TestCluster, pitcrew_dir};
+use crate::common::app::{TEAM, TestConfig};
+use crate::common::cluster::TestCluster;
 use crate::common::serve::Serve;
 
-const TEAM: &str = "T0PITCREW";
 const APP_TOKEN: &str = "xapp-1-A0PITCREW-socket-mode-test";
 
 type Socket = WebSocketStream<TcpStream>;
@@ -175,15 +175,12 @@ async fn socket_mode_acknowledges_envelopes_runs_each_once_and_reconnects() {
         .mount(&slack)
         .await;
     let hook = format!("{}/commands/T0PITCREW/1/socket", slack.uri());
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, status, *, allow\n",
-        format!(
-            "[server]\nmode = \"socket\"\n[slack]\napi_base_url = \"{}/api/\"\nallowed_teams = [\"{TEAM}\"]\n[clusters.main]\nkubeconfig = \"{}\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"{}\"]\n",
-            slack.uri(),
-            cluster.kubeconfig,
-            ns.name
-        ),
-    );
+    let (_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, status, *, allow\n")
+        .set("server", "mode", "socket")
+        .slack(&slack.uri())
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .write();
     // No signing secret: Socket Mode needs none.
     let server = Serve::start(
         &config,
@@ -406,12 +403,12 @@ async fn socket_mode_acknowledges_envelopes_runs_each_once_and_reconnects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_mode_without_an_app_token_refuses_to_start_and_says_what_to_set() {
-    let (_dir, config) = pitcrew_dir(
-        "p, U01DEV, staging, *, *, *, status, *, allow\n",
-        "[server]\nmode = \"socket\"\n[clusters.main]\nkubeconfig = \"kubeconfig\"\n[environments.staging]\ncluster = \"main\"\nnamespaces = [\"shop\"]\n",
-    );
     // Never contacted: serve refuses before connecting anything.
-    crate::common::cluster::unreachable_kubeconfig(&config.with_file_name("kubeconfig"));
+    let (_dir, config) = TestConfig::new("p, U01DEV, staging, *, *, *, status, *, allow\n")
+        .set("server", "mode", "socket")
+        .offline()
+        .environment("staging", "shop")
+        .write();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
