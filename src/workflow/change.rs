@@ -19,9 +19,9 @@ impl Run<'_> {
             Ok(s) => s,
             Err(o) => return o,
         };
-        let target = a.target();
-        let dry_run = a.dry_run();
-        self.set_subject(a.action(), &scope, &target, a.justification());
+        let asked = a.asked();
+        let (target, dry_run) = (asked.target, asked.dry_run);
+        self.set_subject(a.action(), &scope, &target, asked.justification);
         let mut requested = serde_json::Map::new();
         requested.insert("command".into(), json!(&self.request.command));
         requested.extend(scope.requested.clone());
@@ -41,7 +41,10 @@ impl Run<'_> {
                 }
             }
         }
-        let verification = match self.justify(a.justification(), &scope.place, &target).await {
+        let verification = match self
+            .justify(asked.justification, &scope.place, &target)
+            .await
+        {
             Ok(v) => v,
             Err(o) => return o,
         };

@@ -51,21 +51,7 @@ impl Context {
         let db = crate::db::Database::connect(&config.database).await?;
         db.migrate().await?;
         let audit = Box::new(crate::audit::AuditStore::new(db.clone()));
-        let live = Arc::new(crate::justify::LiveJustifier::from_config(
-            &config,
-            &metrics.outside,
-        ));
-        Context::build(
-            config,
-            Parts {
-                clusters: Arc::new(clusters),
-                audit,
-                justifier: live.clone(),
-                deliverers: vec![live],
-                db: Some(db),
-            },
-            metrics,
-        )
+        Context::live(config, Arc::new(clusters), audit, Some(db), metrics)
     }
 
     /// The context over clusters and an audit sink made elsewhere (no database; live
@@ -76,21 +62,29 @@ impl Context {
         audit: Box<dyn AuditSink>,
     ) -> crate::Result<Arc<Context>> {
         let metrics = crate::metrics::Metrics::new();
+        Context::live(config, clusters, audit, None, metrics)
+    }
+
+    /// With the configured PagerDuty/Jira clients as the justifier and the write-back side.
+    fn live(
+        config: Config,
+        clusters: Arc<dyn Workloads>,
+        audit: Box<dyn AuditSink>,
+        db: Option<crate::db::Database>,
+        metrics: crate::metrics::Metrics,
+    ) -> crate::Result<Arc<Context>> {
         let live = Arc::new(crate::justify::LiveJustifier::from_config(
             &config,
             &metrics.outside,
         ));
-        Context::build(
-            config,
-            Parts {
-                clusters,
-                audit,
-                justifier: live.clone(),
-                deliverers: vec![live],
-                db: None,
-            },
-            metrics,
-        )
+        let parts = Parts {
+            clusters,
+            audit,
+            justifier: live.clone(),
+            deliverers: vec![live],
+            db,
+        };
+        Context::build(config, parts, metrics)
     }
 
     /// The context from every part (the workflow's unit tests hand it fakes). Loads the

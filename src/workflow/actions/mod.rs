@@ -51,16 +51,19 @@ impl From<cluster::Error> for ActError {
     }
 }
 
+/// What every changing command asks for besides its action.
+pub(super) struct Asked<'c> {
+    /// The workload the policy, the audit trail and the lock name.
+    pub target: Target,
+    pub justification: Option<&'c Justification>,
+    pub dry_run: bool,
+}
+
 /// One changing action.
 pub(super) trait ChangeAction: Send + Sync {
     fn action(&self) -> Action;
 
-    /// The workload the policy, the audit trail and the lock name.
-    fn target(&self) -> Target;
-
-    fn justification(&self) -> Option<&Justification>;
-
-    fn dry_run(&self) -> bool;
+    fn asked(&self) -> Asked<'_>;
 
     /// Where it acts; a name the configuration does not know is the user's to fix.
     fn scope<'c>(&self, ctx: &'c Context) -> Result<Scope<'c>, Outcome>;

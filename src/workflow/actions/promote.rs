@@ -4,9 +4,9 @@
 
 use futures::future::BoxFuture;
 
-use super::{ActError, ChangeAction, Scope};
+use super::{ActError, Asked, ChangeAction, Scope};
 use crate::cluster::{self, Change, Followed};
-use crate::command::{Action, Justification, Phase, Promote, Target};
+use crate::command::{Action, Phase, Promote};
 use crate::resolve::{self, Place};
 use crate::workflow::{Context, Outcome, describe};
 
@@ -28,16 +28,12 @@ impl ChangeAction for PromoteAction<'_> {
         Action::Promote
     }
 
-    fn target(&self) -> Target {
-        self.0.target()
-    }
-
-    fn justification(&self) -> Option<&Justification> {
-        self.0.justification.as_ref()
-    }
-
-    fn dry_run(&self) -> bool {
-        self.0.dry_run
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            target: self.0.target(),
+            justification: self.0.justification.as_ref(),
+            dry_run: self.0.dry_run,
+        }
     }
 
     fn many_workloads(&self) -> bool {

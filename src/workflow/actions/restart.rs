@@ -3,9 +3,9 @@
 use chrono::Utc;
 use futures::future::BoxFuture;
 
-use super::{ActError, ChangeAction, Scope};
+use super::{ActError, Asked, ChangeAction, Scope};
 use crate::cluster::{self, Change, Followed};
-use crate::command::{Action, Justification, Phase, Restart, Target};
+use crate::command::{Action, Phase, Restart};
 use crate::workflow::{Context, Outcome};
 
 pub(in crate::workflow) struct RestartAction<'c>(pub &'c Restart);
@@ -15,16 +15,12 @@ impl ChangeAction for RestartAction<'_> {
         Action::Restart
     }
 
-    fn target(&self) -> Target {
-        self.0.target.clone()
-    }
-
-    fn justification(&self) -> Option<&Justification> {
-        self.0.justification.as_ref()
-    }
-
-    fn dry_run(&self) -> bool {
-        self.0.dry_run
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            target: self.0.target.clone(),
+            justification: self.0.justification.as_ref(),
+            dry_run: self.0.dry_run,
+        }
     }
 
     fn scope<'c>(&self, ctx: &'c Context) -> Result<Scope<'c>, Outcome> {

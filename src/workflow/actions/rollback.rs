@@ -2,9 +2,9 @@
 
 use futures::future::BoxFuture;
 
-use super::{ActError, ChangeAction, Scope};
+use super::{ActError, Asked, ChangeAction, Scope};
 use crate::cluster::{self, Change, Followed};
-use crate::command::{Action, Justification, Phase, Rollback, Target};
+use crate::command::{Action, Phase, Rollback};
 use crate::workflow::{Context, Outcome};
 
 pub(in crate::workflow) struct RollbackAction<'c>(pub &'c Rollback);
@@ -14,16 +14,12 @@ impl ChangeAction for RollbackAction<'_> {
         Action::Rollback
     }
 
-    fn target(&self) -> Target {
-        self.0.target.clone()
-    }
-
-    fn justification(&self) -> Option<&Justification> {
-        self.0.justification.as_ref()
-    }
-
-    fn dry_run(&self) -> bool {
-        self.0.dry_run
+    fn asked(&self) -> Asked<'_> {
+        Asked {
+            target: self.0.target.clone(),
+            justification: self.0.justification.as_ref(),
+            dry_run: self.0.dry_run,
+        }
     }
 
     fn scope<'c>(&self, ctx: &'c Context) -> Result<Scope<'c>, Outcome> {
