@@ -35,6 +35,17 @@ pub enum Error {
     )]
     PausedRestart { name: String },
 
+    /// kubectl's refusal when the restart stamp (seconds) would not change: the patch would be
+    /// empty and nothing would restart.
+    #[error(
+        "{kind}/{name} was already restarted within this second (restartedAt {stamp}), so restarting it again now would change nothing; wait a second and try again"
+    )]
+    RestartedThisSecond {
+        kind: crate::command::Kind,
+        name: String,
+        stamp: String,
+    },
+
     #[error(
         "you cannot roll back paused deployment `{name}`; resume it first (`kubectl rollout resume deployment/{name}`) and try again"
     )]
@@ -67,6 +78,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
             Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
+            Error::RestartedThisSecond { .. } => "restarted_this_second",
             Error::NoHistory { .. } => "no_history",
             Error::RevisionNotFound { .. } => "revision_not_found",
             Error::Malformed { .. } => "malformed",

@@ -41,6 +41,22 @@ pub async fn restart(
     // ("2026-11-23T09:00:00Z"): the same instant, independent of where pitcrew runs. The
     // controller only compares the value with the previous one, so the offset never matters.
     let stamp = now.to_rfc3339_opts(SecondsFormat::Secs, true);
+    // kubectl diffs the object it would send with the one it read and refuses an empty patch
+    // ("if restart has already been triggered within the past second, please wait"): the same
+    // stamp means the same template, so no new rollout, and a restart reported as done that
+    // did nothing.
+    let current_stamp = current
+        .template()
+        .and_then(|t| t.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(RESTARTED_AT));
+    if current_stamp == Some(&stamp) {
+        return Err(Error::RestartedThisSecond {
+            kind,
+            name: name.to_string(),
+            stamp,
+        });
+    }
     let patch = serde_json::json!({
         "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
     });

@@ -234,3 +234,57 @@ async fn rollback_of_an_apply_managed_workload_warns_like_kubectl() {
     .expect("dry-run rollback");
     assert!(change.warnings.is_empty(), "{change:?}");
 }
+
+/// Two restarts within one second: kubectl refuses the second ("if restart has already been
+/// triggered within the past second, please wait"), since the same `restartedAt` stamp leaves
+/// the template, and so the pods, as they are. pitcrew refuses it too, rather than report a
+/// restart that restarted nothing.
+#[tokio::test]
+async fn a_second_restart_within_the_same_second_is_refused_like_kubectl() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let twins = Twins::new(&cluster, Kind::Deployment, "again", &IMAGES).await;
+    let now = Utc::now();
+    let ns = &twins.ours.name;
+    cluster::restart(&cluster.client, ns, Kind::Deployment, "again", now, false)
+        .await
+        .expect("the first restart");
+    // The generation moves with every change of the spec, at once (the revision follows later).
+    let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(cluster.client.clone(), ns);
+    let generation = || async { api.get("again").await.expect("get").metadata.generation };
+    let before = generation().await;
+    let second = cluster::restart(&cluster.client, ns, Kind::Deployment, "again", now, false).await;
+    let Err(e) = second else {
+        panic!("a second restart in the same second was accepted: {second:?}");
+    };
+    assert!(
+        e.to_string()
+            .contains("already restarted within this second")
+            && e.to_string().contains("wait a second and try again"),
+        "{e}"
+    );
+    assert_eq!(generation().await, before, "nothing changed");
+
+    // kubectl, twice at the start of a second (each run takes well under half a second).
+    let mut refused = None;
+    for _ in 0..10 {
+        let fraction = Utc::now().timestamp_subsec_millis();
+        tokio::time::sleep(Duration::from_millis(u64::from(1_000 - fraction))).await;
+        let restart =
+            || cluster.kubectl_output(&twins.theirs.name, &["rollout", "restart", &twins.target()]);
+        let first = restart();
+        assert!(first.status.success(), "{first:?}");
+        let again = restart();
+        if !again.status.success() {
+            refused = Some(String::from_utf8_lossy(&again.stderr).into_owned());
+            break;
+        }
+    }
+    let refused = refused.expect("kubectl's second restart within one second");
+    assert!(
+        refused.contains("if restart has already been triggered within the past second"),
+        "{refused}"
+    );
+}
