@@ -385,7 +385,7 @@ async fn ready(State(served): State<Arc<Served>>) -> (StatusCode, Json<serde_jso
         .map(|(name, r)| {
             let v = match r {
                 Ok(version) => json!({"ok": true, "version": version}),
-                Err(error) => json!({"ok": false, "error": error}),
+                Err(error) => json!({"ok": false, "error": error.to_string()}),
             };
             (name, v)
         })

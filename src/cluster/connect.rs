@@ -16,6 +16,14 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why a cluster's API server could not be reached, in words for `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(pub String);
+
+/// Each cluster's API server version, or why it could not be reached, by cluster name.
+pub type Reachability = BTreeMap<String, Result<String, Unreachable>>;
+
 /// The clients of every configured cluster, by name.
 #[derive(Clone)]
 pub struct Clusters {
@@ -48,18 +56,15 @@ impl Clusters {
 
     /// Asks every cluster's API server for its version, all at once, each within `timeout`:
     /// the version it runs, or why it could not be reached. For `/readyz`.
-    pub async fn reachability(
-        &self,
-        timeout: Duration,
-    ) -> BTreeMap<String, Result<String, String>> {
+    pub async fn reachability(&self, timeout: Duration) -> Reachability {
         let probes = self.clients.iter().map(|(name, client)| async move {
             let answer = match tokio::time::timeout(timeout, client.apiserver_version()).await {
                 Ok(Ok(info)) => Ok(info.git_version),
-                Ok(Err(e)) => Err(format!("the API server does not answer: {e}")),
-                Err(_) => Err(format!(
+                Ok(Err(e)) => Err(Unreachable(format!("the API server does not answer: {e}"))),
+                Err(_) => Err(Unreachable(format!(
                     "the API server did not answer within {} s",
                     timeout.as_secs_f64()
-                )),
+                ))),
             };
             (name.to_string(), answer)
         });

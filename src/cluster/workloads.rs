@@ -2,14 +2,14 @@
 //! and workload. [`Clusters`] implements it with kube; the workflow's unit tests implement it
 //! in memory, so the gate sequence is tested without an API server.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use super::{
-    Change, Clusters, Error, Followed, Mismatch, Revision, RolloutState, Side, Snapshot, Workload,
+    Change, Clusters, Error, Followed, Mismatch, Reachability, Revision, RolloutState, Side,
+    Snapshot, Workload,
 };
 use crate::command::Kind;
 use crate::names::ClusterName;
@@ -83,10 +83,7 @@ pub trait Workloads: Send + Sync {
     fn history<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Vec<Revision>, Error>>;
 
     /// Every cluster's API server version, or why it cannot be reached (`/readyz`).
-    fn reachability(
-        &self,
-        timeout: Duration,
-    ) -> BoxFuture<'_, BTreeMap<String, Result<String, String>>>;
+    fn reachability(&self, timeout: Duration) -> BoxFuture<'_, Reachability>;
 }
 
 impl Workloads for Clusters {
@@ -195,10 +192,7 @@ impl Workloads for Clusters {
         })
     }
 
-    fn reachability(
-        &self,
-        timeout: Duration,
-    ) -> BoxFuture<'_, BTreeMap<String, Result<String, String>>> {
+    fn reachability(&self, timeout: Duration) -> BoxFuture<'_, Reachability> {
         Box::pin(Clusters::reachability(self, timeout))
     }
 }

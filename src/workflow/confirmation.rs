@@ -75,7 +75,11 @@ impl Run<'_> {
             } => Phase::Pending,
             _ => Phase::Cancelled,
         };
-        let _ = self.audit(phase, serde_json::json!({"outcome": &o})).await;
+        // The trail keeps what was put up for confirmation or approval, as it was hashed.
+        let plan = self.plan.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let _ = self
+            .audit(phase, serde_json::json!({"outcome": &o, "plan": plan}))
+            .await;
         Err(o)
     }
 

@@ -2,7 +2,6 @@
 //! (`Justifier`) and the audit trail (`AuditSink`), so the gate sequence is tested without a
 //! cluster or a database.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use futures::future::BoxFuture;
 
 use crate::audit::{Error as AuditError, Filter, NewEvent, Record};
 use crate::cluster::{
-    self, Change, Followed, Location, Mismatch, Progress, Promotion, Revision, RolloutState,
-    Snapshot, Workloads,
+    self, Change, Followed, Location, Mismatch, Progress, Promotion, Reachability, Revision,
+    RolloutState, Snapshot, Workloads,
 };
 use crate::command::{Kind, Phase, Reason};
 use crate::config::Environment;
@@ -206,8 +205,8 @@ impl Workloads for FakeCluster {
         Box::pin(async { Ok(Vec::new()) })
     }
 
-    fn reachability(&self, _: Duration) -> BoxFuture<'_, BTreeMap<String, Result<String, String>>> {
-        Box::pin(async { BTreeMap::new() })
+    fn reachability(&self, _: Duration) -> BoxFuture<'_, Reachability> {
+        Box::pin(async { Reachability::new() })
     }
 }
 

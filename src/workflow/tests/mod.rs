@@ -335,4 +335,11 @@ async fn a_protected_change_waits_for_confirmation_after_showing_its_plan() {
     assert_eq!(*planned.lock().unwrap_or_else(|p| p.into_inner()), 1);
     assert!(h.cluster.changes_made().is_empty());
     assert!(!h.audit.phases().contains(&Started));
+    // Without a database nothing can wait for the button: the command ends, and the trail
+    // keeps the plan that was shown.
+    let events = h.audit.events.lock().unwrap_or_else(|p| p.into_inner());
+    let last = events.last().expect("events");
+    assert_eq!(last.phase, Cancelled);
+    assert_eq!(last.detail["plan"]["changes"][0]["name"], "checkout");
+    assert_eq!(last.detail["plan"]["requester"], "U01ALICE");
 }
