@@ -244,10 +244,11 @@ fn typed(
 
     let pagerduty = file.pagerduty.map(|pd| {
         if secrets.pagerduty_token.is_none() {
-            problems.push(missing_secret(
+            missing_secret(
+                problems,
                 "PAGERDUTY_TOKEN",
                 "the [pagerduty] section is configured",
-            ));
+            );
         }
         positive(loc, &["pagerduty", "timeout"], pd.timeout, problems);
         match pd.from_email.as_deref() {
@@ -280,7 +281,7 @@ fn typed(
             ("JIRA_API_TOKEN", &secrets.jira_api_token),
         ] {
             if value.is_none() {
-                problems.push(missing_secret(var, "the [jira] section is configured"));
+                missing_secret(problems, var, "the [jira] section is configured");
             }
         }
         if j.base_url.is_empty() {
@@ -421,12 +422,23 @@ fn existing_file(
     resolved
 }
 
-fn missing_secret(variable: &str, why: &str) -> Problem {
-    Problem {
-        place: Place::Environment {
-            variable: variable.to_string(),
-        },
-        message: format!("is not set, but {why}; set it (or {variable}_FILE to a file holding it)"),
+/// A secret the configuration needs is missing, unless reading it already failed (both the
+/// variable and its `_FILE` set, an unreadable file): that problem says what to fix, and a
+/// second "is not set" would contradict it.
+fn missing_secret(problems: &mut Vec<Problem>, variable: &str, why: &str) {
+    let file_variable = format!("{variable}_FILE");
+    let already = problems.iter().any(|p| {
+        matches!(&p.place, Place::Environment { variable: v } if *v == variable || *v == file_variable)
+    });
+    if !already {
+        problems.push(Problem {
+            place: Place::Environment {
+                variable: variable.to_string(),
+            },
+            message: format!(
+                "is not set, but {why}; set it (or {variable}_FILE to a file holding it)"
+            ),
+        });
     }
 }
 
@@ -461,7 +473,7 @@ pub(super) fn serving_problems(config: &Config) -> Vec<Problem> {
     let mut problems = Vec::new();
     let need = |var: &str, have: bool, why: &str, problems: &mut Vec<Problem>| {
         if !have {
-            problems.push(missing_secret(var, why));
+            missing_secret(problems, var, why);
         }
     };
     need(
@@ -485,4 +497,35 @@ pub(super) fn serving_problems(config: &Config) -> Vec<Problem> {
         ),
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both `JIRA_EMAIL` and `JIRA_EMAIL_FILE` set: one problem saying to set only one, not a
+    /// second one claiming the variable is not set.
+    #[test]
+    fn a_secret_set_twice_is_one_problem() {
+        let text = "[policy]\nmodel = \"m\"\npolicy = \"p\"\n[jira]\nbase_url = \"https://x.atlassian.net\"\nallowed_projects = [\"CHG\"]\napproved_statuses = [\"Approved\"]\n";
+        let env = |name: &str| match name {
+            "JIRA_EMAIL" | "JIRA_EMAIL_FILE" | "JIRA_API_TOKEN" => Some("x".to_string()),
+            _ => None,
+        };
+        let Err(errors) = load(Path::new("/nonexistent/pitcrew.toml"), text, &env) else {
+            panic!("accepted");
+        };
+        let about_email: Vec<&Problem> = errors
+            .0
+            .iter()
+            .filter(
+                |p| matches!(&p.place, Place::Environment { variable } if variable == "JIRA_EMAIL"),
+            )
+            .collect();
+        assert_eq!(about_email.len(), 1, "{about_email:?}");
+        assert!(
+            about_email[0].message.contains("set only one"),
+            "{about_email:?}"
+        );
+    }
 }
