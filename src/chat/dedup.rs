@@ -16,16 +16,18 @@ impl Dedup {
         Dedup { db }
     }
 
-    /// Records `key`; true the first time it is seen, false ever after.
+    /// Records `key`; true the first time it is seen, false ever after. Durable when it
+    /// returns (committed with the other requests arriving meanwhile: group commit), so a
+    /// request acknowledged before a crash is still recognised after it.
     pub async fn first_time(&self, key: &str) -> Result<bool, sqlx::Error> {
-        let done = sqlx::query(
-            "INSERT INTO slack_requests (request_key, received_at) VALUES ($1, $2) \
-             ON CONFLICT (request_key) DO NOTHING",
-        )
-        .bind(key)
-        .bind(crate::db::stored_time(Utc::now()))
-        .execute(self.db.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let inserted = self
+            .db
+            .execute(
+                "INSERT INTO slack_requests (request_key, received_at) VALUES ($1, $2) \
+                 ON CONFLICT (request_key) DO NOTHING",
+                vec![key.into(), crate::db::stored_time(Utc::now()).into()],
+            )
+            .await?;
+        Ok(inserted == 1)
     }
 }

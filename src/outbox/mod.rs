@@ -150,19 +150,21 @@ impl Outbox {
     ) -> Result<(), sqlx::Error> {
         let body = notice.to_body();
         let now = now_text();
-        sqlx::query(
-            "INSERT INTO outbox (created_at, kind, target, marker, body, attempts, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (kind, target, marker) DO NOTHING",
-        )
-        .bind(&now)
-        .bind(kind.as_str())
-        .bind(target)
-        .bind(marker)
-        .bind(&body)
-        .bind(&now)
-        .execute(self.db.pool())
-        .await
-        .map(|_| ())
+        self.db
+            .execute(
+                "INSERT INTO outbox (created_at, kind, target, marker, body, attempts, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6) ON CONFLICT (kind, target, marker) DO NOTHING",
+                vec![
+                    now.clone().into(),
+                    kind.as_str().into(),
+                    target.into(),
+                    marker.into(),
+                    body.into(),
+                    now.into(),
+                ],
+            )
+            .await
+            .map(|_| ())
     }
 
     pub async fn items(&self) -> Result<Vec<Item>, sqlx::Error> {
@@ -184,16 +186,15 @@ impl Outbox {
 
     async fn claim(&self, id: i64) -> Result<bool, sqlx::Error> {
         let now = now_text();
-        let done = sqlx::query(
-            "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND delivered_at IS NULL \
-             AND (claimed_until IS NULL OR claimed_until < $3)",
-        )
-        .bind(later(self.lease))
-        .bind(id)
-        .bind(&now)
-        .execute(self.db.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .db
+            .execute(
+                "UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND delivered_at IS NULL \
+                 AND (claimed_until IS NULL OR claimed_until < $3)",
+                vec![later(self.lease).into(), id.into(), now.into()],
+            )
+            .await?;
+        Ok(done == 1)
     }
 
     async fn settle(
@@ -203,23 +204,24 @@ impl Outbox {
     ) -> Result<(), sqlx::Error> {
         match result {
             Ok(_) => {
-                sqlx::query(
-                    "UPDATE outbox SET delivered_at = $1, claimed_until = NULL, attempts = attempts + 1, last_error = NULL WHERE id = $2",
-                )
-                .bind(now_text())
-                .bind(item.id)
-                .execute(self.db.pool())
-                .await?;
+                self.db
+                    .execute(
+                        "UPDATE outbox SET delivered_at = $1, claimed_until = NULL, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+                        vec![now_text().into(), item.id.into()],
+                    )
+                    .await?;
             }
             Err(e) => {
-                sqlx::query(
-                    "UPDATE outbox SET claimed_until = NULL, attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3",
-                )
-                .bind(e.to_string())
-                .bind(later(backoff(item.attempts + 1)))
-                .bind(item.id)
-                .execute(self.db.pool())
-                .await?;
+                self.db
+                    .execute(
+                        "UPDATE outbox SET claimed_until = NULL, attempts = attempts + 1, last_error = $1, next_attempt_at = $2 WHERE id = $3",
+                        vec![
+                            e.to_string().into(),
+                            later(backoff(item.attempts + 1)).into(),
+                            item.id.into(),
+                        ],
+                    )
+                    .await?;
             }
         }
         Ok(())

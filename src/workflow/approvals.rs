@@ -76,23 +76,25 @@ impl Approvals {
         let now = Utc::now();
         let expires =
             now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
-        sqlx::query(
-            "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10, $11)",
-        )
-        .bind(&id)
-        .bind(text(now))
-        .bind(text(expires))
-        .bind(requester)
-        .bind(channel)
-        .bind(command_text)
-        .bind(env)
-        .bind(params_hash)
-        .bind(needed)
-        .bind(correlation)
-        .bind(team)
-        .execute(self.db.pool())
-        .await?;
+        self.db
+            .execute(
+                "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10, $11)",
+                vec![
+                    id.clone().into(),
+                    text(now).into(),
+                    text(expires).into(),
+                    requester.into(),
+                    channel.into(),
+                    command_text.into(),
+                    env.into(),
+                    params_hash.into(),
+                    needed.into(),
+                    correlation.into(),
+                    team.into(),
+                ],
+            )
+            .await?;
         Ok(id)
     }
 
@@ -138,15 +140,14 @@ impl Approvals {
         let before = a.approvers.join(",");
         let mut after = a.approvers.clone();
         after.push(user.to_string());
-        let done = sqlx::query(
-            "UPDATE approvals SET approvers = $1 WHERE id = $2 AND approvers = $3 AND state = 'pending'",
-        )
-        .bind(after.join(","))
-        .bind(&a.id)
-        .bind(before)
-        .execute(self.db.pool())
-        .await?;
-        if done.rows_affected() == 1 {
+        let done = self
+            .db
+            .execute(
+                "UPDATE approvals SET approvers = $1 WHERE id = $2 AND approvers = $3 AND state = 'pending'",
+                vec![after.join(",").into(), a.id.clone().into(), before.into()],
+            )
+            .await?;
+        if done == 1 {
             self.get(&a.id).await
         } else {
             Ok(None)
@@ -156,12 +157,13 @@ impl Approvals {
     /// Moves a pending approval to `state` (`used` or `cancelled`); true for the one caller
     /// that made the move.
     pub async fn close(&self, id: &str, state: &str) -> Result<bool, sqlx::Error> {
-        let done =
-            sqlx::query("UPDATE approvals SET state = $1 WHERE id = $2 AND state = 'pending'")
-                .bind(state)
-                .bind(id)
-                .execute(self.db.pool())
-                .await?;
-        Ok(done.rows_affected() == 1)
+        let done = self
+            .db
+            .execute(
+                "UPDATE approvals SET state = $1 WHERE id = $2 AND state = 'pending'",
+                vec![state.into(), id.into()],
+            )
+            .await?;
+        Ok(done == 1)
     }
 }

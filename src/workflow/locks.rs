@@ -134,23 +134,25 @@ impl Locks {
         // still holds in the table (its release may not have run yet): the in-process set
         // above already keeps two of its own actions apart.
         let token = uuid::Uuid::now_v7().to_string();
-        let taken = sqlx::query(
-            "INSERT INTO workload_locks (lock_key, holder, token, correlation, acquired_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (lock_key) DO UPDATE SET holder = excluded.holder, token = excluded.token, \
-               correlation = excluded.correlation, acquired_at = excluded.acquired_at, \
-               expires_at = excluded.expires_at \
-             WHERE workload_locks.expires_at < $5 OR workload_locks.holder = $2",
-        )
-        .bind(key)
-        .bind(self.holder.as_ref())
-        .bind(&token)
-        .bind(correlation)
-        .bind(stamp(now))
-        .bind(stamp(expires))
-        .execute(db.pool())
-        .await?;
-        if taken.rows_affected() != 1 {
+        let taken = db
+            .execute(
+                "INSERT INTO workload_locks (lock_key, holder, token, correlation, acquired_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (lock_key) DO UPDATE SET holder = excluded.holder, token = excluded.token, \
+                   correlation = excluded.correlation, acquired_at = excluded.acquired_at, \
+                   expires_at = excluded.expires_at \
+                 WHERE workload_locks.expires_at < $5 OR workload_locks.holder = $2",
+                vec![
+                    key.into(),
+                    self.holder.to_string().into(),
+                    token.clone().into(),
+                    correlation.into(),
+                    stamp(now).into(),
+                    stamp(expires).into(),
+                ],
+            )
+            .await?;
+        if taken != 1 {
             let row: Option<(String, String)> = sqlx::query_as(
                 "SELECT acquired_at, holder FROM workload_locks WHERE lock_key = $1",
             )
@@ -189,16 +191,18 @@ async fn renew_lease(
         tokio::time::sleep(every).await;
         let sent = tokio::time::Instant::now();
         let expires = Utc::now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
-        let renewed = sqlx::query(
-            "UPDATE workload_locks SET expires_at = $1 WHERE lock_key = $2 AND token = $3",
-        )
-        .bind(stamp(expires))
-        .bind(&key)
-        .bind(&token)
-        .execute(db.pool())
-        .await;
+        let renewed = db
+            .execute(
+                "UPDATE workload_locks SET expires_at = $1 WHERE lock_key = $2 AND token = $3",
+                vec![
+                    stamp(expires).into(),
+                    key.clone().into(),
+                    token.clone().into(),
+                ],
+            )
+            .await;
         match renewed {
-            Ok(r) if r.rows_affected() == 1 => {
+            Ok(1) => {
                 *held_until.lock().unwrap_or_else(|p| p.into_inner()) = sent + LEASE;
             }
             Ok(_) => {
@@ -223,12 +227,12 @@ impl Drop for LockGuard {
             // (never in pitcrew), the lease simply expires.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 let release = rt.spawn(async move {
-                    let released =
-                        sqlx::query("DELETE FROM workload_locks WHERE lock_key = $1 AND token = $2")
-                            .bind(&key)
-                            .bind(&token)
-                            .execute(db.pool())
-                            .await;
+                    let released = db
+                        .execute(
+                            "DELETE FROM workload_locks WHERE lock_key = $1 AND token = $2",
+                            vec![key.clone().into(), token.into()],
+                        )
+                        .await;
                     if let Err(e) = released {
                         tracing::warn!(%key, error = %e, "cannot release the workload lock; it expires by itself");
                     }

@@ -320,3 +320,63 @@ async fn housekeeping_prunes_only_what_is_past_keeping() {
         t.cleanup().await;
     }
 }
+
+/// Group commit: concurrent writes share transactions, every caller gets its own result after
+/// the commit, and a write that fails inside a batch fails alone (on PostgreSQL a failed
+/// statement would otherwise abort the whole transaction and every write in it).
+#[tokio::test]
+async fn group_commit_gives_each_write_its_own_result_on_every_backend() {
+    for t in TestDb::all().await {
+        let label = t.label();
+        let db = t.db().clone();
+        db.migrate().await.expect("migrate");
+        let insert = |key: String| {
+            let db = db.clone();
+            async move {
+                db.write(move |conn| {
+                    let key = key.clone();
+                    Box::pin(async move {
+                        let table = if key.starts_with("bad") {
+                            "no_such_table"
+                        } else {
+                            "slack_requests"
+                        };
+                        sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "INSERT INTO {table} (request_key, received_at) VALUES ($1, 'x')"
+                        )))
+                        .bind(key)
+                        .execute(conn)
+                        .await
+                        .map(|r| r.rows_affected())
+                    })
+                })
+                .await
+            }
+        };
+        let keys: Vec<String> = (0..64)
+            .map(|i| {
+                if i % 16 == 5 {
+                    format!("bad-{i}")
+                } else {
+                    format!("group-{i}")
+                }
+            })
+            .collect();
+        let results = futures::future::join_all(keys.iter().cloned().map(insert)).await;
+        for (key, result) in keys.iter().zip(&results) {
+            match (key.starts_with("bad"), result) {
+                (false, Ok(1)) => {}
+                (true, Err(e)) => assert!(e.to_string().contains("no_such_table"), "{label}: {e}"),
+                other => panic!("{label}: {key}: {other:?}"),
+            }
+        }
+        let stored: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM slack_requests WHERE request_key LIKE 'group-%'",
+        )
+        .fetch_one(db.pool())
+        .await
+        .expect("count");
+        assert_eq!(stored, 60, "{label}: every good write is durable, once");
+        t.cleanup().await;
+    }
+}

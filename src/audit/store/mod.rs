@@ -25,29 +25,14 @@ const COLUMNS: &str = "id, at, correlation, phase, actor_id, actor_name, team, c
 /// The key of the PostgreSQL advisory lock that serialises appends across processes.
 const APPEND_LOCK: i64 = 0x7069_7463_7277; // "pitcrw"
 
-/// An event waiting to be written, and where its result goes.
-type Pending = (
-    NewEvent,
-    tokio::sync::oneshot::Sender<std::result::Result<Record, String>>,
-);
-
 #[derive(Clone)]
 pub struct AuditStore {
     db: Database,
-    /// One writer at a time in this process; PostgreSQL's advisory lock covers other processes.
-    append: Arc<tokio::sync::Mutex<()>>,
-    /// Events queued by concurrent callers; whoever holds the writer lock writes them all in
-    /// one transaction (group commit), so N concurrent appends cost one commit, not N.
-    queue: Arc<std::sync::Mutex<Vec<Pending>>>,
 }
 
 impl AuditStore {
     pub fn new(db: Database) -> AuditStore {
-        AuditStore {
-            db,
-            append: Arc::default(),
-            queue: Arc::default(),
-        }
+        AuditStore { db }
     }
 
     pub fn database(&self) -> &Database {
@@ -56,138 +41,26 @@ impl AuditStore {
 
     /// Appends one event at the end of the chain and returns it as stored. When this returns
     /// `Ok`, the event is durable (committed; SQLite with `synchronous = FULL`). Concurrent
-    /// callers are written together in one transaction (group commit).
+    /// appends, and the other hot writes of the moment, share one transaction (the database's
+    /// group commit), so N concurrent appends cost one commit, not N.
     pub async fn append(&self, event: NewEvent) -> Result<Record> {
-        let (tx, mut rx) = tokio::sync::oneshot::channel();
-        self.queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((event, tx));
-        let writer = self.append.lock().await;
-        // A previous writer may have taken our event along with its own.
-        if let Ok(result) = rx.try_recv() {
-            return result.map_err(Error::AuditWrite);
-        }
-        let batch = std::mem::take(&mut *self.queue.lock().unwrap_or_else(|p| p.into_inner()));
-        let (events, replies): (Vec<NewEvent>, Vec<_>) = batch.into_iter().unzip();
-        match self.write(events).await {
-            Ok(records) => {
-                for (record, reply) in records.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(record));
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for reply in replies {
-                    let _ = reply.send(Err(message.clone()));
-                }
-            }
-        }
-        drop(writer);
-        match rx.await {
-            Ok(result) => result.map_err(Error::AuditWrite),
-            Err(_) => Err(Error::AuditWrite(
-                "the audit writer stopped before answering".into(),
-            )),
-        }
+        self.append_many(vec![event])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::AuditWrite("the event was not written".into()))
     }
 
-    /// Appends many events in one transaction (imports, benchmarks). Callers must not run it
-    /// concurrently with [`AuditStore::append`] on the same store.
+    /// Appends `events`, in order, at the end of the chain, in one transaction.
     pub async fn append_many(&self, events: Vec<NewEvent>) -> Result<Vec<Record>> {
-        let _writer = self.append.lock().await;
-        self.write(events).await
-    }
-
-    /// Writes `events` at the end of the chain in one transaction.
-    async fn write(&self, events: Vec<NewEvent>) -> Result<Vec<Record>> {
-        let err = |e| self.db.error(e);
-        let mut tx = self.db.pool().begin().await.map_err(err)?;
-        let written = self.write_in(&mut tx, events).await?;
-        tx.commit().await.map_err(err)?;
-        Ok(written)
-    }
-
-    /// Appends `events` at the end of the chain inside `tx` (which the caller commits).
-    async fn write_in(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        events: Vec<NewEvent>,
-    ) -> Result<Vec<Record>> {
-        let err = |e| self.db.error(e);
-        if self.db.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(APPEND_LOCK)
-                .execute(&mut **tx)
-                .await
-                .map_err(err)?;
-        }
-        let last = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
+        let backend = self.db.backend();
+        let events = Arc::new(events);
+        self.db
+            .write(move |conn| {
+                let events = events.clone();
+                Box::pin(async move { write_in(conn, backend, &events).await })
+            })
             .await
-            .map_err(err)?;
-        let (mut prev_id, mut prev_hash) = match last {
-            Some(row) => (
-                row.try_get::<i64, _>(0).map_err(err)?,
-                row.try_get::<String, _>(1).map_err(err)?,
-            ),
-            None => (0, GENESIS.to_string()),
-        };
-        let sql = format!(
-            "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
-        );
-        let mut written = Vec::with_capacity(events.len());
-        for event in events {
-            let mut record = Record {
-                id: prev_id + 1,
-                at: crate::db::stored_time(Utc::now()),
-                correlation: event.correlation,
-                phase: event.phase,
-                actor_id: event.actor_id,
-                actor_name: event.actor_name,
-                team: event.team,
-                channel: event.channel,
-                command_text: event.command_text,
-                action: event.action,
-                env: event.env,
-                cluster: event.cluster,
-                namespace: event.namespace,
-                kind: event.kind,
-                name: event.name,
-                reason: event.reason,
-                detail: event.detail.to_string(),
-                prev_hash,
-                hash: String::new(),
-            };
-            record.hash = hash(&record);
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(record.id)
-                .bind(&record.at)
-                .bind(&record.correlation)
-                .bind(&record.phase)
-                .bind(&record.actor_id)
-                .bind(&record.actor_name)
-                .bind(&record.team)
-                .bind(&record.channel)
-                .bind(&record.command_text)
-                .bind(&record.action)
-                .bind(&record.env)
-                .bind(&record.cluster)
-                .bind(&record.namespace)
-                .bind(&record.kind)
-                .bind(&record.name)
-                .bind(&record.reason)
-                .bind(&record.detail)
-                .bind(&record.prev_hash)
-                .bind(&record.hash)
-                .execute(&mut **tx)
-                .await
-                .map_err(err)?;
-            prev_id = record.id;
-            prev_hash = record.hash.clone();
-            written.push(record);
-        }
-        Ok(written)
+            .map_err(|e| Error::AuditWrite(self.db.error(e).to_string()))
     }
 
     /// The newest event written before `before` (RFC 3339, as stored): what an archive up to
@@ -212,50 +85,56 @@ impl AuditStore {
         command_text: &str,
         export: serde_json::Value,
     ) -> Result<Record> {
-        let _writer = self.append.lock().await;
-        let err = |e| self.db.error(e);
-        let mut tx = self.db.pool().begin().await.map_err(err)?;
-        let removed_head: String =
-            sqlx::query_scalar("SELECT hash FROM audit_events WHERE id = $1")
-                .bind(through)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(err)?;
-        let removed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE id <= $1")
-            .bind(through)
-            .fetch_one(&mut *tx)
+        let backend = self.db.backend();
+        let (actor, command_text) = (actor.to_string(), command_text.to_string());
+        // Through the group commit, so it never interleaves with appends of this process.
+        let mut written = self
+            .db
+            .write(move |conn| {
+                let (actor, command_text, export) =
+                    (actor.clone(), command_text.clone(), export.clone());
+                Box::pin(async move {
+                    let removed_head: String =
+                        sqlx::query_scalar("SELECT hash FROM audit_events WHERE id = $1")
+                            .bind(through)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    let removed: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE id <= $1")
+                            .bind(through)
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    let boundary = NewEvent {
+                        correlation: format!("archive-{through}"),
+                        phase: "archived".into(),
+                        actor_id: actor,
+                        command_text,
+                        action: Some("archive".into()),
+                        detail: serde_json::json!({
+                            "removed_through": through,
+                            "removed_count": removed,
+                            "removed_head_hash": removed_head,
+                            "export": export,
+                        }),
+                        ..NewEvent::default()
+                    };
+                    let written = write_in(conn, backend, &[boundary]).await?;
+                    sqlx::query("INSERT INTO audit_archive_permit (through_id) VALUES ($1)")
+                        .bind(through)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("DELETE FROM audit_events WHERE id <= $1")
+                        .bind(through)
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("DELETE FROM audit_archive_permit")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(written)
+                })
+            })
             .await
-            .map_err(err)?;
-        let boundary = NewEvent {
-            correlation: format!("archive-{through}"),
-            phase: "archived".into(),
-            actor_id: actor.into(),
-            command_text: command_text.into(),
-            action: Some("archive".into()),
-            detail: serde_json::json!({
-                "removed_through": through,
-                "removed_count": removed,
-                "removed_head_hash": removed_head,
-                "export": export,
-            }),
-            ..NewEvent::default()
-        };
-        let mut written = self.write_in(&mut tx, vec![boundary]).await?;
-        sqlx::query("INSERT INTO audit_archive_permit (through_id) VALUES ($1)")
-            .bind(through)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        sqlx::query("DELETE FROM audit_events WHERE id <= $1")
-            .bind(through)
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        sqlx::query("DELETE FROM audit_archive_permit")
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        tx.commit().await.map_err(err)?;
+            .map_err(|e| self.db.error(e))?;
         written
             .pop()
             .ok_or_else(|| Error::AuditWrite("the archive boundary was not written".into()))
@@ -284,4 +163,81 @@ fn record_from(row: &AnyRow) -> std::result::Result<Record, sqlx::Error> {
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
     })
+}
+
+/// Appends `events` at the end of the chain on `conn`, inside the caller's transaction. It
+/// reads the chain's end itself, so it may run again after a rolled-back batch.
+async fn write_in(
+    conn: &mut sqlx::AnyConnection,
+    backend: Backend,
+    events: &[NewEvent],
+) -> std::result::Result<Vec<Record>, sqlx::Error> {
+    if backend == Backend::Postgres {
+        // Appends from other processes wait here until this transaction ends.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(APPEND_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let last = sqlx::query("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await?;
+    let (mut prev_id, mut prev_hash) = match last {
+        Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+        None => (0, GENESIS.to_string()),
+    };
+    let sql = format!(
+        "INSERT INTO audit_events ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    );
+    let mut written = Vec::with_capacity(events.len());
+    for event in events.iter().cloned() {
+        let mut record = Record {
+            id: prev_id + 1,
+            at: crate::db::stored_time(Utc::now()),
+            correlation: event.correlation,
+            phase: event.phase,
+            actor_id: event.actor_id,
+            actor_name: event.actor_name,
+            team: event.team,
+            channel: event.channel,
+            command_text: event.command_text,
+            action: event.action,
+            env: event.env,
+            cluster: event.cluster,
+            namespace: event.namespace,
+            kind: event.kind,
+            name: event.name,
+            reason: event.reason,
+            detail: event.detail.to_string(),
+            prev_hash,
+            hash: String::new(),
+        };
+        record.hash = hash(&record);
+        sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(record.id)
+            .bind(&record.at)
+            .bind(&record.correlation)
+            .bind(&record.phase)
+            .bind(&record.actor_id)
+            .bind(&record.actor_name)
+            .bind(&record.team)
+            .bind(&record.channel)
+            .bind(&record.command_text)
+            .bind(&record.action)
+            .bind(&record.env)
+            .bind(&record.cluster)
+            .bind(&record.namespace)
+            .bind(&record.kind)
+            .bind(&record.name)
+            .bind(&record.reason)
+            .bind(&record.detail)
+            .bind(&record.prev_hash)
+            .bind(&record.hash)
+            .execute(&mut *conn)
+            .await?;
+        prev_id = record.id;
+        prev_hash = record.hash.clone();
+        written.push(record);
+    }
+    Ok(written)
 }

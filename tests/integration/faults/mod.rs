@@ -351,4 +351,5 @@ async fn a_replica_killed_mid_rollout_is_closed_as_interrupted_by_the_other() {
     pg.cleanup().await;
 }
 
+mod acks;
 mod outside;

@@ -2,8 +2,11 @@
 //! `DATABASE_URL` says so. One pool type ([`sqlx::AnyPool`]) and one set of queries for both;
 //! only migrations differ (`migrations/sqlite`, `migrations/postgres`) because DDL does.
 
+mod group_commit;
+
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
@@ -11,6 +14,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use crate::config::DatabaseConfig;
+pub use group_commit::GroupCommit;
 
 /// How every timestamp pitcrew stores is written: RFC 3339 in UTC with milliseconds
 /// (`2026-12-04T17:00:00.000Z`). One format, so stored times compare as text on both back-ends
@@ -22,6 +26,38 @@ use crate::{Error, Result};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// A value bound to a statement run through [`Database::execute`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::Text(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Text(s)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -47,6 +83,8 @@ pub struct Database {
     location: String,
     /// The SQLite file, for the few reads that go through the native driver.
     sqlite_path: Option<std::path::PathBuf>,
+    /// Every durable write on the hot path goes through it (see `group_commit.rs`).
+    commit: Arc<GroupCommit>,
 }
 
 impl Database {
@@ -94,6 +132,7 @@ impl Database {
             backend: Backend::Sqlite,
             location,
             sqlite_path: Some(path.to_path_buf()),
+            commit: Arc::default(),
         })
     }
 
@@ -121,6 +160,7 @@ impl Database {
             backend: Backend::Postgres,
             location,
             sqlite_path: None,
+            commit: Arc::default(),
         })
     }
 
@@ -168,6 +208,43 @@ impl Database {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// One statement, durably, through the group commit; returns the rows it affected. The
+    /// common case of [`Database::write`].
+    pub async fn execute(
+        &self,
+        sql: &'static str,
+        values: Vec<Value>,
+    ) -> std::result::Result<u64, sqlx::Error> {
+        self.write(move |conn| {
+            let mut query = sqlx::query(sql);
+            for value in values.iter().cloned() {
+                query = match value {
+                    Value::Text(t) => query.bind(t),
+                    Value::Int(i) => query.bind(i),
+                    Value::Null => query.bind(None::<String>),
+                };
+            }
+            Box::pin(async move { Ok(query.execute(conn).await?.rows_affected()) })
+        })
+        .await
+    }
+
+    /// Runs `write` durably, in a transaction shared with the writes of other callers made
+    /// at the same time (group commit; see `group_commit.rs`). `Ok` means committed.
+    pub async fn write<T, F>(&self, write: F) -> std::result::Result<T, sqlx::Error>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(
+                &'c mut sqlx::AnyConnection,
+            )
+                -> futures::future::BoxFuture<'c, std::result::Result<T, sqlx::Error>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.commit.write(&self.pool, write).await
     }
 
     pub fn backend(&self) -> Backend {
