@@ -135,7 +135,8 @@ fn listening(name: &'static str, mut child: Child, path: &str) -> Server {
     }
 }
 
-fn start_pitcrew(dir: &Path, sink: &str) -> Server {
+/// `pitcrew serve` (SQLite in `dir`, or PostgreSQL at `database_url`).
+fn start_pitcrew(dir: &Path, sink: &str, database_url: Option<&str>, name: &'static str) -> Server {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::copy(root.join("policies/model.conf"), dir.join("model.conf")).expect("model");
     std::fs::write(
@@ -157,18 +158,23 @@ fn start_pitcrew(dir: &Path, sink: &str) -> Server {
         ),
     )
     .expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pitcrew"));
+    command
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SLACK_SIGNING_SECRET", SECRET)
-        .env("PITCREW_LOG", "error")
+        .env("PITCREW_LOG", "error");
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    let child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start pitcrew serve");
-    listening("pitcrew", child, "/slack/commands")
+    listening(name, child, "/slack/commands")
 }
 
 fn start_bolt(python: &str) -> Server {
@@ -217,6 +223,31 @@ fn start_bolt_gunicorn(python: &str) -> Server {
         .spawn()
         .expect("start gunicorn (is it in the benchmark's venv?)");
     let name = "slack-bolt, gunicorn 2×8";
+    wait_for_port(name, port);
+    Server {
+        name,
+        child,
+        url: format!("http://127.0.0.1:{port}/slack/commands"),
+    }
+}
+
+/// bolt's AsyncApp with `process_before_response=True` through its Starlette adapter under
+/// uvicorn, one worker per core: slack-bolt's fastest served form.
+fn start_bolt_async(python: &str) -> Server {
+    let port = free_port();
+    let uvicorn = Path::new(python).with_file_name("uvicorn");
+    let child = Command::new(uvicorn)
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .args(["--workers", "2", "--log-level", "warning", "--no-access-log"])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--app-dir")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/slack_bolt"))
+        .arg("async_app:api")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start uvicorn (is it in the benchmark's venv?)");
+    let name = "slack-bolt AsyncApp, uvicorn 2 workers";
     wait_for_port(name, port);
     Server {
         name,
@@ -467,12 +498,29 @@ fn main() {
             rows.push(measure(&bolt, &sink, rate, secs, sat, conc).await);
         }
         {
-            let pitcrew = start_pitcrew(dir.path(), &sink);
+            let bolt = start_bolt_async(&python);
+            rows.push(measure(&bolt, &sink, rate, secs, sat, conc).await);
+        }
+        let bolts = rows.len();
+        let postgres = std::env::var("DATABASE_URL").ok();
+        let pitcrews = [
+            (None, "pitcrew (SQLite)"),
+            (postgres.as_deref(), "pitcrew (PostgreSQL)"),
+        ];
+        for (i, (url, name)) in pitcrews.into_iter().enumerate() {
+            if i == 1 && url.is_none() {
+                println!("no DATABASE_URL: pitcrew on PostgreSQL not measured");
+                continue;
+            }
+            let sub = dir.path().join(format!("pitcrew-{i}"));
+            std::fs::create_dir_all(&sub).expect("dir");
+            replies.store(0, Ordering::Relaxed);
+            let pitcrew = start_pitcrew(&sub, &sink, url, name);
             rows.push(measure(&pitcrew, &sink, rate, secs, sat, conc).await);
             // Give the background work a moment to answer, to report how much of it did.
             tokio::time::sleep(Duration::from_secs(2)).await;
             let done = replies.load(Ordering::Relaxed);
-            println!("pitcrew answered {done} commands at the response_url stand-in");
+            println!("{name} answered {done} commands at the response_url stand-in");
             if let Some(r) = rows.last_mut() {
                 r.rss = pitcrew.peak_rss_mib();
             }
@@ -506,14 +554,20 @@ fn main() {
                 r.rss.map_or("?".into(), |m| format!("{m:.1}")),
             );
         }
-        if let [builtin, gunicorn, pitcrew] = rows.as_slice() {
-            let best = builtin.saturated.max(gunicorn.saturated);
-            println!(
-                "\nthroughput ratio at saturation: pitcrew / best slack-bolt = {:.1}x (vs built-in server {:.1}x, vs gunicorn {:.1}x)",
-                pitcrew.saturated / best,
-                pitcrew.saturated / builtin.saturated,
-                pitcrew.saturated / gunicorn.saturated
-            );
+        let (bolt_rows, pitcrew_rows) = rows.split_at(bolts);
+        let best = bolt_rows
+            .iter()
+            .max_by(|a, b| a.saturated.total_cmp(&b.saturated));
+        if let Some(best) = best {
+            for p in pitcrew_rows {
+                println!(
+                    "throughput ratio at saturation: {} / {} (the fastest slack-bolt) = {:.1}x; the load generator's ceiling is {:.0} acks/s",
+                    p.name,
+                    best.name,
+                    p.saturated / best.saturated,
+                    ceiling.saturated
+                );
+            }
         }
     });
 }
