@@ -27,7 +27,6 @@ async def authorize(enterprise_id, team_id, user_id):
 app = AsyncApp(
     signing_secret=os.environ["SLACK_SIGNING_SECRET"],
     authorize=authorize,
-    token_verification_enabled=False,
     process_before_response=True,
 )
 
