@@ -167,11 +167,17 @@ fn start_pitcrew(dir: &Path, sink: &str, database_url: Option<&str>, name: &'sta
     if let Some(url) = database_url {
         command.env("DATABASE_URL", url);
     }
+    // PITCREW_BENCH_SHOW_LOG=1 shows the server's errors (they are hidden from the table).
+    let stderr = if knob("PITCREW_BENCH_SHOW_LOG", 0) == 1 {
+        Stdio::inherit()
+    } else {
+        Stdio::null()
+    };
     let child = command
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start pitcrew serve");
     listening(name, child, "/slack/commands")
@@ -273,8 +279,13 @@ async fn start_sink(count: Arc<AtomicU64>) -> String {
     url
 }
 
-/// A signed slash command, as Slack sends it; each with its own trigger id.
+/// A signed slash command, as Slack sends it; each with its own trigger id (made of the run's
+/// label, kept to the characters a Slack trigger id holds, and `n`).
 fn signed(sink: &str, n: u64, run: &str) -> (String, String, String) {
+    let run: String = run
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect();
     let body = serde_urlencoded::to_string([
         ("token", "deprecated"),
         ("team_id", TEAM),
