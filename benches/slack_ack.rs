@@ -244,7 +244,13 @@ fn start_bolt_async(python: &str) -> Server {
     let uvicorn = Path::new(python).with_file_name("uvicorn");
     let child = Command::new(uvicorn)
         .env("SLACK_SIGNING_SECRET", SECRET)
-        .args(["--workers", "2", "--log-level", "warning", "--no-access-log"])
+        .args([
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ])
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .arg("--app-dir")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/slack_bolt"))
