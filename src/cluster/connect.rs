@@ -24,10 +24,35 @@ pub struct Unreachable(pub String);
 /// Each cluster's API server version, or why it could not be reached, by cluster name.
 pub type Reachability = BTreeMap<String, Result<String, Unreachable>>;
 
+/// Who a request acts as when pitcrew impersonates the requester: the `Impersonate-User` and
+/// `Impersonate-Group` headers of every request of the action.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Impersonation {
+    pub user: String,
+    pub groups: Vec<String>,
+}
+
+impl std::fmt::Display for Impersonation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.groups.is_empty() {
+            write!(f, "{} (no groups)", self.user)
+        } else {
+            write!(f, "{} (groups {})", self.user, self.groups.join(", "))
+        }
+    }
+}
+
 /// The clients of every configured cluster, by name.
 #[derive(Clone)]
 pub struct Clusters {
     clients: BTreeMap<ClusterName, Client>,
+    /// Each cluster's connection settings, to build the clients that impersonate.
+    configs: BTreeMap<ClusterName, kube::Config>,
+    outside: Option<crate::metrics::Outside>,
+    /// One client per (cluster, identity), built on first use and kept: never one per request.
+    impersonating: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<(ClusterName, Impersonation), Client>>,
+    >,
 }
 
 impl Clusters {
@@ -40,18 +65,68 @@ impl Clusters {
     ) -> Result<Clusters, Error> {
         crate::install_crypto_provider();
         let mut clients = BTreeMap::new();
+        let mut configs = BTreeMap::new();
         for (name, connection) in &config.clusters {
-            clients.insert(
-                name.clone(),
-                client_for(name, connection, outside.cloned()).await?,
-            );
+            let kube_config = kube_config_for(name, connection).await?;
+            let client = client_observed(kube_config.clone(), outside.cloned()).map_err(|e| {
+                Error::Connect {
+                    cluster: name.to_string(),
+                    reason: e.to_string(),
+                }
+            })?;
+            clients.insert(name.clone(), client);
+            configs.insert(name.clone(), kube_config);
         }
-        Ok(Clusters { clients })
+        Ok(Clusters {
+            clients,
+            configs,
+            outside: outside.cloned(),
+            impersonating: Default::default(),
+        })
     }
 
     /// Clusters from clients built elsewhere (benchmarks compare client settings with this).
+    /// They cannot impersonate (no connection settings to build from).
     pub fn from_clients(clients: BTreeMap<ClusterName, Client>) -> Clusters {
-        Clusters { clients }
+        Clusters {
+            clients,
+            configs: BTreeMap::new(),
+            outside: None,
+            impersonating: Default::default(),
+        }
+    }
+
+    /// The client for `cluster`, acting as `who` when given: pitcrew's own identity with
+    /// `Impersonate-User`/`Impersonate-Group` headers, so the cluster's RBAC decides for
+    /// `who`.
+    pub fn client_as(
+        &self,
+        cluster: &ClusterName,
+        who: Option<&Impersonation>,
+    ) -> Result<Client, Error> {
+        let Some(who) = who else {
+            return self.client(cluster).cloned();
+        };
+        let key = (cluster.clone(), who.clone());
+        let mut cache = self.impersonating.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(client) = cache.get(&key) {
+            return Ok(client.clone());
+        }
+        let Some(base) = self.configs.get(cluster) else {
+            return Err(Error::Connect {
+                cluster: cluster.to_string(),
+                reason: "no connection settings to impersonate with".into(),
+            });
+        };
+        let mut config = base.clone();
+        config.auth_info.impersonate = Some(who.user.clone());
+        config.auth_info.impersonate_groups = (!who.groups.is_empty()).then(|| who.groups.clone());
+        let client = client_observed(config, self.outside.clone()).map_err(|e| Error::Connect {
+            cluster: cluster.to_string(),
+            reason: e.to_string(),
+        })?;
+        cache.insert(key, client.clone());
+        Ok(client)
     }
 
     /// Asks every cluster's API server for its version, all at once, each within `timeout`:
@@ -82,11 +157,11 @@ impl Clusters {
     }
 }
 
-async fn client_for(
+/// A cluster's connection settings, with pitcrew's timeouts.
+async fn kube_config_for(
     name: &ClusterName,
     connection: &ClusterConnection,
-    outside: Option<crate::metrics::Outside>,
-) -> Result<Client, Error> {
+) -> Result<kube::Config, Error> {
     let fail = |reason: String| Error::Connect {
         cluster: name.to_string(),
         reason,
@@ -112,7 +187,7 @@ async fn client_for(
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.write_timeout = Some(WRITE_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
-    client_observed(config, outside).map_err(|e| fail(e.to_string()))
+    Ok(config)
 }
 
 /// A kube client like `Client::try_from(config)` builds, but whose TCP connections set

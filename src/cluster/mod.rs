@@ -15,7 +15,7 @@ mod rollback;
 mod status;
 mod workloads;
 
-pub use connect::{Clusters, Reachability, Unreachable, client_with_nodelay};
+pub use connect::{Clusters, Impersonation, Reachability, Unreachable, client_with_nodelay};
 pub use error::Error;
 pub use follow::{Followed, follow, follow_with_watch_timeout};
 pub use history::{Revision, history};

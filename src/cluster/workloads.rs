@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use super::{
-    Change, Clusters, Error, Followed, Mismatch, Reachability, Revision, RolloutState, Side,
-    Snapshot, Workload,
+    Change, Clusters, Error, Followed, Impersonation, Mismatch, Reachability, Revision,
+    RolloutState, Side, Snapshot, Workload,
 };
 use crate::command::Kind;
 use crate::names::ClusterName;
@@ -21,6 +21,8 @@ pub struct Location {
     pub namespace: String,
     pub kind: Kind,
     pub name: String,
+    /// Whom the requests act as (impersonation); `None`: pitcrew's own identity.
+    pub as_user: Option<Impersonation>,
 }
 
 /// A promotion: `name` (of `kinds`) from the source's namespaces into the destination's.
@@ -31,6 +33,8 @@ pub struct Promotion {
     pub kinds: Vec<Kind>,
     pub name: String,
     pub allow_gitops: bool,
+    /// Whom the destination's requests act as; the source is read as pitcrew.
+    pub as_user: Option<Impersonation>,
 }
 
 /// Called with each new rollout state while a rollout is followed.
@@ -98,7 +102,7 @@ impl Workloads for Clusters {
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Change, Error>> {
         Box::pin(async move {
-            let client = self.client(&at.cluster)?;
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
             super::restart(client, &at.namespace, at.kind, &at.name, now, dry_run).await
         })
     }
@@ -110,7 +114,7 @@ impl Workloads for Clusters {
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Change, Error>> {
         Box::pin(async move {
-            let client = self.client(&at.cluster)?;
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
             super::rollback(
                 client,
                 &at.namespace,
@@ -134,7 +138,7 @@ impl Workloads for Clusters {
                 namespaces: p.from.1.clone(),
             };
             let destination = Side {
-                client: self.client(&p.to.0)?,
+                client: &self.client_as(&p.to.0, p.as_user.as_ref())?,
                 namespaces: p.to.1.clone(),
             };
             super::promote(
@@ -157,7 +161,7 @@ impl Workloads for Clusters {
         progress: Progress<'a>,
     ) -> BoxFuture<'a, Result<Followed, Error>> {
         Box::pin(async move {
-            let client = self.client(&at.cluster)?;
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
             super::follow(
                 client,
                 &at.namespace,

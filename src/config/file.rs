@@ -27,6 +27,7 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "rollout",
             "clusters",
             "environments",
+            "identity",
         ],
     ),
     (
@@ -69,6 +70,7 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rollout", &["timeout", "update_interval"]),
+    ("identity", &["group_prefix", "users"]),
     ("clusters.*", &["kubeconfig", "context", "in_cluster"]),
     (
         "environments.*",
@@ -80,6 +82,8 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "channels",
             "allow_gitops",
             "pagerduty_services",
+            "impersonate",
+            "impersonate_groups",
         ],
     ),
 ];
@@ -109,6 +113,25 @@ pub(crate) struct FileConfig {
     pub rollout: RolloutSection,
     pub clusters: BTreeMap<String, ClusterSection>,
     pub environments: BTreeMap<String, EnvironmentSection>,
+    pub identity: IdentitySection,
+}
+
+/// `[identity]`: who a Slack user is in Kubernetes, for environments with `impersonate`.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct IdentitySection {
+    pub group_prefix: String,
+    /// Slack user id → Kubernetes user name.
+    pub users: BTreeMap<String, String>,
+}
+
+impl Default for IdentitySection {
+    fn default() -> Self {
+        Self {
+            group_prefix: "pitcrew:".into(),
+            users: BTreeMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -287,6 +310,8 @@ pub(crate) struct EnvironmentSection {
     pub channels: Vec<String>,
     pub allow_gitops: bool,
     pub pagerduty_services: Vec<String>,
+    pub impersonate: bool,
+    pub impersonate_groups: Vec<String>,
 }
 
 /// Durations are written the way people say them: "3s", "10m", "1h 30m" (humantime).
@@ -344,7 +369,14 @@ mod tests {
             }
         }
         walk(&root, &[], &mut documented);
-        documented.retain(|(parent, _)| !matches!(parent.as_str(), "clusters" | "environments"));
+        // Operator-chosen names under these are data (cluster and environment names, Slack
+        // user ids), not keys.
+        documented.retain(|(parent, _)| {
+            !matches!(
+                parent.as_str(),
+                "clusters" | "environments" | "identity.users"
+            )
+        });
         let known: BTreeSet<(String, String)> = KNOWN_KEYS
             .iter()
             .flat_map(|(p, keys)| keys.iter().map(move |k| (p.to_string(), k.to_string())))

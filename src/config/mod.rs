@@ -42,7 +42,18 @@ pub struct Config {
     pub rollout: RolloutConfig,
     pub clusters: BTreeMap<ClusterName, ClusterConnection>,
     pub environments: BTreeMap<EnvName, Environment>,
+    pub identity: IdentityConfig,
     pub secrets: Secrets,
+}
+
+/// Who a Slack user is in Kubernetes (`[identity]`), for environments with `impersonate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityConfig {
+    /// Put before a pitcrew role's name to make the Kubernetes group (`role:oncall` →
+    /// `pitcrew:oncall`).
+    pub group_prefix: String,
+    /// Slack user → Kubernetes user name. A user not listed maps to nobody.
+    pub users: BTreeMap<crate::names::SlackUserId, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,6 +150,11 @@ pub struct Environment {
     pub allow_gitops: bool,
     /// PagerDuty service ids whose incidents may justify actions here; empty means any.
     pub pagerduty_services: Vec<String>,
+    /// Act as the requester's Kubernetes identity (impersonation), so the cluster's RBAC
+    /// decides too.
+    pub impersonate: bool,
+    /// Kubernetes groups every impersonated request here carries.
+    pub impersonate_groups: Vec<String>,
 }
 
 impl Config {

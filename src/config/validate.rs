@@ -241,6 +241,7 @@ fn typed(
     let can_justify = file.pagerduty.is_some() || file.jira.is_some();
     let clusters = clusters(loc, base, &file, problems);
     let environments = environments(loc, &file, &clusters, can_justify, problems);
+    let identity = identity(loc, &file, &environments, problems);
 
     let pagerduty = file.pagerduty.map(|pd| {
         if secrets.pagerduty_token.is_none() {
@@ -334,7 +335,45 @@ fn typed(
         rollout,
         clusters,
         environments,
+        identity,
         secrets,
+    }
+}
+
+/// `[identity]`: each mapping's Slack id valid and Kubernetes name plausible; an environment
+/// that impersonates with nobody mapped would refuse everyone, which is said now.
+fn identity(
+    loc: &Locator<'_>,
+    file: &FileConfig,
+    environments: &BTreeMap<crate::names::EnvName, super::Environment>,
+    problems: &mut Vec<Problem>,
+) -> super::IdentityConfig {
+    let mut users = BTreeMap::new();
+    for (slack, kube) in &file.identity.users {
+        let key = ["identity", "users", slack.as_str()];
+        let Some(id) = name(loc, &key, slack, crate::names::SlackUserId::parse, problems) else {
+            continue;
+        };
+        if kube.trim().is_empty() || kube.chars().any(char::is_whitespace) {
+            problems.push(loc.problem(
+                &key,
+                format!("`{kube}` is not a Kubernetes user name; write the name your clusters' RBAC bindings use, e.g. \"alice@acme.example\""),
+            ));
+            continue;
+        }
+        users.insert(id, kube.clone());
+    }
+    if users.is_empty()
+        && let Some((env, _)) = environments.iter().find(|(_, e)| e.impersonate)
+    {
+        problems.push(loc.problem(
+            &["environments", env.as_str(), "impersonate"],
+            "impersonate = true, but [identity].users maps nobody, so every change here would be refused; map Slack user ids to Kubernetes user names, e.g. users = { U01ALICE = \"alice@acme.example\" }",
+        ));
+    }
+    super::IdentityConfig {
+        group_prefix: file.identity.group_prefix.clone(),
+        users,
     }
 }
 

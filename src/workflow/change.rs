@@ -15,7 +15,7 @@ use super::*;
 
 impl Run<'_> {
     pub(super) async fn change(&self, a: &dyn ChangeAction) -> Outcome {
-        let scope = match a.scope(self.ctx) {
+        let mut scope = match a.scope(self.ctx) {
             Ok(s) => s,
             Err(o) => return o,
         };
@@ -36,6 +36,29 @@ impl Run<'_> {
             match self.authorize(*action, place, &target) {
                 Ok(d) => decisions.push(d),
                 Err(o) => {
+                    let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
+                    return o;
+                }
+            }
+        }
+        // The cluster's RBAC decides too: the requester's Kubernetes identity, or a refusal
+        // before any request reaches the cluster.
+        if scope.place.environment.impersonate {
+            let policy = self.ctx.policy.current();
+            match identity::identity(
+                &self.ctx.config,
+                &policy,
+                &self.request.actor,
+                scope.place.environment,
+            ) {
+                Ok(who) => scope.as_user = Some(who),
+                Err(why) => {
+                    let o = Outcome::Refused {
+                        message: format!(
+                            "environment `{}` acts as each requester's own Kubernetes identity, and {why}; ask the platform team to map you. Nothing was done",
+                            scope.place.env
+                        ),
+                    };
                     let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
                     return o;
                 }
@@ -89,7 +112,10 @@ impl Run<'_> {
         };
         // The last gate before Kubernetes: no durable `started`, no action.
         if let Err(e) = self
-            .audit(Phase::Started, json!({"dry_run": dry_run}))
+            .audit(
+                Phase::Started,
+                json!({"dry_run": dry_run, "identity": scope.as_user}),
+            )
             .await
         {
             return unavailable_audit(e);
@@ -97,7 +123,7 @@ impl Run<'_> {
         let changes = match a.act(self.ctx, &scope, dry_run).await {
             Ok(c) => c,
             Err(e) => {
-                let (phase, o) = act_failed(e);
+                let (phase, o) = act_failed(e, scope.as_user.as_ref());
                 self.audit_outcome(&lock, phase, json!({"outcome": &o}))
                     .await;
                 return o;
@@ -172,7 +198,7 @@ impl Run<'_> {
         let changes = match a.act(self.ctx, scope, true).await {
             Ok(c) => c,
             Err(e) => {
-                let (phase, o) = act_failed(e);
+                let (phase, o) = act_failed(e, scope.as_user.as_ref());
                 let _ = self.audit(phase, json!({"outcome": &o})).await;
                 return Err(o);
             }
@@ -223,6 +249,7 @@ impl Run<'_> {
             namespace: change.namespace.clone(),
             kind: change.kind,
             name: change.name.clone(),
+            as_user: scope.as_user.clone(),
         };
         let report = self.report;
         let progress = move |state: &RolloutState| {
@@ -250,10 +277,19 @@ fn unchanged_outcome(change: &Change) -> Outcome {
 }
 
 /// Acting failed: a cluster error is recorded `failed`; a mismatch changed nothing and is
-/// recorded `cancelled`.
-fn act_failed(e: ActError) -> (Phase, Outcome) {
-    match e {
-        ActError::Cluster(e) => (Phase::Failed, cluster_outcome(&e)),
-        ActError::Mismatch(message) => (Phase::Cancelled, Outcome::BadInput { message }),
+/// recorded `cancelled`. Under impersonation, a 403 is the requester's own Kubernetes rights
+/// refusing, recorded `denied` and said as such (not pitcrew's account lacking a grant).
+fn act_failed(e: ActError, as_user: Option<&cluster::Impersonation>) -> (Phase, Outcome) {
+    match (e, as_user) {
+        (ActError::Cluster(cluster::Error::Forbidden { doing, message }), Some(who)) => (
+            Phase::Denied,
+            Outcome::Refused {
+                message: format!(
+                    "your Kubernetes identity {who} may not do this ({doing}): {message}. Nothing was changed; the cluster's RBAC must grant it to you (or one of your groups)"
+                ),
+            },
+        ),
+        (ActError::Cluster(e), _) => (Phase::Failed, cluster_outcome(&e)),
+        (ActError::Mismatch(message), _) => (Phase::Cancelled, Outcome::BadInput { message }),
     }
 }

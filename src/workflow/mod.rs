@@ -25,6 +25,7 @@ mod confirmation;
 mod context;
 mod describe;
 pub mod gates;
+pub mod identity;
 mod justification;
 pub mod locks;
 mod plan;

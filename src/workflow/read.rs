@@ -22,6 +22,7 @@ impl Run<'_> {
             namespace: place.namespace.to_string(),
             kind: target.kind,
             name: target.name.to_string(),
+            as_user: None,
         };
         Ok((place, at))
     }

@@ -138,6 +138,7 @@ pub(super) async fn inspect(
         namespace: ns.clone(),
         kind,
         name: name.clone(),
+        as_user: None,
     };
     let (state, snapshot) = ctx.clusters.status(&at).await.map_err(|e| e.to_string())?;
     let images: Vec<String> = snapshot

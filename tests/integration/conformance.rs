@@ -229,6 +229,8 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
         channels: vec![],
         allow_gitops: false,
         pagerduty_services: vec!["PSHOP01".into()],
+        impersonate: false,
+        impersonate_groups: vec![],
     };
     for reference in ["Q1CONFORM", "CHG-42"] {
         let reason = Reason::parse(reference).expect("reference");

@@ -62,6 +62,8 @@ fn env(services: &[&str]) -> (EnvName, Environment) {
             channels: vec![],
             allow_gitops: false,
             pagerduty_services: services.iter().map(|s| s.to_string()).collect(),
+            impersonate: false,
+            impersonate_groups: vec![],
         },
     )
 }

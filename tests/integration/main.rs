@@ -13,6 +13,7 @@ mod deploy;
 mod exec;
 mod faults;
 mod hostile;
+mod impersonation;
 mod justify;
 mod listener;
 mod parse_props;

@@ -172,6 +172,8 @@ pub(super) fn environments(
                     channels,
                     allow_gitops: e.allow_gitops,
                     pagerduty_services: e.pagerduty_services.clone(),
+                    impersonate: e.impersonate,
+                    impersonate_groups: e.impersonate_groups.clone(),
                 },
             );
         }

@@ -34,6 +34,9 @@ pub(super) struct Scope<'c> {
     pub clusters: Vec<ClusterName>,
     /// What the `requested` event records besides the command.
     pub requested: serde_json::Map<String, serde_json::Value>,
+    /// Whom the change's Kubernetes requests act as (environments with `impersonate`), set
+    /// by the gate sequence once the requester is authorized.
+    pub as_user: Option<cluster::Impersonation>,
 }
 
 /// Why acting did not produce changes.
@@ -127,6 +130,7 @@ fn one_workload<'c>(
         place,
         one_namespace: true,
         requested,
+        as_user: None,
     })
 }
 
@@ -137,6 +141,7 @@ fn location(scope: &Scope<'_>, target: &Target) -> cluster::Location {
         namespace: scope.place.namespace.to_string(),
         kind: target.kind,
         name: target.name.to_string(),
+        as_user: scope.as_user.clone(),
     }
 }
 

@@ -86,6 +86,7 @@ impl ChangeAction for PromoteAction<'_> {
             checks,
             clusters: vec![from.cluster.clone(), to.cluster.clone()],
             requested,
+            as_user: None,
         })
     }
 
@@ -111,6 +112,7 @@ impl ChangeAction for PromoteAction<'_> {
                 kinds: self.0.kinds(),
                 name: self.0.target().name.to_string(),
                 allow_gitops: scope.place.environment.allow_gitops,
+                as_user: scope.as_user.clone(),
             };
             match ctx.clusters.promote(&promotion, dry_run).await? {
                 Ok(changes) => Ok(changes),

@@ -158,6 +158,7 @@ impl Workloads for FakeCluster {
                 namespace: p.to.1.first().cloned().unwrap_or_default(),
                 kind: Kind::Deployment,
                 name: p.name.clone(),
+                as_user: None,
             };
             let mut change = self.change(&at, dry_run, None);
             change.annotations_set.clear();

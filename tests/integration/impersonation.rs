@@ -1,0 +1,154 @@
+//! Acting as the requester (`impersonate = true`): every request of an action carries
+//! `Impersonate-User`/`Impersonate-Group`, so the cluster's own RBAC decides too. Against the
+//! real API server (RBAC on): a user allowed by pitcrew's policy everywhere, but by Kubernetes
+//! only in one namespace; a group grant; a user who maps to nobody; impersonation off.
+
+use crate::common::app::TestConfig;
+use crate::common::cluster::{TestCluster, TestNamespace, revision_of};
+
+const POLICY: &str = "\
+p, U01ALICE, *, *, *, *, *, *, allow
+p, U02BOB, *, *, *, *, *, *, allow
+p, U03CAROL, *, *, *, *, *, *, allow
+g, U02BOB, role:oncall
+";
+
+/// A Role with `verbs` on Deployments (and what following a rollout reads) in `ns`, bound to
+/// `subject` (`--user=…` or `--group=…`).
+fn grant(cluster: &TestCluster, ns: &TestNamespace, verbs: &str, subject: &str) {
+    cluster.kubectl(
+        &ns.name,
+        &[
+            "create",
+            "role",
+            "acting",
+            &format!("--verb={verbs}"),
+            "--resource=deployments.apps,replicasets.apps,pods",
+        ],
+    );
+    cluster.kubectl(
+        &ns.name,
+        &["create", "rolebinding", "acting", "--role=acting", subject],
+    );
+}
+
+#[tokio::test]
+async fn actions_run_with_the_requesters_own_kubernetes_rights() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let (patchable, api_a) = cluster.with_deployment("imp-a", "checkout").await;
+    let (readable, api_b) = cluster.with_deployment("imp-b", "checkout").await;
+    let (grouped, api_c) = cluster.with_deployment("imp-c", "checkout").await;
+    grant(
+        &cluster,
+        &patchable,
+        "get,list,watch,patch",
+        "--user=alice@acme.example",
+    );
+    grant(
+        &cluster,
+        &readable,
+        "get,list,watch",
+        "--user=alice@acme.example",
+    );
+    grant(
+        &cluster,
+        &grouped,
+        "get,list,watch,patch",
+        "--group=pitcrew:oncall",
+    );
+
+    let mut config = TestConfig::new(POLICY)
+        .cluster(&cluster.kubeconfig)
+        .set("identity.users", "U01ALICE", "alice@acme.example")
+        .set("identity.users", "U02BOB", "bob@acme.example")
+        .set("rollout", "timeout", "60s");
+    for (env, ns) in [("a", &patchable), ("b", &readable), ("c", &grouped)] {
+        config = config.environment(env, &ns.name).set(
+            &format!("environments.{env}"),
+            "impersonate",
+            true,
+        );
+    }
+    // The same namespace as `b`, without impersonation: pitcrew's own account acts.
+    config = config.environment("plain", &readable.name);
+    let (dir, path) = config.write();
+    let loaded = pitcrew::config::Config::load(&path, &|_| None).expect("config");
+    let ctx = pitcrew::workflow::Context::new(loaded)
+        .await
+        .expect("context");
+    let run = |actor: &str, text: &str| {
+        let request = pitcrew::workflow::Request {
+            confirmed: true,
+            ..pitcrew::workflow::Request::new(
+                pitcrew::names::SlackUserId::parse(actor).expect("id"),
+                pitcrew::command::parse(text).expect("command"),
+            )
+        };
+        let ctx = ctx.clone();
+        async move { pitcrew::workflow::run(&ctx, &request, &|_| {}).await }
+    };
+    let revision = |api: kube::Api<k8s_openapi::api::apps::v1::Deployment>| async move {
+        revision_of(&api.get("checkout").await.expect("get"))
+    };
+
+    // Alice may patch in `a`: done, as her.
+    let o = run("U01ALICE", "restart checkout -e a").await;
+    assert_eq!(o.exit_code(), 0, "{o:?}");
+    // In `b` Kubernetes lets her read, not patch: refused by the cluster, said as her rights.
+    let before = revision(api_b.clone()).await;
+    let o = run("U01ALICE", "restart checkout -e b").await;
+    assert_eq!(o.exit_code(), 3, "{o:?}");
+    assert!(
+        o.message()
+            .starts_with("your Kubernetes identity alice@acme.example (no groups) may not do this")
+            && o.message()
+                .contains("cannot patch resource \"deployments\""),
+        "{o:?}"
+    );
+    assert_eq!(revision(api_b.clone()).await, before, "nothing changed");
+    // Bob's role maps to the group `pitcrew:oncall`, which may patch in `c`.
+    let o = run("U02BOB", "restart checkout -e c").await;
+    assert_eq!(o.exit_code(), 0, "{o:?}");
+    // Carol passes pitcrew's policy but maps to nobody: refused before any request.
+    let before_a = revision(api_a.clone()).await;
+    let o = run("U03CAROL", "restart checkout -e a").await;
+    assert_eq!(o.exit_code(), 3, "{o:?}");
+    assert!(o.message().contains("has no Kubernetes identity"), "{o:?}");
+    assert_eq!(revision(api_a.clone()).await, before_a);
+    // Without impersonation, pitcrew's own account acts, as before.
+    let o = run("U01ALICE", "restart checkout -e plain").await;
+    assert_eq!(o.exit_code(), 0, "{o:?}");
+
+    // The trail: Alice's refusal is `denied` after `started`, which records who acted.
+    let db = pitcrew::db::Database::open_sqlite(&dir.path().join("pitcrew.db"))
+        .await
+        .expect("db");
+    let rows = pitcrew::audit::AuditStore::new(db)
+        .query(&pitcrew::audit::Filter::default())
+        .await
+        .expect("query");
+    let in_b: Vec<&pitcrew::audit::Record> = rows
+        .iter()
+        .filter(|r| r.env.as_deref() == Some("b"))
+        .collect();
+    let phases: Vec<&str> = in_b.iter().map(|r| r.phase.as_str()).collect();
+    assert_eq!(
+        phases,
+        ["requested", "approved", "started", "denied"],
+        "{phases:?}"
+    );
+    assert!(
+        in_b[2].detail.contains("alice@acme.example"),
+        "{}",
+        in_b[2].detail
+    );
+    let carol: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.actor_id == "U03CAROL")
+        .map(|r| r.phase.as_str())
+        .collect();
+    assert_eq!(carol, ["requested", "denied"]);
+    let _ = api_c;
+}
