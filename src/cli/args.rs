@@ -93,6 +93,16 @@ pub enum Command {
     /// Query, show, export, verify and archive the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Whom a Slack user acts as in Kubernetes (environments with `impersonate = true`).
+    Identity {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The Slack user id (U…/W…).
+        user: String,
+        /// Only this environment.
+        #[arg(long = "env", short = 'e')]
+        env: Option<String>,
+    },
     /// Approve a pending action from the terminal.
     Approve {
         #[command(flatten)]

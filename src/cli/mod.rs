@@ -11,6 +11,7 @@ mod args;
 mod audit;
 mod config_check;
 mod exec;
+mod identity;
 mod policy;
 
 use crate::config::{self, Config, DatabaseConfig};
@@ -199,6 +200,10 @@ fn run(command: Command) -> Result<ExitCode> {
             };
             let before = audit_time("--before", &before)?;
             runtime()?.block_on(audit_archive(&config, &before, output, yes))
+        }
+        Command::Identity { config, user, env } => {
+            let config = load(&config.config)?;
+            identity::identity(&config, &user, env.as_deref())
         }
         Command::Approve {
             config,

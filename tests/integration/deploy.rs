@@ -97,6 +97,8 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
         "serviceaccount/pitcrew",
         "clusterrole.rbac.authorization.k8s.io/pitcrew-workloads",
         "rolebinding.rbac.authorization.k8s.io/pitcrew-workloads",
+        "clusterrole.rbac.authorization.k8s.io/pitcrew-impersonate",
+        "clusterrolebinding.rbac.authorization.k8s.io/pitcrew-impersonate",
         "configmap/pitcrew-config",
         "deployment.apps/pitcrew",
         "service/pitcrew",

@@ -152,3 +152,41 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
     assert_eq!(carol, ["requested", "denied"]);
     let _ = api_c;
 }
+
+/// `pitcrew identity` says, environment by environment, whom a user acts as and why.
+#[test]
+fn pitcrew_identity_shows_the_mapping_and_its_reasons() {
+    let (_dir, path) = TestConfig::new("g, U02BOB, role:oncall\n")
+        .offline()
+        .environment("prod", "shop")
+        .set("environments.prod", "impersonate", true)
+        .set("environments.prod", "impersonate_groups", ["pitcrew:prod"])
+        .environment("staging", "shop-staging")
+        .set("identity.users", "U02BOB", "bob@acme.example")
+        .write();
+    let run = |user: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+            .env_clear()
+            .args(["identity", user, "--config"])
+            .arg(&path)
+            .output()
+            .expect("run pitcrew identity");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let bob = run("U02BOB");
+    assert!(bob.contains("U02BOB: pitcrew roles role:oncall"), "{bob}");
+    assert!(
+        bob.contains("prod: acts as bob@acme.example (groups pitcrew:oncall, pitcrew:prod)"),
+        "{bob}"
+    );
+    assert!(
+        bob.contains("staging: pitcrew's own Kubernetes account acts"),
+        "{bob}"
+    );
+    let nobody = run("U09NOBODY");
+    assert!(
+        nobody.contains("prod: refused: U09NOBODY has no Kubernetes identity"),
+        "{nobody}"
+    );
+}
