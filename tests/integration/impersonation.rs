@@ -59,7 +59,15 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
         "--group=pitcrew:oncall",
     );
 
+    let pagerduty = crate::common::fakes::pagerduty(&[crate::common::fakes::incident(
+        "Q1OPEN",
+        "triggered",
+        "P1",
+        None,
+    )])
+    .await;
     let mut config = TestConfig::new(POLICY)
+        .pagerduty(&pagerduty.uri())
         .cluster(&cluster.kubeconfig)
         .set("identity.users", "U01ALICE", "alice@acme.example")
         .set("identity.users", "U02BOB", "bob@acme.example")
@@ -73,8 +81,17 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
     }
     // The same namespace as `b`, without impersonation: pitcrew's own account acts.
     config = config.environment("plain", &readable.name);
+    // And protected: the dry run shown for confirmation runs as the requester too.
+    config = config.protected("guarded", &readable.name, 0).set(
+        "environments.guarded",
+        "impersonate",
+        true,
+    );
     let (dir, path) = config.write();
-    let loaded = pitcrew::config::Config::load(&path, &|_| None).expect("config");
+    let secrets = |name: &str| {
+        (name == "PAGERDUTY_TOKEN").then(|| crate::common::fakes::PD_TOKEN.to_string())
+    };
+    let loaded = pitcrew::config::Config::load(&path, &secrets).expect("config");
     let ctx = pitcrew::workflow::Context::new(loaded)
         .await
         .expect("context");
@@ -117,6 +134,20 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
     assert_eq!(o.exit_code(), 3, "{o:?}");
     assert!(o.message().contains("has no Kubernetes identity"), "{o:?}");
     assert_eq!(revision(api_a.clone()).await, before_a);
+    // Protected: Alice is told before confirming that she could not patch; nothing waits
+    // for a confirmation that could never work.
+    let unconfirmed = pitcrew::workflow::Request::new(
+        pitcrew::names::SlackUserId::parse("U01ALICE").expect("id"),
+        pitcrew::command::parse("restart checkout -e guarded --reason Q1OPEN").expect("command"),
+    );
+    let o = pitcrew::workflow::run(&ctx, &unconfirmed, &|_| {}).await;
+    assert_eq!(o.exit_code(), 3, "{o:?}");
+    assert!(
+        o.message()
+            .starts_with("your Kubernetes identity alice@acme.example"),
+        "{o:?}"
+    );
+    assert_eq!(revision(api_b.clone()).await, before, "nothing changed");
     // Without impersonation, pitcrew's own account acts, as before.
     let o = run("U01ALICE", "restart checkout -e plain").await;
     assert_eq!(o.exit_code(), 0, "{o:?}");
