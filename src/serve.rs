@@ -114,9 +114,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
         &ctx.config,
         &ctx.metrics.outside,
     )?);
-    if let Some(side) = bot.deliverer() {
-        ctx.add_deliverer(side);
-    }
+    bot.attach(&ctx);
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
     let probe = tokio::spawn(probe_slack(bot.clone()));
     let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));

@@ -15,7 +15,19 @@ pub const SCOPES: &[(&str, &str)] = &[
     ("app_mentions:read", "commands typed as @pitcrew mentions"),
 ];
 
-pub fn manifest(mode: Mode, url: Option<&str>) -> crate::Result<Value> {
+/// Scopes only `[identity].from_slack_email` needs: people's e-mails, to act as them in
+/// Kubernetes (`users.info`).
+pub const EMAIL_SCOPES: &[(&str, &str)] = &[
+    (
+        "users:read",
+        "users.info, for mapping people to Kubernetes users",
+    ),
+    ("users:read.email", "the e-mail users.info shows"),
+];
+
+/// `read_email`: the configuration maps people by their Slack e-mail
+/// (`[identity].from_slack_email`), which needs two more scopes.
+pub fn manifest(mode: Mode, url: Option<&str>, read_email: bool) -> crate::Result<Value> {
     let base = match (mode, url) {
         (Mode::Http, Some(u)) => {
             let parsed = reqwest::Url::parse(u)
@@ -70,7 +82,11 @@ pub fn manifest(mode: Mode, url: Option<&str>) -> crate::Result<Value> {
             "slash_commands": [command],
         },
         "oauth_config": {
-            "scopes": {"bot": SCOPES.iter().map(|(s, _)| *s).collect::<Vec<_>>()},
+            "scopes": {"bot": SCOPES
+                .iter()
+                .chain(if read_email { EMAIL_SCOPES } else { &[] })
+                .map(|(s, _)| *s)
+                .collect::<Vec<_>>()},
         },
         "settings": settings,
     }))
@@ -82,7 +98,8 @@ mod tests {
 
     #[test]
     fn http_mode_points_slack_at_the_endpoints_with_the_fewest_scopes() {
-        let m = manifest(Mode::Http, Some("https://pitcrew.example.com/")).expect("manifest");
+        let m =
+            manifest(Mode::Http, Some("https://pitcrew.example.com/"), false).expect("manifest");
         assert_eq!(
             m["features"]["slash_commands"][0]["url"],
             "https://pitcrew.example.com/slack/commands"
@@ -100,13 +117,25 @@ mod tests {
             m["oauth_config"]["scopes"]["bot"],
             json!(["commands", "chat:write", "app_mentions:read"])
         );
-        assert!(manifest(Mode::Http, None).is_err());
-        assert!(manifest(Mode::Http, Some("http://pitcrew.example.com")).is_err());
+        assert!(manifest(Mode::Http, None, false).is_err());
+        assert!(manifest(Mode::Http, Some("http://pitcrew.example.com"), false).is_err());
+        let with_email =
+            manifest(Mode::Http, Some("https://pitcrew.example.com/"), true).expect("manifest");
+        assert_eq!(
+            with_email["oauth_config"]["scopes"]["bot"],
+            json!([
+                "commands",
+                "chat:write",
+                "app_mentions:read",
+                "users:read",
+                "users:read.email"
+            ])
+        );
     }
 
     #[test]
     fn socket_mode_needs_no_public_address() {
-        let m = manifest(Mode::Socket, None).expect("manifest");
+        let m = manifest(Mode::Socket, None, false).expect("manifest");
         assert_eq!(m["settings"]["socket_mode_enabled"], true);
         assert!(m["features"]["slash_commands"][0].get("url").is_none());
         assert!(

@@ -7,6 +7,7 @@
 //! - `interactions.rs`: `POST /slack/interactions`: Confirm, Approve and Cancel buttons;
 //! - `socket.rs`: Socket Mode, the same handling over WebSockets pitcrew opens itself;
 //! - `web.rs`: the Web API client (live messages, announcements, mention replies);
+//! - `directory.rs`: `users.info` as the workflow's directory of e-mails (impersonation);
 //! - `notices.rs`: the outbox's Slack side: announcements worded (and escaped) for a channel;
 //! - `health.rs`: what this replica last saw of Slack, for `/readyz`;
 //! - `client.rs`: `pitcrew chat`, a terminal that plays Slack;
@@ -15,6 +16,7 @@
 pub mod client;
 pub mod commands;
 pub mod dedup;
+pub mod directory;
 pub mod events;
 pub mod health;
 pub mod interactions;
@@ -55,11 +57,12 @@ impl SlackBot {
         Ok(SlackBot { web, health })
     }
 
-    /// The Slack side for the context's outbox deliveries (announcements), when there is a
-    /// client.
-    pub fn deliverer(&self) -> Option<Arc<dyn crate::outbox::Deliver>> {
-        self.web
-            .clone()
-            .map(|w| Arc::new(w) as Arc<dyn crate::outbox::Deliver>)
+    /// Adds this client to the context: the outbox's Slack side (announcements) and the
+    /// directory of e-mails (`[identity].from_slack_email`).
+    pub fn attach(&self, ctx: &crate::workflow::Context) {
+        if let Some(web) = &self.web {
+            ctx.add_deliverer(Arc::new(web.clone()));
+            ctx.set_directory(Arc::new(web.clone()));
+        }
     }
 }

@@ -111,6 +111,18 @@ impl SlackWeb {
         self.seen(started, result)
     }
 
+    /// `users.info`: the user as Slack shows them (profile, deactivation). Recorded like
+    /// every call.
+    pub async fn users_info(
+        &self,
+        request: &SlackApiUsersInfoRequest,
+    ) -> Result<SlackApiUsersInfoResponse, PostError> {
+        let started = std::time::Instant::now();
+        let session = self.client.open_session(&self.token);
+        let result = session.users_info(request).await;
+        self.seen(started, result)
+    }
+
     /// Posts plain text (mrkdwn) to a channel.
     pub async fn post(&self, channel: &str, text: &str) -> Result<(), PostError> {
         self.post_in_thread(channel, None, text).await

@@ -121,8 +121,6 @@ pub(super) fn with_slack(
 ) -> Result<std::sync::Arc<crate::workflow::Context>> {
     let ctx = ctx?;
     let bot = crate::chat::SlackBot::from_config(&ctx.config, &ctx.metrics.outside)?;
-    if let Some(side) = bot.deliverer() {
-        ctx.add_deliverer(side);
-    }
+    bot.attach(&ctx);
     Ok(ctx)
 }

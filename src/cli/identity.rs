@@ -23,6 +23,12 @@ pub(super) fn identity(config: &Config, user: &str, env: Option<&str>) -> Result
             "no environment `{w}` in the configuration"
         )));
     }
+    // With `from_slack_email`, users not in the table are looked up as `serve` would.
+    let bot = crate::chat::SlackBot::from_config(config, &crate::metrics::Metrics::new().outside)?;
+    let directory = bot.web.clone().map(|w| {
+        std::sync::Arc::new(w) as std::sync::Arc<dyn crate::workflow::identity::Directory>
+    });
+    let cache = crate::workflow::identity::EmailCache::default();
     let roles = policy.enforcer.roles_of(user.as_str());
     println!(
         "{user}: pitcrew roles {}",
@@ -40,7 +46,15 @@ pub(super) fn identity(config: &Config, user: &str, env: Option<&str>) -> Result
             println!("{name}: pitcrew's own Kubernetes account acts (impersonate = false)");
             continue;
         }
-        match crate::workflow::identity::identity(config, &policy, &user, environment) {
+        let who = runtime()?.block_on(crate::workflow::identity::identity(
+            config,
+            &policy,
+            directory.as_deref(),
+            &cache,
+            &user,
+            environment,
+        ));
+        match who {
             Ok(who) => println!("{name}: acts as {who}"),
             Err(why) => println!("{name}: refused: {why}"),
         }

@@ -226,7 +226,11 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Manifest { config, url } => {
             let config = load(&config.config)?;
-            let manifest = crate::chat::manifest::manifest(config.server.mode, url.as_deref())?;
+            let manifest = crate::chat::manifest::manifest(
+                config.server.mode,
+                url.as_deref(),
+                config.identity.from_slack_email,
+            )?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&manifest)

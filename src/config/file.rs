@@ -70,7 +70,15 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rollout", &["timeout", "update_interval"]),
-    ("identity", &["group_prefix", "users"]),
+    (
+        "identity",
+        &[
+            "group_prefix",
+            "users",
+            "from_slack_email",
+            "email_cache_for",
+        ],
+    ),
     ("clusters.*", &["kubeconfig", "context", "in_cluster"]),
     (
         "environments.*",
@@ -123,6 +131,9 @@ pub(crate) struct IdentitySection {
     pub group_prefix: String,
     /// Slack user id → Kubernetes user name.
     pub users: BTreeMap<String, String>,
+    pub from_slack_email: bool,
+    #[serde(deserialize_with = "duration")]
+    pub email_cache_for: Duration,
 }
 
 impl Default for IdentitySection {
@@ -130,6 +141,8 @@ impl Default for IdentitySection {
         Self {
             group_prefix: "pitcrew:".into(),
             users: BTreeMap::new(),
+            from_slack_email: false,
+            email_cache_for: Duration::from_secs(600),
         }
     }
 }

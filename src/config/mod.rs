@@ -52,8 +52,14 @@ pub struct IdentityConfig {
     /// Put before a pitcrew role's name to make the Kubernetes group (`role:oncall` →
     /// `pitcrew:oncall`).
     pub group_prefix: String,
-    /// Slack user → Kubernetes user name. A user not listed maps to nobody.
+    /// Slack user → Kubernetes user name. A user not listed maps to nobody, unless
+    /// `from_slack_email`.
     pub users: BTreeMap<crate::names::SlackUserId, String>,
+    /// A user not in `users` is their Slack profile's e-mail (`users.info`, scope
+    /// `users:read.email`); a deactivated user, or one without an e-mail, is nobody.
+    pub from_slack_email: bool,
+    /// How long a looked-up e-mail is reused before asking Slack again.
+    pub email_cache_for: Duration,
 }
 
 #[derive(Debug, Clone)]

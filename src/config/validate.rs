@@ -364,6 +364,7 @@ fn identity(
         users.insert(id, kube.clone());
     }
     if users.is_empty()
+        && !file.identity.from_slack_email
         && let Some((env, _)) = environments.iter().find(|(_, e)| e.impersonate)
     {
         problems.push(loc.problem(
@@ -374,6 +375,8 @@ fn identity(
     super::IdentityConfig {
         group_prefix: file.identity.group_prefix.clone(),
         users,
+        from_slack_email: file.identity.from_slack_email,
+        email_cache_for: file.identity.email_cache_for,
     }
 }
 

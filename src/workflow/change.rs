@@ -45,12 +45,17 @@ impl Run<'_> {
         // before any request reaches the cluster.
         if scope.place.environment.impersonate {
             let policy = self.ctx.policy.current();
+            let directory = self.ctx.directory();
             match identity::identity(
                 &self.ctx.config,
                 &policy,
+                directory.as_deref(),
+                &self.ctx.emails,
                 &self.request.actor,
                 scope.place.environment,
-            ) {
+            )
+            .await
+            {
                 Ok(who) => scope.as_user = Some(who),
                 Err(why) => {
                     let o = Outcome::Refused {

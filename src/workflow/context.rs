@@ -27,6 +27,10 @@ pub struct Context {
     /// The sides the outbox delivers with: PagerDuty/Jira write-back from the start, Slack
     /// announcements once the chat side adds its client ([`Context::add_deliverer`]).
     deliverers: std::sync::Mutex<Vec<Arc<dyn crate::outbox::Deliver>>>,
+    /// Where people's e-mails come from for `[identity].from_slack_email` (the chat side sets
+    /// Slack's `users.info`), and the e-mails already looked up.
+    directory: std::sync::Mutex<Option<Arc<dyn identity::Directory>>>,
+    pub emails: identity::EmailCache,
     /// The database (none in some tests): request de-duplication, confirmations and
     /// approvals, and the write-back outbox live there.
     pub db: Option<crate::db::Database>,
@@ -107,6 +111,8 @@ impl Context {
             policy,
             justifier: parts.justifier,
             deliverers: std::sync::Mutex::new(parts.deliverers),
+            directory: std::sync::Mutex::default(),
+            emails: identity::EmailCache::default(),
             locks: Locks::new(parts.db.clone()),
             db: parts.db,
             audit: parts.audit,
@@ -131,6 +137,19 @@ impl Context {
     /// The write-back outbox, in the database (none without one).
     pub fn outbox(&self) -> Option<crate::outbox::Outbox> {
         self.db.clone().map(crate::outbox::Outbox::new)
+    }
+
+    /// Sets where people's e-mails are looked up (`[identity].from_slack_email`).
+    pub fn set_directory(&self, directory: Arc<dyn identity::Directory>) {
+        *self.directory.lock().unwrap_or_else(|p| p.into_inner()) = Some(directory);
+    }
+
+    /// Where people's e-mails are looked up, if anywhere.
+    pub fn directory(&self) -> Option<Arc<dyn identity::Directory>> {
+        self.directory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Adds a side the outbox delivers with (the chat side adds Slack's Web API client).

@@ -244,9 +244,9 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
 
 /// Stands between pitcrew's Slack client and Prism to work around two quirks of the Slack
 /// description, in the test set-up only (pitcrew's requests are what Slack accepts):
-/// - it declares the token as a required `token` header; real clients (slack-morphism
-///   included) send `Authorization: Bearer T`, which OpenAPI tools ignore by rule. The shim
-///   copies the bearer token into `token`.
+/// - it declares the token as a required `token` header (a `token` query parameter for
+///   `users.info`); real clients (slack-morphism included) send `Authorization: Bearer T`,
+///   which OpenAPI tools ignore by rule. The shim copies the bearer token into `token`.
 /// - its methods' parameters are Swagger 2 `formData`, which Prism accepts only as
 ///   `application/x-www-form-urlencoded` although `consumes` also lists `application/json`
 ///   (what slack-morphism sends, and Slack documents). The shim re-encodes a JSON body as the
@@ -259,11 +259,20 @@ async fn slack_token_shim(prism: String) -> String {
     let forward = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
         let (http, prism) = (http.clone(), prism.clone());
         async move {
-            let target = format!(
+            let mut target = format!(
                 "{}{}",
                 prism.trim_end_matches('/'),
                 uri.path_and_query().map_or("/", |p| p.as_str())
             );
+            if uri.path().ends_with("users.info")
+                && let Some(token) = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+            {
+                let joiner = if target.contains('?') { '&' } else { '?' };
+                target.push_str(&format!("{joiner}token={token}"));
+            }
             let json = headers
                 .get("content-type")
                 .and_then(|v| v.to_str().ok())
@@ -353,6 +362,29 @@ async fn slack_web_api_calls_and_answers_conform_to_the_official_description() {
                            "bot_id": "B01PITCREW", "is_enterprise_install": false}),
     )
     .await;
+    mount(
+        &fake,
+        "GET",
+        "/users.info",
+        200,
+        serde_json::json!({"ok": true, "user": {
+            "id": "U05ERIN", "team_id": "T0PITCREW", "name": "erin", "deleted": false,
+            "real_name": "Erin", "tz": "Europe/Berlin", "tz_label": "CET", "tz_offset": 3600,
+            "profile": {"real_name": "Erin", "display_name": "erin", "email": "erin@acme.example",
+                        "avatar_hash": "ge3b51ca72de", "real_name_normalized": "Erin",
+                        "display_name_normalized": "erin", "status_text": "", "status_emoji": "",
+                        "team": "T0PITCREW", "image_24": "https://a.slack-edge.com/24.png",
+                        "image_32": "https://a.slack-edge.com/32.png",
+                        "image_48": "https://a.slack-edge.com/48.png",
+                        "image_72": "https://a.slack-edge.com/72.png",
+                        "image_192": "https://a.slack-edge.com/192.png",
+                        "image_512": "https://a.slack-edge.com/512.png"},
+            "color": "9f69e7", "is_admin": false, "is_owner": false, "is_primary_owner": false,
+            "is_restricted": false, "is_ultra_restricted": false, "is_bot": false,
+            "is_app_user": false, "updated": 1700000000, "has_2fa": false
+        }}),
+    )
+    .await;
     let uri = fake.uri();
     let prism =
         tokio::task::spawn_blocking(move || prism(&bin, "slack-web-api.openapi-v2.json", &uri))
@@ -417,7 +449,14 @@ async fn slack_web_api_calls_and_answers_conform_to_the_official_description() {
         .post_in_thread("C01INCIDENT", Some(&ts), "status: 2/2 ready")
         .await
         .expect("POST chat.postMessage in a thread conforms");
+    // users.info, for mapping people to Kubernetes users by e-mail (impersonation).
+    use pitcrew::workflow::identity::Directory;
+    let erin = pitcrew::names::SlackUserId::parse("U05ERIN").expect("id");
+    assert_eq!(
+        slack.email(&erin).await.expect("GET users.info conforms"),
+        Some("erin@acme.example".to_string())
+    );
     assert_eq!(health.report(false)["web_api"]["ok"], true);
     let sent = fake.received_requests().await.unwrap_or_default();
-    assert_eq!(sent.len(), 4, "every call went through Prism to the fake");
+    assert_eq!(sent.len(), 5, "every call went through Prism to the fake");
 }

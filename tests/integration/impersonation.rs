@@ -10,6 +10,8 @@ const POLICY: &str = "\
 p, U01ALICE, *, *, *, *, *, *, allow
 p, U02BOB, *, *, *, *, *, *, allow
 p, U03CAROL, *, *, *, *, *, *, allow
+p, U05ERIN, *, *, *, *, *, *, allow
+p, U06GONE, *, *, *, *, *, *, allow
 g, U02BOB, role:oncall
 ";
 
@@ -58,6 +60,38 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
         "get,list,watch,patch",
         "--group=pitcrew:oncall",
     );
+    // Erin is not in the table: her Slack profile's e-mail is her Kubernetes user.
+    cluster.kubectl(
+        &patchable.name,
+        &[
+            "create",
+            "rolebinding",
+            "acting-erin",
+            "--role=acting",
+            "--user=erin@acme.example",
+        ],
+    );
+    let slack = wiremock::MockServer::start().await;
+    for (user, deleted) in [("U05ERIN", false), ("U06GONE", true)] {
+        wiremock::Mock::given(wiremock::matchers::method("GET"))
+            .and(wiremock::matchers::path("/api/users.info"))
+            .and(wiremock::matchers::query_param("user", user))
+            .respond_with(
+                wiremock::ResponseTemplate::new(200).set_body_json(slack_user(user, deleted)),
+            )
+            .mount(&slack)
+            .await;
+    }
+    // Anyone else: Slack's answer for an unknown user.
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .and(wiremock::matchers::path("/api/users.info"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"ok": false, "error": "user_not_found"})),
+        )
+        .with_priority(10)
+        .mount(&slack)
+        .await;
 
     let pagerduty = crate::common::fakes::pagerduty(&[crate::common::fakes::incident(
         "Q1OPEN",
@@ -71,6 +105,8 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
         .cluster(&cluster.kubeconfig)
         .set("identity.users", "U01ALICE", "alice@acme.example")
         .set("identity.users", "U02BOB", "bob@acme.example")
+        .set("identity", "from_slack_email", true)
+        .slack(&slack.uri())
         .set("rollout", "timeout", "60s");
     for (env, ns) in [("a", &patchable), ("b", &readable), ("c", &grouped)] {
         config = config.environment(env, &ns.name).set(
@@ -88,13 +124,18 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
         true,
     );
     let (dir, path) = config.write();
-    let secrets = |name: &str| {
-        (name == "PAGERDUTY_TOKEN").then(|| crate::common::fakes::PD_TOKEN.to_string())
+    let secrets = |name: &str| match name {
+        "PAGERDUTY_TOKEN" => Some(crate::common::fakes::PD_TOKEN.to_string()),
+        "SLACK_BOT_TOKEN" => Some("xoxb-impersonation".to_string()),
+        _ => None,
     };
     let loaded = pitcrew::config::Config::load(&path, &secrets).expect("config");
     let ctx = pitcrew::workflow::Context::new(loaded)
         .await
         .expect("context");
+    pitcrew::chat::SlackBot::from_config(&ctx.config, &ctx.metrics.outside)
+        .expect("slack")
+        .attach(&ctx);
     let run = |actor: &str, text: &str| {
         let request = pitcrew::workflow::Request {
             confirmed: true,
@@ -148,6 +189,14 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
         "{o:?}"
     );
     assert_eq!(revision(api_b.clone()).await, before, "nothing changed");
+    // Erin maps by her Slack e-mail; a deactivated Slack account maps to nobody. (A second
+    // restart of one workload within a second would be refused, as kubectl does: wait.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let o = run("U05ERIN", "restart checkout -e a").await;
+    assert_eq!(o.exit_code(), 0, "{o:?}");
+    let o = run("U06GONE", "restart checkout -e a").await;
+    assert_eq!(o.exit_code(), 3, "{o:?}");
+    assert!(o.message().contains("deactivated"), "{o:?}");
     // Without impersonation, pitcrew's own account acts, as before.
     let o = run("U01ALICE", "restart checkout -e plain").await;
     assert_eq!(o.exit_code(), 0, "{o:?}");
@@ -220,4 +269,18 @@ fn pitcrew_identity_shows_the_mapping_and_its_reasons() {
         nobody.contains("prod: refused: U09NOBODY has no Kubernetes identity"),
         "{nobody}"
     );
+}
+
+/// A `users.info` answer as Slack documents it (the user object, trimmed to what matters).
+fn slack_user(id: &str, deleted: bool) -> serde_json::Value {
+    serde_json::json!({
+        "ok": true,
+        "user": {
+            "id": id, "team_id": "T0PITCREW", "name": id.to_lowercase(), "deleted": deleted,
+            "real_name": "Erin", "tz": "Europe/Berlin", "tz_label": "CET", "tz_offset": 3600,
+            "profile": {"real_name": "Erin", "display_name": "erin",
+                        "email": "erin@acme.example"},
+            "is_admin": false, "is_owner": false, "is_bot": false, "updated": 1700000000
+        }
+    })
 }
