@@ -33,8 +33,10 @@ pub struct Promotion {
     pub kinds: Vec<Kind>,
     pub name: String,
     pub allow_gitops: bool,
-    /// Whom the destination's requests act as; the source is read as pitcrew.
+    /// Whom the destination's requests act as.
     pub as_user: Option<Impersonation>,
+    /// Whom the source's reads act as.
+    pub from_as_user: Option<Impersonation>,
 }
 
 /// Called with each new rollout state while a rollout is followed.
@@ -134,7 +136,7 @@ impl Workloads for Clusters {
     ) -> BoxFuture<'a, Result<Result<Vec<Change>, Mismatch>, Error>> {
         Box::pin(async move {
             let source = Side {
-                client: self.client(&p.from.0)?,
+                client: &self.client_as(&p.from.0, p.from_as_user.as_ref())?,
                 namespaces: p.from.1.clone(),
             };
             let destination = Side {
@@ -180,7 +182,7 @@ impl Workloads for Clusters {
         at: &'a Location,
     ) -> BoxFuture<'a, Result<(RolloutState, Snapshot), Error>> {
         Box::pin(async move {
-            let client = self.client(&at.cluster)?;
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
             let workload = Workload::get(client, at.kind, &at.namespace, &at.name).await?;
             let state = super::rollout_state(&workload);
             let snapshot = super::snapshot(client, &at.namespace, &workload).await?;
@@ -190,7 +192,7 @@ impl Workloads for Clusters {
 
     fn history<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Vec<Revision>, Error>> {
         Box::pin(async move {
-            let client = self.client(&at.cluster)?;
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
             let workload = Workload::get(client, at.kind, &at.namespace, &at.name).await?;
             super::history(client, &at.namespace, &workload).await
         })

@@ -42,31 +42,29 @@ impl Run<'_> {
             }
         }
         // The cluster's RBAC decides too: the requester's Kubernetes identity, or a refusal
-        // before any request reaches the cluster.
-        if scope.place.environment.impersonate {
-            let policy = self.ctx.policy.current();
-            let directory = self.ctx.directory();
-            match identity::identity(
-                &self.ctx.config,
-                &policy,
-                directory.as_deref(),
-                &self.ctx.emails,
-                &self.request.actor,
-                scope.place.environment,
-            )
-            .await
-            {
-                Ok(who) => scope.as_user = Some(who),
-                Err(why) => {
-                    let o = Outcome::Refused {
-                        message: format!(
-                            "environment `{}` acts as each requester's own Kubernetes identity, and {why}; ask the platform team to map you. Nothing was done",
-                            scope.place.env
-                        ),
-                    };
-                    let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
-                    return o;
-                }
+        // before any request reaches the cluster. A promote also reads its source
+        // environment, as the requester where that one impersonates (its places are the ones
+        // checked for `status`).
+        let source = scope
+            .checks
+            .iter()
+            .find(|(action, _)| *action == Action::Status)
+            .map(|(_, place)| place.clone());
+        let identities = async {
+            let source_as = match &source {
+                Some(place) => self.acting_as(place).await?,
+                None => None,
+            };
+            Ok::<_, Outcome>((self.acting_as(&scope.place).await?, source_as))
+        };
+        match identities.await {
+            Ok((dest, source_as)) => {
+                scope.as_user = dest;
+                scope.source_as_user = source_as;
+            }
+            Err(o) => {
+                let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
+                return o;
             }
         }
         let verification = match self

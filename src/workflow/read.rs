@@ -3,8 +3,10 @@
 use super::*;
 
 impl Run<'_> {
-    /// Resolve, authorize and connect for a read-only command.
-    pub(super) fn read_access(
+    /// Resolve, authorize and connect for a read-only command. Where the environment
+    /// impersonates, the reads act as the requester too: pitcrew shows nobody what their own
+    /// Kubernetes rights would not.
+    pub(super) async fn read_access(
         &self,
         action: Action,
         target: &Target,
@@ -22,20 +24,49 @@ impl Run<'_> {
             namespace: place.namespace.to_string(),
             kind: target.kind,
             name: target.name.to_string(),
-            as_user: None,
+            as_user: self.acting_as(&place).await?,
         };
         Ok((place, at))
     }
 
+    /// The requester's Kubernetes identity where `place` impersonates (`None` elsewhere), or
+    /// the refusal when they map to nobody.
+    pub(super) async fn acting_as(
+        &self,
+        place: &Place<'_>,
+    ) -> Result<Option<cluster::Impersonation>, Outcome> {
+        if !place.environment.impersonate {
+            return Ok(None);
+        }
+        let policy = self.ctx.policy.current();
+        let directory = self.ctx.directory();
+        identity::identity(
+            &self.ctx.config,
+            &policy,
+            directory.as_deref(),
+            &self.ctx.emails,
+            &self.request.actor,
+            place.environment,
+        )
+        .await
+        .map(Some)
+        .map_err(|why| Outcome::Refused {
+            message: format!(
+                "environment `{}` acts as each requester's own Kubernetes identity, and {why}; ask the platform team to map you. Nothing was done",
+                place.env
+            ),
+        })
+    }
+
     pub(super) async fn status(&self, target: &Target, scope: &command::Scope) -> Outcome {
-        let (place, at) = match self.read_access(Action::Status, target, scope) {
+        let (place, at) = match self.read_access(Action::Status, target, scope).await {
             Ok(x) => x,
             Err(o) => return o,
         };
         let ns = place.namespace.as_str();
         let (state, snapshot) = match self.ctx.clusters.status(&at).await {
             Ok(s) => s,
-            Err(e) => return cluster_outcome(&e),
+            Err(e) => return read_failed(&e, at.as_user.as_ref()),
         };
         let mut lines = vec![
             format!("{target} in {} ({ns}): {}", place.env, state.message),
@@ -59,14 +90,14 @@ impl Run<'_> {
     }
 
     pub(super) async fn history(&self, target: &Target, scope: &command::Scope) -> Outcome {
-        let (place, at) = match self.read_access(Action::History, target, scope) {
+        let (place, at) = match self.read_access(Action::History, target, scope).await {
             Ok(x) => x,
             Err(o) => return o,
         };
         let ns = place.namespace.as_str();
         let revisions = match self.ctx.clusters.history(&at).await {
             Ok(r) => r,
-            Err(e) => return cluster_outcome(&e),
+            Err(e) => return read_failed(&e, at.as_user.as_ref()),
         };
         let now = Utc::now();
         let mut lines = vec![format!(
@@ -207,5 +238,17 @@ impl Run<'_> {
             )
         };
         Outcome::Done { message }
+    }
+}
+
+/// A read refused under impersonation is the requester's own rights, said as such.
+fn read_failed(e: &cluster::Error, as_user: Option<&cluster::Impersonation>) -> Outcome {
+    match (e, as_user) {
+        (cluster::Error::Forbidden { doing, message }, Some(who)) => Outcome::Refused {
+            message: format!(
+                "your Kubernetes identity {who} may not do this ({doing}): {message}; the cluster's RBAC must grant it to you (or one of your groups)"
+            ),
+        },
+        _ => cluster_outcome(e),
     }
 }

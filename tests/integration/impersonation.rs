@@ -197,6 +197,12 @@ async fn actions_run_with_the_requesters_own_kubernetes_rights() {
     let o = run("U06GONE", "restart checkout -e a").await;
     assert_eq!(o.exit_code(), 3, "{o:?}");
     assert!(o.message().contains("deactivated"), "{o:?}");
+    // Reads act as the requester too: Alice may read `b`; Carol, mapped to nobody, may not.
+    let o = run("U01ALICE", "status checkout -e b").await;
+    assert_eq!(o.exit_code(), 0, "{o:?}");
+    let o = run("U03CAROL", "history checkout -e a").await;
+    assert_eq!(o.exit_code(), 3, "{o:?}");
+    assert!(o.message().contains("has no Kubernetes identity"), "{o:?}");
     // Without impersonation, pitcrew's own account acts, as before.
     let o = run("U01ALICE", "restart checkout -e plain").await;
     assert_eq!(o.exit_code(), 0, "{o:?}");

@@ -37,6 +37,8 @@ pub(super) struct Scope<'c> {
     /// Whom the change's Kubernetes requests act as (environments with `impersonate`), set
     /// by the gate sequence once the requester is authorized.
     pub as_user: Option<cluster::Impersonation>,
+    /// Whom a promote's reads of its source environment act as (when that one impersonates).
+    pub source_as_user: Option<cluster::Impersonation>,
 }
 
 /// Why acting did not produce changes.
@@ -131,6 +133,7 @@ fn one_workload<'c>(
         one_namespace: true,
         requested,
         as_user: None,
+        source_as_user: None,
     })
 }
 

@@ -87,6 +87,7 @@ impl ChangeAction for PromoteAction<'_> {
             clusters: vec![from.cluster.clone(), to.cluster.clone()],
             requested,
             as_user: None,
+            source_as_user: None,
         })
     }
 
@@ -113,6 +114,7 @@ impl ChangeAction for PromoteAction<'_> {
                 name: self.0.target().name.to_string(),
                 allow_gitops: scope.place.environment.allow_gitops,
                 as_user: scope.as_user.clone(),
+                from_as_user: scope.source_as_user.clone(),
             };
             match ctx.clusters.promote(&promotion, dry_run).await? {
                 Ok(changes) => Ok(changes),
