@@ -279,6 +279,15 @@ async fn keep_reconciling(ctx: Arc<Context>) {
         if let Err(e) = reconcile_and_log(&ctx).await {
             tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying");
         }
+        // Requests nobody answered in time are closed in the trail (see `workflow::expiry`).
+        match crate::workflow::close_expired(&ctx).await {
+            Ok(closed) => {
+                for e in closed {
+                    tracing::info!(request = %e.request, command = %e.command_text, "closed an expired request");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot close expired requests; retrying"),
+        }
         // Tables that grow with traffic are kept bounded (see `housekeeping`).
         if let Some(db) = &ctx.db {
             match crate::housekeeping::prune(db).await {

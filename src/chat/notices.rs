@@ -32,6 +32,15 @@ pub fn mrkdwn(notice: &Notice) -> String {
             escape(command),
             escape(found)
         ),
+        Notice::Expired {
+            actor,
+            command,
+            request,
+            correlation,
+        } => format!(
+            ":hourglass: `{}` by <@{actor}> expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation}).",
+            escape(command)
+        ),
         Notice::Outcome { .. } => escape(&notice.plain_text()),
         // Queued as text by pitcrew itself (rows from before notices were typed).
         Notice::Text { text } => text.clone(),

@@ -35,6 +35,13 @@ pub enum Notice {
         found: String,
         correlation: String,
     },
+    /// A request for confirmation or approval that ran out of time; nothing was done.
+    Expired {
+        actor: String,
+        command: String,
+        request: String,
+        correlation: String,
+    },
     /// Text as it is: items stored before notices were typed, and tools that queue text.
     Text { text: String },
 }
@@ -57,7 +64,8 @@ impl Notice {
         match self {
             Notice::Outcome { correlation, .. }
             | Notice::BreakGlass { correlation, .. }
-            | Notice::Interrupted { correlation, .. } => Some(correlation),
+            | Notice::Interrupted { correlation, .. }
+            | Notice::Expired { correlation, .. } => Some(correlation),
             Notice::Text { .. } => None,
         }
     }
@@ -92,6 +100,14 @@ impl Notice {
                 correlation,
             } => format!(
                 "pitcrew lost track of `{command}` by {actor}: the replica following it stopped. Recorded as interrupted; found now: {found}. Check with `status` (audit id {correlation})."
+            ),
+            Notice::Expired {
+                actor,
+                command,
+                request,
+                correlation,
+            } => format!(
+                "`{command}` by {actor} expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation})."
             ),
             Notice::Text { text } => text.clone(),
         }

@@ -98,6 +98,23 @@ impl Approvals {
         Ok(id)
     }
 
+    /// Requests still pending whose time ran out before `now`.
+    pub async fn expired_pending(&self, now: DateTime<Utc>) -> Result<Vec<Approval>, sqlx::Error> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM approvals WHERE state = 'pending' AND expires_at < $1 ORDER BY id",
+        )
+        .bind(text(now))
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(a) = self.get(&id).await? {
+                found.push(a);
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn get(&self, id: &str) -> Result<Option<Approval>, sqlx::Error> {
         let row = sqlx::query(
             "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team FROM approvals WHERE id = $1",

@@ -25,7 +25,7 @@ pub async fn approve(
         };
     }
     if approval.expired(Utc::now()) {
-        let _ = store.close(id, "expired").await;
+        let _ = super::expiry::close_one(ctx, &store, &approval).await;
         return Outcome::Refused {
             message: format!(
                 "request {id} expired at {}; ask for a new one by running the command again",
@@ -147,7 +147,7 @@ pub async fn confirm(
         };
     }
     if a.expired(Utc::now()) {
-        let _ = store.close(id, "expired").await;
+        let _ = super::expiry::close_one(ctx, &store, &a).await;
         return Outcome::Refused {
             message: "this confirmation expired; run the command again".into(),
         };

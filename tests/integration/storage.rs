@@ -380,3 +380,110 @@ async fn group_commit_gives_each_write_its_own_result_on_every_backend() {
         t.cleanup().await;
     }
 }
+
+/// Requests nobody answered in time are closed in the trail: with two replicas sweeping at
+/// once, each expired request is recorded `cancelled` (reason `expired`) exactly once, its
+/// channel is told once, and requests still in time are left alone.
+#[tokio::test]
+async fn expired_requests_are_closed_once_across_replicas_on_every_backend() {
+    use pitcrew::workflow::approvals::Approvals;
+    for t in TestDb::all().await {
+        let label = t.label();
+        let db = t.db().clone();
+        db.migrate().await.expect("migrate");
+        let (_dir, path) =
+            crate::common::app::TestConfig::new("p, U01A, *, *, *, *, *, *, allow\n")
+                .offline()
+                .environment("prod", "shop")
+                .write();
+        let replica = || {
+            let config = pitcrew::config::Config::load(&path, &|_| None).expect("config");
+            pitcrew::workflow::Context::build(
+                config,
+                pitcrew::workflow::Parts {
+                    clusters: std::sync::Arc::new(pitcrew::cluster::Clusters::from_clients(
+                        Default::default(),
+                    )),
+                    audit: Box::new(pitcrew::audit::AuditStore::new(db.clone())),
+                    justifier: std::sync::Arc::new(pitcrew::justify::LiveJustifier::new(
+                        None, None,
+                    )),
+                    deliverers: Vec::new(),
+                    db: Some(db.clone()),
+                },
+                pitcrew::metrics::Metrics::new(),
+            )
+            .expect("context")
+        };
+        let (one, two) = (replica(), replica());
+        let store = Approvals::new(db.clone());
+        let open = |ttl: u64, n: usize| {
+            let store = store.clone();
+            async move {
+                store
+                    .open(
+                        "U01A",
+                        Some("C01INCIDENT"),
+                        &format!("restart deployment/app-{n} -e prod"),
+                        "prod",
+                        "hash",
+                        1,
+                        std::time::Duration::from_secs(ttl),
+                        &format!("corr-{n}"),
+                        Some("T0PITCREW"),
+                    )
+                    .await
+                    .expect("open")
+            }
+        };
+        let expired = [open(0, 1).await, open(0, 2).await];
+        let fresh = open(3600, 3).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (a, b) = tokio::join!(
+            pitcrew::workflow::close_expired(&one),
+            pitcrew::workflow::close_expired(&two)
+        );
+        let (a, b) = (a.expect("sweep"), b.expect("sweep"));
+        assert_eq!(
+            a.len() + b.len(),
+            2,
+            "{label}: each closed once: {a:?} {b:?}"
+        );
+        for id in &expired {
+            let row = store.get(id).await.expect("get").expect("row");
+            assert_eq!(row.state, "expired", "{label}");
+        }
+        assert_eq!(
+            store.get(&fresh).await.expect("get").expect("row").state,
+            "pending",
+            "{label}"
+        );
+        let trail = pitcrew::audit::AuditStore::new(db.clone())
+            .query(&pitcrew::audit::Filter::default())
+            .await
+            .expect("trail");
+        let cancelled: Vec<_> = trail
+            .iter()
+            .filter(|r| r.phase == "cancelled" && r.detail.contains("\"expired\""))
+            .map(|r| r.correlation.clone())
+            .collect();
+        assert_eq!(cancelled.len(), 2, "{label}: {cancelled:?}");
+        assert!(
+            cancelled.contains(&"corr-1".to_string()) && cancelled.contains(&"corr-2".to_string())
+        );
+        let told = pitcrew::outbox::Outbox::new(db.clone())
+            .items()
+            .await
+            .expect("outbox");
+        assert_eq!(
+            told.len(),
+            2,
+            "{label}: the channel is told once per request"
+        );
+        assert!(
+            told.iter()
+                .all(|i| i.target == "C01INCIDENT" && i.body.contains("expired"))
+        );
+        t.cleanup().await;
+    }
+}
