@@ -202,34 +202,8 @@ pub async fn cancel(ctx: &Context, id: &str, user: &SlackUserId, team: Option<&s
         Ok(true) => {
             // Ends the waiting command's story in the trail (its earlier events, under the
             // same correlation id, hold the target and the checks).
-            if let Some(correlation) = &a.correlation {
-                let action = stored_command(&a).ok().and_then(|c| c.change_action());
-                if let Some(action) = action {
-                    ctx.count_phase(action, Phase::Cancelled);
-                }
-                let event = AuditEvent {
-                    correlation: correlation.clone(),
-                    phase: Phase::Cancelled,
-                    actor: user.clone(),
-                    actor_name: None,
-                    team: a.team.clone(),
-                    channel: a
-                        .channel
-                        .as_deref()
-                        .and_then(|c| SlackChannelId::parse(c).ok()),
-                    text: a.command_text.clone(),
-                    action,
-                    env: crate::names::EnvName::parse(&a.env).ok(),
-                    cluster: None,
-                    namespace: None,
-                    target: None,
-                    reason: None,
-                    detail: serde_json::json!({"cancelled_by": user.as_str(), "request": id}),
-                };
-                if let Err(e) = ctx.audit.record(&event).await {
-                    tracing::error!(error = %e, %correlation, "could not record the cancellation in the audit trail");
-                }
-            }
+            let detail = serde_json::json!({"cancelled_by": user.as_str(), "request": id});
+            record_closed(ctx, &a, user.clone(), detail).await;
             Outcome::Done {
                 message: format!("cancelled `{}`; nothing was done", a.command_text),
             }
@@ -324,4 +298,47 @@ pub(super) fn approver_decision(
         target,
     };
     Ok(ctx.authorizer.decide(&request, place.environment))
+}
+
+/// Ends a stored request's command in the trail as `cancelled` (its earlier events, under the
+/// same correlation id, hold the target and the checks), by `actor`, with `detail` saying why.
+/// Returns the correlation id it was recorded under (none for rows from before it existed).
+pub(super) async fn record_closed(
+    ctx: &Context,
+    a: &approvals::Approval,
+    actor: SlackUserId,
+    detail: serde_json::Value,
+) -> Option<String> {
+    let correlation = a.correlation.clone()?;
+    let action = stored_command(a).ok().and_then(|c| c.change_action());
+    let event = AuditEvent {
+        correlation: correlation.clone(),
+        phase: Phase::Cancelled,
+        actor,
+        actor_name: None,
+        team: a.team.clone(),
+        channel: a
+            .channel
+            .as_deref()
+            .and_then(|c| SlackChannelId::parse(c).ok()),
+        text: a.command_text.clone(),
+        action,
+        env: crate::names::EnvName::parse(&a.env).ok(),
+        cluster: None,
+        namespace: None,
+        target: None,
+        reason: None,
+        detail,
+    };
+    match ctx.audit.record(&event).await {
+        Ok(()) => {
+            if let Some(action) = action {
+                ctx.count_phase(action, Phase::Cancelled);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, %correlation, request = %a.id, "could not record the request's end in the audit trail");
+        }
+    }
+    Some(correlation)
 }

@@ -45,38 +45,15 @@ pub(super) async fn close_one(
     if !store.close(&a.id, "expired").await? {
         return Ok(false);
     }
-    let action = command::parse(&a.command_text)
-        .ok()
-        .and_then(|c| c.change_action());
-    if let (Some(correlation), Ok(actor)) = (&a.correlation, SlackUserId::parse(&a.requester)) {
-        let event = AuditEvent {
-            correlation: correlation.clone(),
-            phase: Phase::Cancelled,
-            actor,
-            actor_name: None,
-            team: a.team.clone(),
-            channel: a
-                .channel
-                .as_deref()
-                .and_then(|c| SlackChannelId::parse(c).ok()),
-            text: a.command_text.clone(),
-            action,
-            env: crate::names::EnvName::parse(&a.env).ok(),
-            cluster: None,
-            namespace: None,
-            target: None,
-            reason: None,
-            detail: serde_json::json!({
-                "reason": "expired", "request": a.id, "expires_at": a.expires_at,
-                "closed_by": "pitcrew"
-            }),
-        };
-        if let Err(e) = ctx.audit.record(&event).await {
-            tracing::error!(error = %e, request = %a.id, "could not record an expired request in the audit trail");
-        } else if let Some(action) = action {
-            ctx.count_phase(action, Phase::Cancelled);
+    // Recorded as the requester's command ending; `closed_by` says pitcrew closed it.
+    if let Ok(actor) = SlackUserId::parse(&a.requester) {
+        let detail = serde_json::json!({
+            "reason": "expired", "request": a.id, "expires_at": a.expires_at,
+            "closed_by": "pitcrew"
+        });
+        if let Some(correlation) = super::buttons::record_closed(ctx, a, actor, detail).await {
+            tell_channel(ctx, a, &correlation).await;
         }
-        tell_channel(ctx, a, correlation).await;
     }
     Ok(true)
 }
