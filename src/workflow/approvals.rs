@@ -100,48 +100,23 @@ impl Approvals {
 
     /// Requests still pending whose time ran out before `now`.
     pub async fn expired_pending(&self, now: DateTime<Utc>) -> Result<Vec<Approval>, sqlx::Error> {
-        let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM approvals WHERE state = 'pending' AND expires_at < $1 ORDER BY id",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM approvals WHERE state = 'pending' AND expires_at < $1 ORDER BY id"
+        )))
         .bind(text(now))
         .fetch_all(self.db.pool())
         .await?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(a) = self.get(&id).await? {
-                found.push(a);
-            }
-        }
-        Ok(found)
+        rows.iter().map(approval_from).collect()
     }
 
     pub async fn get(&self, id: &str) -> Result<Option<Approval>, sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team FROM approvals WHERE id = $1",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM approvals WHERE id = $1"
+        )))
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some(r) = row else { return Ok(None) };
-        let approvers: String = r.try_get("approvers")?;
-        Ok(Some(Approval {
-            id: r.try_get("id")?,
-            expires_at: r.try_get("expires_at")?,
-            requester: r.try_get("requester")?,
-            channel: r.try_get("channel")?,
-            command_text: r.try_get("command_text")?,
-            env: r.try_get("env")?,
-            params_hash: r.try_get("params_hash")?,
-            needed: r.try_get("needed")?,
-            approvers: approvers
-                .split(',')
-                .filter(|a| !a.is_empty())
-                .map(str::to_string)
-                .collect(),
-            state: r.try_get("state")?,
-            correlation: r.try_get("correlation")?,
-            team: r.try_get("team")?,
-        }))
+        row.as_ref().map(approval_from).transpose()
     }
 
     /// Adds an approver (compare-and-set on the list, so two simultaneous clicks both count
@@ -183,4 +158,29 @@ impl Approvals {
             .await?;
         Ok(done == 1)
     }
+}
+
+/// The columns `approval_from` reads.
+const COLUMNS: &str = "id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team";
+
+fn approval_from(r: &sqlx::any::AnyRow) -> Result<Approval, sqlx::Error> {
+    let approvers: String = r.try_get("approvers")?;
+    Ok(Approval {
+        id: r.try_get("id")?,
+        expires_at: r.try_get("expires_at")?,
+        requester: r.try_get("requester")?,
+        channel: r.try_get("channel")?,
+        command_text: r.try_get("command_text")?,
+        env: r.try_get("env")?,
+        params_hash: r.try_get("params_hash")?,
+        needed: r.try_get("needed")?,
+        approvers: approvers
+            .split(',')
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect(),
+        state: r.try_get("state")?,
+        correlation: r.try_get("correlation")?,
+        team: r.try_get("team")?,
+    })
 }

@@ -45,11 +45,7 @@ impl Run<'_> {
         // before any request reaches the cluster. A promote also reads its source
         // environment, as the requester where that one impersonates (its places are the ones
         // checked for `status`).
-        let source = scope
-            .checks
-            .iter()
-            .find(|(action, _)| *action == Action::Status)
-            .map(|(_, place)| place.clone());
+        let source = scope.source().cloned();
         let identities = async {
             let source_as = match &source {
                 Some(place) => self.acting_as(place).await?,
@@ -279,20 +275,19 @@ fn unchanged_outcome(change: &Change) -> Outcome {
     }
 }
 
-/// Acting failed: a cluster error is recorded `failed`; a mismatch changed nothing and is
-/// recorded `cancelled`. Under impersonation, a 403 is the requester's own Kubernetes rights
-/// refusing, recorded `denied` and said as such (not pitcrew's account lacking a grant).
+/// Acting failed: a cluster error is recorded `failed`, or `denied` when it is the requester's
+/// own Kubernetes rights refusing (impersonation); a mismatch changed nothing and is recorded
+/// `cancelled`.
 fn act_failed(e: ActError, as_user: Option<&cluster::Impersonation>) -> (Phase, Outcome) {
-    match (e, as_user) {
-        (ActError::Cluster(cluster::Error::Forbidden { doing, message }), Some(who)) => (
-            Phase::Denied,
-            Outcome::Refused {
-                message: format!(
-                    "your Kubernetes identity {who} may not do this ({doing}): {message}. Nothing was changed; the cluster's RBAC must grant it to you (or one of your groups)"
-                ),
-            },
-        ),
-        (ActError::Cluster(e), _) => (Phase::Failed, cluster_outcome(&e)),
-        (ActError::Mismatch(message), _) => (Phase::Cancelled, Outcome::BadInput { message }),
+    match e {
+        ActError::Cluster(e) => {
+            let o = cluster_outcome_as(&e, as_user);
+            let phase = match o {
+                Outcome::Refused { .. } => Phase::Denied,
+                _ => Phase::Failed,
+            };
+            (phase, o)
+        }
+        ActError::Mismatch(message) => (Phase::Cancelled, Outcome::BadInput { message }),
     }
 }

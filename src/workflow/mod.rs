@@ -406,6 +406,20 @@ fn unavailable_audit(e: crate::audit::Error) -> Outcome {
     }
 }
 
+/// A cluster error met while acting as `as_user` (impersonation): a 403 is the requester's own
+/// Kubernetes rights refusing, said as such (not pitcrew's account lacking a grant); anything
+/// else as [`cluster_outcome`].
+fn cluster_outcome_as(e: &cluster::Error, as_user: Option<&cluster::Impersonation>) -> Outcome {
+    match (e, as_user) {
+        (cluster::Error::Forbidden { doing, message }, Some(who)) => Outcome::Refused {
+            message: format!(
+                "your Kubernetes identity {who} may not do this ({doing}): {message}. Nothing was changed; the cluster's RBAC must grant it to you (or one of your groups)"
+            ),
+        },
+        _ => cluster_outcome(e),
+    }
+}
+
 /// Maps a cluster error to an outcome: a workload problem is the user's to fix (2), an API
 /// refusal means the action failed (1), an unreachable cluster is unavailable (5).
 fn cluster_outcome(e: &cluster::Error) -> Outcome {

@@ -66,7 +66,7 @@ impl Run<'_> {
         let ns = place.namespace.as_str();
         let (state, snapshot) = match self.ctx.clusters.status(&at).await {
             Ok(s) => s,
-            Err(e) => return read_failed(&e, at.as_user.as_ref()),
+            Err(e) => return cluster_outcome_as(&e, at.as_user.as_ref()),
         };
         let mut lines = vec![
             format!("{target} in {} ({ns}): {}", place.env, state.message),
@@ -97,7 +97,7 @@ impl Run<'_> {
         let ns = place.namespace.as_str();
         let revisions = match self.ctx.clusters.history(&at).await {
             Ok(r) => r,
-            Err(e) => return read_failed(&e, at.as_user.as_ref()),
+            Err(e) => return cluster_outcome_as(&e, at.as_user.as_ref()),
         };
         let now = Utc::now();
         let mut lines = vec![format!(
@@ -238,17 +238,5 @@ impl Run<'_> {
             )
         };
         Outcome::Done { message }
-    }
-}
-
-/// A read refused under impersonation is the requester's own rights, said as such.
-fn read_failed(e: &cluster::Error, as_user: Option<&cluster::Impersonation>) -> Outcome {
-    match (e, as_user) {
-        (cluster::Error::Forbidden { doing, message }, Some(who)) => Outcome::Refused {
-            message: format!(
-                "your Kubernetes identity {who} may not do this ({doing}): {message}; the cluster's RBAC must grant it to you (or one of your groups)"
-            ),
-        },
-        _ => cluster_outcome(e),
     }
 }

@@ -41,6 +41,17 @@ pub(super) struct Scope<'c> {
     pub source_as_user: Option<cluster::Impersonation>,
 }
 
+impl<'c> Scope<'c> {
+    /// The environment a change reads from besides the one it changes: a promote's source
+    /// (the places `status` is checked on); `None` for the other actions.
+    pub fn source(&self) -> Option<&Place<'c>> {
+        self.checks
+            .iter()
+            .find(|(action, _)| *action == Action::Status)
+            .map(|(_, place)| place)
+    }
+}
+
 /// Why acting did not produce changes.
 pub(super) enum ActError {
     /// Kubernetes refused or could not be reached.

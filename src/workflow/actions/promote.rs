@@ -12,17 +12,6 @@ use crate::workflow::{Context, Outcome, describe};
 
 pub(in crate::workflow) struct PromoteAction<'c>(pub &'c Promote);
 
-impl PromoteAction<'_> {
-    /// The source environment (the places `status` is checked on).
-    fn source<'s, 'c>(&self, scope: &'s Scope<'c>) -> Option<&'s Place<'c>> {
-        scope
-            .checks
-            .iter()
-            .find(|(a, _)| *a == Action::Status)
-            .map(|(_, p)| p)
-    }
-}
-
 impl ChangeAction for PromoteAction<'_> {
     fn action(&self) -> Action {
         Action::Promote
@@ -98,7 +87,7 @@ impl ChangeAction for PromoteAction<'_> {
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Vec<Change>, ActError>> {
         Box::pin(async move {
-            let Some(from) = self.source(scope) else {
+            let Some(from) = scope.source() else {
                 return Ok(Vec::new());
             };
             let namespaces = |e: &crate::config::Environment| {
