@@ -10,7 +10,7 @@ pub mod render;
 mod store;
 
 pub use chain::{FIELDS, GENESIS, encode, hash};
-pub use store::{AuditStore, Filter, Problem, VerifyReport};
+pub use store::{AuditStore, Filter, Parties, Problem, VerifyReport};
 
 use serde::{Deserialize, Serialize};
 

@@ -2,7 +2,14 @@
 //! command text is stored as typed, so terminal escapes are removed from tables and cells
 //! that a spreadsheet would run as a formula are defused in CSV.
 
-use super::Record;
+use std::collections::HashMap;
+
+use super::{Parties, Record};
+
+/// Each event's command's requester and approvers, by correlation id
+/// (`AuditStore::parties`): shown beside every event, so a reviewer sees who asked and who
+/// approved without reading the detail.
+pub type PartiesByCommand = HashMap<String, Parties>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -38,22 +45,51 @@ fn target(r: &Record) -> String {
     }
 }
 
-pub fn render(records: &[Record], format: Format) -> String {
+/// The event as JSON, with its command's `requester` and `approvers` added.
+fn with_parties(r: &Record, parties: &PartiesByCommand) -> serde_json::Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    let p = parties.get(&r.correlation).cloned().unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("requester".into(), p.requester.into());
+        o.insert("approvers".into(), p.approvers.into());
+    }
+    v
+}
+
+pub fn render(records: &[Record], parties: &PartiesByCommand, format: Format) -> String {
     match format {
-        Format::Json => serde_json::to_string_pretty(records)
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}")),
+        Format::Json => {
+            let all: Vec<serde_json::Value> =
+                records.iter().map(|r| with_parties(r, parties)).collect();
+            serde_json::to_string_pretty(&all).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+        }
         Format::Jsonl => records
             .iter()
-            .filter_map(|r| serde_json::to_string(r).ok())
+            .filter_map(|r| serde_json::to_string(&with_parties(r, parties)).ok())
             .map(|l| l + "\n")
             .collect(),
         Format::Csv => {
-            let mut out = super::FIELDS.join(",") + ",hash\n";
+            let mut out = super::FIELDS.join(",") + ",hash,requester,approvers\n";
             for r in records {
-                let v = serde_json::to_value(r).unwrap_or_default();
+                let mut v = with_parties(r, parties);
+                // One cell: the approvers' ids separated by spaces.
+                let approvers = v["approvers"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default();
+                v["approvers"] = if approvers.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    approvers.into()
+                };
                 let cells: Vec<String> = super::FIELDS
                     .iter()
-                    .chain(std::iter::once(&"hash"))
+                    .chain(&["hash", "requester", "approvers"])
                     .map(|f| match &v[*f] {
                         serde_json::Value::String(s) => csv_cell(s),
                         serde_json::Value::Null => String::new(),
@@ -152,6 +188,36 @@ mod tests {
         }
     }
 
+    /// CSV and JSON carry the command's requester and approvers beside every event.
+    #[test]
+    fn csv_and_json_show_requester_and_approvers() {
+        let mut approval = record(8, "U02CAROL", "prod", "checkout");
+        approval.phase = "approval".into();
+        let records = [record(7, "U01ALICE", "prod", "checkout"), approval];
+        let parties = PartiesByCommand::from([(
+            "c".to_string(),
+            Parties {
+                requester: Some("U01ALICE".into()),
+                approvers: vec!["U02CAROL".into(), "U03DAN".into()],
+            },
+        )]);
+        let csv = render(&records, &parties, Format::Csv);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(",hash,requester,approvers"), "{csv}");
+        for line in &lines[1..] {
+            assert!(line.ends_with(r#","U01ALICE","U02CAROL U03DAN""#), "{csv}");
+        }
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&records, &parties, Format::Json)).unwrap();
+        assert_eq!(json[1]["requester"], "U01ALICE");
+        assert_eq!(
+            json[1]["approvers"],
+            serde_json::json!(["U02CAROL", "U03DAN"])
+        );
+        let none = render(&records, &PartiesByCommand::new(), Format::Csv);
+        assert!(none.lines().nth(1).unwrap().ends_with(",,"), "{none}");
+    }
+
     /// Every column starts at the same place on every line, however long a cell (an
     /// enterprise user id is longer than the 12 characters the ACTOR column once had).
     #[test]
@@ -165,7 +231,7 @@ mod tests {
                 "a-very-long-workload-name-of-sixty-characters-or-close-to-it",
             ),
         ];
-        let text = render(&records, Format::Table);
+        let text = render(&records, &PartiesByCommand::new(), Format::Table);
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         for column in ["PHASE", "ACTOR", "ENV", "TARGET", "COMMAND"] {

@@ -261,9 +261,12 @@ pub struct AuditFilterArgs {
     pub target: Option<String>,
     #[arg(long)]
     pub action: Option<String>,
-    /// A phase: requested, denied, approved, started, succeeded, unchanged, failed, interrupted, cancelled, pending.
+    /// A phase: requested, denied, approved, started, succeeded, unchanged, failed, interrupted, cancelled, pending, approval.
     #[arg(long)]
     pub outcome: Option<String>,
+    /// Only the commands this Slack user approved (every event of each).
+    #[arg(long)]
+    pub approver: Option<String>,
     /// An incident or ticket id (`CHG-123`, `Q1ABC…`).
     #[arg(long)]
     pub reason: Option<String>,

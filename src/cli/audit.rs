@@ -67,6 +67,10 @@ pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> 
             }
         }),
         correlation: a.correlation.clone(),
+        approver: a
+            .approver
+            .clone()
+            .map(|a| a.trim_start_matches('@').to_string()),
         through_id: None,
         limit: a.limit,
     })
@@ -79,7 +83,11 @@ pub(super) async fn audit_query(
 ) -> Result<ExitCode> {
     let store = audit_store(config).await?;
     let records = store.query(filter).await?;
-    print!("{}", crate::audit::render::render(&records, format));
+    let parties = store.parties(&records).await?;
+    print!(
+        "{}",
+        crate::audit::render::render(&records, &parties, format)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -105,7 +113,8 @@ pub(super) async fn audit_show(
     if story.is_empty() {
         return Err(Error::Usage(format!("no audit events for `{id}`")));
     }
-    print!("{}", crate::audit::render::render(&story, format));
+    let parties = store.parties(&story).await?;
+    print!("{}", crate::audit::render::render(&story, &parties, format));
     Ok(ExitCode::SUCCESS)
 }
 

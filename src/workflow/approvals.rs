@@ -146,6 +146,26 @@ impl Approvals {
         }
     }
 
+    /// Takes `user`'s approval back (compare-and-set, like `add_approver`): what happens when
+    /// the approval could not be recorded in the audit trail.
+    pub async fn remove_approver(&self, a: &Approval, user: &str) -> Result<bool, sqlx::Error> {
+        let before = a.approvers.join(",");
+        let after: Vec<&str> = a
+            .approvers
+            .iter()
+            .map(String::as_str)
+            .filter(|x| *x != user)
+            .collect();
+        let done = self
+            .db
+            .execute(
+                "UPDATE approvals SET approvers = $1 WHERE id = $2 AND approvers = $3 AND state = 'pending'",
+                vec![after.join(",").into(), a.id.clone().into(), before.into()],
+            )
+            .await?;
+        Ok(done == 1)
+    }
+
     /// Moves a pending approval to `state` (`used` or `cancelled`); true for the one caller
     /// that made the move.
     pub async fn close(&self, id: &str, state: &str) -> Result<bool, sqlx::Error> {

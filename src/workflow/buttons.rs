@@ -44,6 +44,14 @@ pub async fn approve(
                 .into(),
         };
     }
+    if approval.approvers.iter().any(|a| a == user.as_str()) {
+        return Outcome::BadInput {
+            message: format!(
+                "you have already approved {id}; it needs {} more approval(s) from other people",
+                (approval.needed - approval.approvers.len() as i64).max(0)
+            ),
+        };
+    }
     // The approver needs `approve` on what the command changes.
     let decision = match approver_decision(ctx, &approval, user) {
         Ok(d) => d,
@@ -55,6 +63,29 @@ pub async fn approve(
         };
     }
     let updated = match store.add_approver(&approval, user.as_str()).await {
+        Ok(Some(a)) if a.approvers.len() > approval.approvers.len() => {
+            // Each approval is its own event, naming the approver and the rule that let them;
+            // an approval the trail cannot hold is taken back.
+            let detail = serde_json::json!({
+                "request": id,
+                "approver": user.as_str(),
+                "requester": approval.requester,
+                "rule": decision.rule,
+                "explanation": decision.explanation,
+                "approvals": a.approvers.len(),
+                "needed": a.needed,
+            });
+            if let Err(e) = record_on_request(ctx, &a, Phase::Approval, user.clone(), detail).await
+            {
+                let _ = store.remove_approver(&a, user.as_str()).await;
+                return Outcome::Unavailable {
+                    message: format!(
+                        "cannot record your approval in the audit trail ({e}); it was not counted, try again in a minute"
+                    ),
+                };
+            }
+            a
+        }
         Ok(Some(a)) => a,
         Ok(None) => {
             return Outcome::BadInput {
@@ -310,10 +341,29 @@ pub(super) async fn record_closed(
     detail: serde_json::Value,
 ) -> Option<String> {
     let correlation = a.correlation.clone()?;
+    if let Err(e) = record_on_request(ctx, a, Phase::Cancelled, actor, detail).await {
+        tracing::error!(error = %e, %correlation, request = %a.id, "could not record the request's end in the audit trail");
+    }
+    Some(correlation)
+}
+
+/// Records an event in a stored request's command (same correlation id, command text and
+/// environment), by `actor`. Rows from before correlation ids existed have no command to
+/// record into: nothing is written for them.
+async fn record_on_request(
+    ctx: &Context,
+    a: &approvals::Approval,
+    phase: Phase,
+    actor: SlackUserId,
+    detail: serde_json::Value,
+) -> Result<(), crate::audit::Error> {
+    let Some(correlation) = a.correlation.clone() else {
+        return Ok(());
+    };
     let action = stored_command(a).ok().and_then(|c| c.change_action());
     let event = AuditEvent {
-        correlation: correlation.clone(),
-        phase: Phase::Cancelled,
+        correlation,
+        phase,
         actor,
         actor_name: None,
         team: a.team.clone(),
@@ -330,15 +380,9 @@ pub(super) async fn record_closed(
         reason: None,
         detail,
     };
-    match ctx.audit.record(&event).await {
-        Ok(()) => {
-            if let Some(action) = action {
-                ctx.count_phase(action, Phase::Cancelled);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, %correlation, request = %a.id, "could not record the request's end in the audit trail");
-        }
+    ctx.audit.record(&event).await?;
+    if let Some(action) = action {
+        ctx.count_phase(action, phase);
     }
-    Some(correlation)
+    Ok(())
 }

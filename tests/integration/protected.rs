@@ -23,6 +23,7 @@ p, role:commander, prod, *, *, *, approve, channels:incident, allow
 g, role:commander, role:oncall
 g, U01ALICE, role:oncall
 g, U02CAROL, role:commander
+g, U03DAN, role:commander
 p, role:compliance, *, *, *, *, audit, *, allow
 g, U04FRANK, role:compliance
 ";
@@ -363,6 +364,120 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
         serde_json::json!(["U02CAROL"]),
         "{detail}"
     );
+    // Each approval is its own event, by the approver, with the rule that let them; a query
+    // by approver finds the command, and the CSV shows requester and approver side by side.
+    let (code, out) = s.pitcrew(&[
+        "audit",
+        "query",
+        "--approver",
+        "U02CAROL",
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // Carol approved twice: the stale request (its command cancelled) and the one that ran.
+    let phases = phases_in(&out);
+    assert_eq!(
+        phases.iter().filter(|p| *p == "approval").count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        phases.last().map(String::as_str),
+        Some("succeeded"),
+        "{out}"
+    );
+    let events: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .all(|e| e["requester"] == "U01ALICE"
+                && e["approvers"] == serde_json::json!(["U02CAROL"])),
+        "{out}"
+    );
+    let approval = events
+        .iter()
+        .find(|e| e["phase"] == "approval")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(approval["actor_id"], "U02CAROL", "{out}");
+    let detail: serde_json::Value =
+        serde_json::from_str(approval["detail"].as_str().unwrap_or_default()).unwrap_or_default();
+    assert_eq!(detail["requester"], "U01ALICE", "{detail}");
+    assert!(
+        detail["rule"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("approve"),
+        "the rule that let Carol approve: {detail}"
+    );
+    let (code, csv) = s.pitcrew(&[
+        "audit",
+        "query",
+        "--approver",
+        "U02CAROL",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0, "{csv}");
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with(",requester,approvers"),
+        "{csv}"
+    );
+    assert!(
+        csv.lines()
+            .skip(1)
+            .all(|l| l.ends_with(r#","U01ALICE","U02CAROL""#)),
+        "{csv}"
+    );
+    let (_, none) = s.pitcrew(&["audit", "query", "--approver", "U01ALICE"]);
+    assert!(!none.contains("restart"), "Alice approved nothing: {none}");
+}
+
+/// Two approvals need two people: the same approver clicking twice counts once and is told so;
+/// each approval is its own event.
+#[tokio::test]
+async fn the_same_person_cannot_approve_twice() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let (ns, api) = cluster.with_deployment("twice", "checkout").await;
+    let pd = fakes::pagerduty(&[fakes::incident("Q1OPEN", "triggered", "PSHOP01", None)]).await;
+    let s = setup_with_approvals(&cluster, &ns.name, &pd.uri(), 2);
+    let (code, out) = s.exec("U01ALICE", "restart checkout -e prod --reason Q1OPEN");
+    assert_eq!(code, 6, "{out}");
+    let id = approval_id(&out);
+    let approve = |who: &str| s.pitcrew(&["approve", &id, "--as", who]);
+    let (code, out) = approve("U02CAROL");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 of 2"), "{out}");
+    let (code, out) = approve("U02CAROL");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("you have already approved"), "{out}");
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 1);
+    let (code, out) = approve("U03DAN");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
+    let (_, out) = s.pitcrew(&[
+        "audit",
+        "query",
+        "--outcome",
+        "approval",
+        "--format",
+        "jsonl",
+    ]);
+    let approvers: Vec<String> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|e| e["actor_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(approvers, ["U02CAROL", "U03DAN"], "{out}");
 }
 
 /// A rollback to the revision already running changes nothing, so nobody is asked to confirm

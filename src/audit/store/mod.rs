@@ -16,7 +16,7 @@ use crate::{Error, Result};
 mod query;
 mod verify;
 
-pub use query::Filter;
+pub use query::{Filter, Parties};
 pub use verify::{Problem, VerifyReport};
 
 const COLUMNS: &str = "id, at, correlation, phase, actor_id, actor_name, team, channel, command_text, action, env, \

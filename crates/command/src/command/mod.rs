@@ -309,10 +309,13 @@ pub enum Phase {
     /// Stopped to wait for the requester's confirmation or someone's approval; the command
     /// goes on under the same correlation id when the button is pressed.
     Pending,
+    /// One person's approval of a waiting request: its actor is the approver (the command's
+    /// requester is the actor of its `requested` event), its detail the rule that let them.
+    Approval,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Requested,
         Phase::Denied,
         Phase::Approved,
@@ -323,6 +326,7 @@ impl Phase {
         Phase::Interrupted,
         Phase::Cancelled,
         Phase::Pending,
+        Phase::Approval,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -337,6 +341,7 @@ impl Phase {
             Phase::Interrupted => "interrupted",
             Phase::Cancelled => "cancelled",
             Phase::Pending => "pending",
+            Phase::Approval => "approval",
         }
     }
 
