@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod db;
+pub mod freeze;
 pub mod housekeeping;
 pub mod justify;
 pub mod listener;

@@ -41,6 +41,15 @@ pub fn mrkdwn(notice: &Notice) -> String {
             ":hourglass: `{}` by <@{actor}> expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation}).",
             escape(command)
         ),
+        Notice::Freeze {
+            actor,
+            env,
+            summary,
+            correlation,
+        } => format!(
+            ":snowflake: {env} {} — by <@{actor}> (audit id {correlation}).",
+            escape(summary)
+        ),
         Notice::Outcome { .. } => escape(&notice.plain_text()),
         // Queued as text by pitcrew itself (rows from before notices were typed).
         Notice::Text { text } => text.clone(),

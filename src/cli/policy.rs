@@ -49,8 +49,8 @@ pub fn check(config: &Config, a: &CheckArgs<'_>, json: bool) -> Result<ExitCode>
         action,
         env: place.env.clone(),
         cluster: place.cluster.clone(),
-        namespace: place.namespace.clone(),
-        target,
+        namespace: Some(place.namespace.clone()),
+        target: Some(target),
     };
     let decision = authorizer.decide(&request, place.environment);
     if json {

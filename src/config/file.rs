@@ -92,7 +92,13 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "pagerduty_services",
             "impersonate",
             "impersonate_groups",
+            "timezone",
+            "freezes",
         ],
+    ),
+    (
+        "environments.*.freezes.*",
+        &["from", "until", "recurrence", "duration"],
     ),
 ];
 
@@ -325,6 +331,22 @@ pub(crate) struct EnvironmentSection {
     pub pagerduty_services: Vec<String>,
     pub impersonate: bool,
     pub impersonate_groups: Vec<String>,
+    /// An IANA zone (`Europe/Berlin`) times are shown in; stored times are UTC.
+    pub timezone: Option<String>,
+    /// Change freezes, by name.
+    pub freezes: BTreeMap<String, FreezeSection>,
+}
+
+/// One freeze window: once (`from` and `until`), or recurring (`recurrence`, RFC 5545
+/// DTSTART and RRULE lines, each occurrence lasting `duration`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct FreezeSection {
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub recurrence: Option<String>,
+    #[serde(deserialize_with = "optional_duration")]
+    pub duration: Option<Duration>,
 }
 
 /// Durations are written the way people say them: "3s", "10m", "1h 30m" (humantime).
@@ -335,6 +357,10 @@ fn duration<'de, D: Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
             "`{text}` is not a duration ({e}); write it like \"3s\", \"10m\" or \"1h 30m\""
         ))
     })
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    duration(de).map(Some)
 }
 
 fn socket_addr<'de, D: Deserializer<'de>>(de: D) -> Result<SocketAddr, D::Error> {
@@ -371,7 +397,9 @@ mod tests {
                     let mut p = prefix.to_vec();
                     // Operator-chosen names under clusters/environments are the `*` level.
                     p.push(
-                        if matches!(prefix, [s] if s == "clusters" || s == "environments") {
+                        if matches!(prefix, [s] if s == "clusters" || s == "environments")
+                            || matches!(prefix, [e, _, f] if e == "environments" && f == "freezes")
+                        {
                             "*".into()
                         } else {
                             key
@@ -387,7 +415,7 @@ mod tests {
         documented.retain(|(parent, _)| {
             !matches!(
                 parent.as_str(),
-                "clusters" | "environments" | "identity.users"
+                "clusters" | "environments" | "identity.users" | "environments.*.freezes"
             )
         });
         let known: BTreeSet<(String, String)> = KNOWN_KEYS

@@ -161,6 +161,34 @@ pub struct Environment {
     pub impersonate: bool,
     /// Kubernetes groups every impersonated request here carries.
     pub impersonate_groups: Vec<String>,
+    /// The zone people here read times in (stored times are UTC).
+    pub timezone: chrono_tz::Tz,
+    /// Change freezes from the configuration (freezes set from chat are in the database).
+    pub freezes: Vec<FreezeRule>,
+}
+
+/// A change freeze the configuration declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreezeRule {
+    pub name: String,
+    pub when: FreezeWhen,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FreezeWhen {
+    /// One period, `from` (inclusive) to `until` (exclusive).
+    Once {
+        from: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// Every occurrence of an RFC 5545 recurrence (its DTSTART's zone decides the wall-clock
+    /// time, across daylight-saving changes), each lasting `duration`.
+    Recurring {
+        rule: Box<rrule::RRuleSet>,
+        duration: chrono::Duration,
+        /// The recurrence as written (normalised lines), for messages.
+        text: String,
+    },
 }
 
 impl Config {

@@ -11,6 +11,7 @@ use super::secrets::Secrets;
 use super::*;
 use crate::names::{ClusterName, EnvName, NamespaceName, SlackChannelId, SlackTeamId};
 
+mod freezes;
 mod places;
 use places::{clusters, environments};
 
@@ -105,7 +106,10 @@ fn unknown_key_problem(locator: &Locator<'_>, key: &[String]) -> Problem {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            if i == 1 && matches!(parent[0], "clusters" | "environments") {
+            // A freeze's name, under an environment's `freezes`, is the operator's too.
+            if (i == 1 && matches!(parent[0], "clusters" | "environments"))
+                || (i == 3 && parent[0] == "environments" && parent[2] == "freezes")
+            {
                 "*"
             } else {
                 s

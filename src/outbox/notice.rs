@@ -42,6 +42,14 @@ pub enum Notice {
         request: String,
         correlation: String,
     },
+    /// An environment frozen or unfrozen from chat, for the environment's channels.
+    Freeze {
+        actor: String,
+        env: String,
+        /// `frozen until 2026-12-27 09:00 CET (08:00 UTC): CHG-77`, or `unfrozen (…)`.
+        summary: String,
+        correlation: String,
+    },
     /// Text as it is: items stored before notices were typed, and tools that queue text.
     Text { text: String },
 }
@@ -65,7 +73,8 @@ impl Notice {
             Notice::Outcome { correlation, .. }
             | Notice::BreakGlass { correlation, .. }
             | Notice::Interrupted { correlation, .. }
-            | Notice::Expired { correlation, .. } => Some(correlation),
+            | Notice::Expired { correlation, .. }
+            | Notice::Freeze { correlation, .. } => Some(correlation),
             Notice::Text { .. } => None,
         }
     }
@@ -109,6 +118,12 @@ impl Notice {
             } => format!(
                 "`{command}` by {actor} expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation})."
             ),
+            Notice::Freeze {
+                actor,
+                env,
+                summary,
+                correlation,
+            } => format!("{env} {summary} — by {actor} (audit id {correlation})."),
             Notice::Text { text } => text.clone(),
         }
     }

@@ -325,8 +325,8 @@ pub(super) fn approver_decision(
         action: Action::Approve,
         env: place.env.clone(),
         cluster: place.cluster.clone(),
-        namespace: place.namespace.clone(),
-        target,
+        namespace: Some(place.namespace.clone()),
+        target: Some(target),
     };
     Ok(ctx.authorizer.decide(&request, place.environment))
 }

@@ -63,6 +63,17 @@ impl Run<'_> {
                 return o;
             }
         }
+        // A freeze refuses every change but a break-glass, before anyone is asked anything.
+        let overridden = match self
+            .frozen(&scope.place, asked.justification, dry_run)
+            .await
+        {
+            Ok(o) => o,
+            Err(o) => {
+                let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
+                return o;
+            }
+        };
         let verification = match self
             .justify(asked.justification, &scope.place, &target)
             .await
@@ -74,8 +85,11 @@ impl Run<'_> {
             [one] => json!({"decision": one}),
             many => json!({"decisions": many}),
         };
-        let mut approved =
-            json!({"justification": verification, "approval": self.request.approval});
+        let mut approved = json!({
+            "justification": verification,
+            "approval": self.request.approval,
+            "freeze_overridden": overridden,
+        });
         if let (Some(a), Some(d)) = (approved.as_object_mut(), decision.as_object()) {
             a.extend(d.clone());
         }

@@ -53,9 +53,16 @@ impl Run<'_> {
                     }),
                 None => None,
             };
+            let freeze = self
+                .frozen
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
+                .map(|f| format!(" {f}: confirming OVERRIDES THE FREEZE."))
+                .unwrap_or_default();
             Outcome::NeedsConfirmation {
                 message: format!(
-                    "environment `{env}` is protected: confirm the change shown above (the Confirm button in Slack, --yes in a terminal). Nothing was done yet"
+                    "environment `{env}` is protected: confirm the change shown above (the Confirm button in Slack, --yes in a terminal).{freeze} Nothing was done yet"
                 ),
                 pending,
             }

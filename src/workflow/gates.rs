@@ -20,8 +20,10 @@ pub struct AccessRequest {
     pub action: Action,
     pub env: EnvName,
     pub cluster: ClusterName,
-    pub namespace: NamespaceName,
-    pub target: Target,
+    /// `None` for an action on the whole environment (`freeze`, `unfreeze`).
+    pub namespace: Option<NamespaceName>,
+    /// `None` for an action on the whole environment.
+    pub target: Option<Target>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,14 +42,22 @@ pub trait Authorizer: Send + Sync {
 }
 
 impl AccessRequest {
-    /// The enforcer's request: `kind/name` as the workload, an empty channel outside one.
+    /// The enforcer's request: `kind/name` as the workload, an empty channel outside one. An
+    /// action on a whole environment asks with namespace and workload `*`, which only a rule
+    /// with `*` there matches (`keyMatch("*", "shop")` is false).
     pub fn policy_request(&self) -> crate::policy::Request {
         crate::policy::Request {
             sub: self.actor.to_string(),
             env: self.env.to_string(),
             cluster: self.cluster.to_string(),
-            ns: self.namespace.to_string(),
-            obj: self.target.to_string(),
+            ns: self
+                .namespace
+                .as_ref()
+                .map_or_else(|| "*".to_string(), |n| n.to_string()),
+            obj: self
+                .target
+                .as_ref()
+                .map_or_else(|| "*".to_string(), |t| t.to_string()),
             act: self.action.to_string(),
             chan: self
                 .channel
@@ -92,7 +102,7 @@ impl Authorizer for PolicyAuthorizer {
 fn channel_refusal(r: &AccessRequest, environment: &Environment) -> Option<String> {
     let mutating = matches!(
         r.action,
-        Action::Restart | Action::Rollback | Action::Promote
+        Action::Restart | Action::Rollback | Action::Promote | Action::Freeze | Action::Unfreeze
     );
     if !mutating || environment.channels.is_empty() {
         return None;

@@ -72,8 +72,8 @@ impl Run<'_> {
             action: Action::BreakGlass,
             env: place.env.clone(),
             cluster: place.cluster.clone(),
-            namespace: place.namespace.clone(),
-            target: target.clone(),
+            namespace: Some(place.namespace.clone()),
+            target: Some(target.clone()),
         };
         let decision = self.ctx.authorizer.decide(&request, place.environment);
         if !decision.allowed {

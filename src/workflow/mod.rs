@@ -25,6 +25,7 @@ mod confirmation;
 mod context;
 mod describe;
 mod expiry;
+mod freeze;
 pub mod gates;
 pub mod identity;
 mod justification;
@@ -90,6 +91,7 @@ pub async fn run(
         correlation,
         subject: std::sync::Mutex::default(),
         plan: std::sync::Mutex::default(),
+        frozen: std::sync::Mutex::default(),
         started_at: std::sync::Mutex::default(),
     };
     let work = async move {
@@ -98,7 +100,12 @@ pub async fn run(
         }
         match command {
             Command::Help(h) => Outcome::Done { message: h.text() },
-            Command::Status(s) => run.status(&s.target, &s.scope).await,
+            Command::Status(s) => match &s.target {
+                Some(target) => run.status(target, &s.scope).await,
+                None => run.environment_status(&s.scope).await,
+            },
+            Command::Freeze(f) => run.freeze(f).await,
+            Command::Unfreeze(u) => run.unfreeze(u).await,
             Command::History(h) => run.history(&h.target, &h.scope).await,
             Command::CanI(c) => run.can_i(c).await,
             Command::Audit(a) => run.audit_summary(a).await,
@@ -123,6 +130,8 @@ struct Run<'a> {
     /// What the change would do (from a server-side dry run), when a person must confirm or
     /// approve it: what a confirmation or approval is bound to.
     plan: std::sync::Mutex<Option<Plan>>,
+    /// The freeze a break-glass change overrides (its words), for the confirmation.
+    frozen: std::sync::Mutex<Option<String>>,
     /// When `started` was recorded, to time the action in `/metrics`.
     started_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
@@ -150,15 +159,16 @@ impl Run<'_> {
     }
 
     /// The policy's answer, counted in `/metrics`; reported to nobody (see `authorize`).
-    fn decide(&self, action: Action, place: &Place<'_>, target: &Target) -> Decision {
+    /// `target` is `None` for an action on the whole environment.
+    fn decide(&self, action: Action, place: &Place<'_>, target: Option<&Target>) -> Decision {
         let request = AccessRequest {
             actor: self.request.actor.clone(),
             channel: self.request.channel.clone(),
             action,
             env: place.env.clone(),
             cluster: place.cluster.clone(),
-            namespace: place.namespace.clone(),
-            target: target.clone(),
+            namespace: target.map(|_| place.namespace.clone()),
+            target: target.cloned(),
         };
         let decision = self.ctx.authorizer.decide(&request, place.environment);
         self.ctx
@@ -183,7 +193,7 @@ impl Run<'_> {
         place: &Place<'_>,
         target: &Target,
     ) -> Result<Decision, Outcome> {
-        let decision = self.decide(action, place, target);
+        let decision = self.decide(action, place, Some(target));
         if decision.allowed {
             (self.report)(Event::Authorized {
                 explanation: decision.explanation.clone(),

@@ -78,12 +78,38 @@ impl Run<'_> {
         if let Some(r) = snapshot.revision {
             lines.push(format!("revision: {r}"));
         }
+        lines.extend(self.freeze_lines(&place).await);
         if !state.conditions.is_empty() {
             lines.push(format!("conditions: {}", state.conditions.join(", ")));
         }
         for (container, image) in &snapshot.images {
             lines.push(format!("image {container}: {image}"));
         }
+        Outcome::Done {
+            message: lines.join("\n"),
+        }
+    }
+
+    /// `status -e ENV` without a workload: the environment's freezes, now and next.
+    pub(super) async fn environment_status(&self, scope: &command::Scope) -> Outcome {
+        let place = match self.place(scope) {
+            Ok(p) => p,
+            Err(o) => return o,
+        };
+        let decision = self.decide(Action::Status, &place, None);
+        if !decision.allowed {
+            return Outcome::Refused {
+                message: format!(
+                    "you may not see the status of {}: {}",
+                    place.env, decision.explanation
+                ),
+            };
+        }
+        let mut lines = self.freeze_lines(&place).await;
+        if lines.is_empty() {
+            lines.push("no freeze now, and none planned".into());
+        }
+        lines.insert(0, format!("{}:", place.env));
         Outcome::Done {
             message: lines.join("\n"),
         }
@@ -228,7 +254,7 @@ impl Run<'_> {
             Err(o) => return o,
         };
         // The answer is the outcome itself: no `Authorized` event, which would say it twice.
-        let d = self.decide(c.action, &place, &c.target);
+        let d = self.decide(c.action, &place, Some(&c.target));
         let message = if d.allowed {
             format!("yes: {}", d.explanation)
         } else {

@@ -18,6 +18,9 @@ pub fn event_line(event: &Event) -> String {
             ),
         },
         Event::Planned { change } => format!("→ {}", describe(change)),
+        Event::FreezeOverridden { freeze } => format!(
+            "‼ FREEZE OVERRIDDEN: {freeze}; this break-glass change goes ahead anyway, announced and audited"
+        ),
         Event::Progress { state } => format!(
             "… {} ({}/{} updated, {} ready, {} available)",
             state.message, state.updated, state.desired, state.ready, state.available

@@ -44,11 +44,25 @@ impl Request {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
-    Understood { canonical: String },
-    Authorized { explanation: String },
-    Justification { verification: Verification },
-    Planned { change: Change },
-    Progress { state: RolloutState },
+    Understood {
+        canonical: String,
+    },
+    Authorized {
+        explanation: String,
+    },
+    Justification {
+        verification: Verification,
+    },
+    Planned {
+        change: Change,
+    },
+    Progress {
+        state: RolloutState,
+    },
+    /// The environment is frozen and a `--break-glass` change goes ahead anyway.
+    FreezeOverridden {
+        freeze: String,
+    },
 }
 
 /// A stored request waiting for a person: the requester's confirmation, or approvals.

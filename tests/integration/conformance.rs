@@ -231,6 +231,8 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
         pagerduty_services: vec!["PSHOP01".into()],
         impersonate: false,
         impersonate_groups: vec![],
+        timezone: chrono_tz::UTC,
+        freezes: vec![],
     };
     for reference in ["Q1CONFORM", "CHG-42"] {
         let reason = Reason::parse(reference).expect("reference");

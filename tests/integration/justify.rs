@@ -64,6 +64,8 @@ fn env(services: &[&str]) -> (EnvName, Environment) {
             pagerduty_services: services.iter().map(|s| s.to_string()).collect(),
             impersonate: false,
             impersonate_groups: vec![],
+            timezone: chrono_tz::UTC,
+            freezes: vec![],
         },
     )
 }

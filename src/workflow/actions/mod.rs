@@ -115,7 +115,9 @@ pub(super) fn for_command(command: &Command) -> Option<Box<dyn ChangeAction + '_
         Command::Restart(c) => Some(Box::new(restart::RestartAction(c))),
         Command::Rollback(c) => Some(Box::new(rollback::RollbackAction(c))),
         Command::Promote(c) => Some(Box::new(promote::PromoteAction(c))),
-        Command::Status(_)
+        Command::Freeze(_)
+        | Command::Unfreeze(_)
+        | Command::Status(_)
         | Command::History(_)
         | Command::CanI(_)
         | Command::Audit(_)

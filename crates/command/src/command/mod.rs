@@ -12,6 +12,7 @@ mod args;
 mod audit;
 mod can_i;
 mod error;
+mod freeze;
 mod help;
 mod lexer;
 mod promote;
@@ -28,6 +29,7 @@ use serde::Serialize;
 pub use audit::{Audit, Since};
 pub use can_i::CanI;
 pub use error::ParseError;
+pub use freeze::{Freeze, Unfreeze, Until};
 pub use help::Help;
 pub use lexer::{MAX_CHARS, Token};
 pub use promote::{Promote, Subject};
@@ -47,6 +49,8 @@ pub enum Command {
     Restart(Restart),
     Rollback(Rollback),
     Promote(Promote),
+    Freeze(Freeze),
+    Unfreeze(Unfreeze),
     Status(Status),
     History(History),
     CanI(CanI),
@@ -70,6 +74,8 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         CommandName::Restart => Command::Restart(Restart::parse(rest)?),
         CommandName::Rollback => Command::Rollback(Rollback::parse(rest)?),
         CommandName::Promote => Command::Promote(Promote::parse(rest)?),
+        CommandName::Freeze => Command::Freeze(Freeze::parse(rest)?),
+        CommandName::Unfreeze => Command::Unfreeze(Unfreeze::parse(rest)?),
         CommandName::Status => Command::Status(Status::parse(rest)?),
         CommandName::History => Command::History(History::parse(rest)?),
         CommandName::CanI => Command::CanI(CanI::parse(rest)?),
@@ -101,6 +107,8 @@ impl Command {
             Command::Restart(_) => CommandName::Restart,
             Command::Rollback(_) => CommandName::Rollback,
             Command::Promote(_) => CommandName::Promote,
+            Command::Freeze(_) => CommandName::Freeze,
+            Command::Unfreeze(_) => CommandName::Unfreeze,
             Command::Status(_) => CommandName::Status,
             Command::History(_) => CommandName::History,
             Command::CanI(_) => CommandName::CanI,
@@ -117,6 +125,8 @@ impl fmt::Display for Command {
             Command::Restart(c) => c.fmt(f),
             Command::Rollback(c) => c.fmt(f),
             Command::Promote(c) => c.fmt(f),
+            Command::Freeze(c) => c.fmt(f),
+            Command::Unfreeze(c) => c.fmt(f),
             Command::Status(c) => c.fmt(f),
             Command::History(c) => c.fmt(f),
             Command::CanI(c) => c.fmt(f),
@@ -133,6 +143,8 @@ pub enum CommandName {
     Restart,
     Rollback,
     Promote,
+    Freeze,
+    Unfreeze,
     Status,
     History,
     CanI,
@@ -141,10 +153,12 @@ pub enum CommandName {
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 8] = [
+    pub const ALL: [CommandName; 10] = [
         CommandName::Restart,
         CommandName::Rollback,
         CommandName::Promote,
+        CommandName::Freeze,
+        CommandName::Unfreeze,
         CommandName::Status,
         CommandName::History,
         CommandName::CanI,
@@ -157,6 +171,8 @@ impl CommandName {
             CommandName::Restart => Restart::NAME,
             CommandName::Rollback => Rollback::NAME,
             CommandName::Promote => Promote::NAME,
+            CommandName::Freeze => Freeze::NAME,
+            CommandName::Unfreeze => Unfreeze::NAME,
             CommandName::Status => Status::NAME,
             CommandName::History => History::NAME,
             CommandName::CanI => CanI::NAME,
@@ -170,6 +186,8 @@ impl CommandName {
             CommandName::Restart => Restart::USAGE,
             CommandName::Rollback => Rollback::USAGE,
             CommandName::Promote => Promote::USAGE,
+            CommandName::Freeze => Freeze::USAGE,
+            CommandName::Unfreeze => Unfreeze::USAGE,
             CommandName::Status => Status::USAGE,
             CommandName::History => History::USAGE,
             CommandName::CanI => CanI::USAGE,
@@ -185,6 +203,8 @@ impl CommandName {
             CommandName::Restart => Restart::FLAGS,
             CommandName::Rollback => Rollback::FLAGS,
             CommandName::Promote => Promote::FLAGS,
+            CommandName::Freeze => Freeze::FLAGS,
+            CommandName::Unfreeze => Unfreeze::FLAGS,
             CommandName::Status | CommandName::History => status::FLAGS,
             CommandName::CanI => CanI::FLAGS,
             CommandName::Audit => Audit::FLAGS,
@@ -197,6 +217,8 @@ impl CommandName {
             CommandName::Restart => Restart::SUMMARY,
             CommandName::Rollback => Rollback::SUMMARY,
             CommandName::Promote => Promote::SUMMARY,
+            CommandName::Freeze => Freeze::SUMMARY,
+            CommandName::Unfreeze => Unfreeze::SUMMARY,
             CommandName::Status => Status::SUMMARY,
             CommandName::History => History::SUMMARY,
             CommandName::CanI => CanI::SUMMARY,
@@ -236,6 +258,8 @@ pub enum Action {
     Restart,
     Rollback,
     Promote,
+    Freeze,
+    Unfreeze,
     Status,
     History,
     Audit,
@@ -244,10 +268,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 10] = [
         Action::Restart,
         Action::Rollback,
         Action::Promote,
+        Action::Freeze,
+        Action::Unfreeze,
         Action::Status,
         Action::History,
         Action::Audit,
@@ -260,6 +286,8 @@ impl Action {
             Action::Restart => "restart",
             Action::Rollback => "rollback",
             Action::Promote => "promote",
+            Action::Freeze => "freeze",
+            Action::Unfreeze => "unfreeze",
             Action::Status => "status",
             Action::History => "history",
             Action::Audit => "audit",

@@ -1,5 +1,6 @@
-//! `status <target> [-e ENV] [-n NAMESPACE]` and `history <target> [-e ENV] [-n NAMESPACE]`:
-//! read-only looks at a workload (still governed by the policy).
+//! `status [target] [-e ENV] [-n NAMESPACE]` and `history <target> [-e ENV] [-n NAMESPACE]`:
+//! read-only looks at a workload, or (`status` without a target) at an environment's change
+//! freezes (still governed by the policy).
 
 use std::fmt;
 
@@ -11,7 +12,8 @@ use super::{ParseError, Scope, Target, Token};
 /// `status`: rollout progress, conditions, replicas, images and revision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
-    pub target: Target,
+    /// `None`: the environment itself (its freezes).
+    pub target: Option<Target>,
     #[serde(flatten)]
     pub scope: Scope,
 }
@@ -40,12 +42,19 @@ fn parse_read(
 
 impl Status {
     pub const NAME: &'static str = "status";
-    pub const USAGE: &'static str = "status <target> [-e ENV] [-n NAMESPACE]";
-    pub const SUMMARY: &'static str = "show rollout progress, replicas, images and revision";
+    pub const USAGE: &'static str = "status [target] [-e ENV] [-n NAMESPACE]";
+    pub const SUMMARY: &'static str = "show rollout progress, replicas, images and revision; without a target, the environment's freezes";
 
     pub fn parse(tokens: &[Token]) -> Result<Self, ParseError> {
-        let (target, scope) = parse_read(Self::NAME, Self::USAGE, tokens)?;
-        Ok(Status { target, scope })
+        let args = args::parse(Self::NAME, Self::USAGE, FLAGS, tokens)?;
+        let target = match args.positionals.as_slice() {
+            [] => None,
+            _ => Some(super::one_target(Self::NAME, Self::USAGE, &args)?),
+        };
+        Ok(Status {
+            target,
+            scope: Scope::from_args(&args)?,
+        })
     }
 }
 
@@ -62,7 +71,10 @@ impl History {
 
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}{}", Self::NAME, self.target, self.scope)
+        match &self.target {
+            Some(t) => write!(f, "{} {t}{}", Self::NAME, self.scope),
+            None => write!(f, "{}{}", Self::NAME, self.scope),
+        }
     }
 }
 
