@@ -69,6 +69,19 @@ commands = [
     "restart " + " " * 5000 + "checkout", "restart " + "-" * 100, "restart " + "--x " * 500,
     "x" * 100000, "restart " + "checkout " * 1000, "\"" * 1000, "“" * 500, "<" * 1000, "&lt;" * 500,
     "&#60;&#33;channel&#62;", "&lt;!channel&gt;", "&amp;lt;!channel&amp;gt;",
+    # freeze / unfreeze
+    "freeze", "unfreeze", "freeze prod", "freeze prod --for", "freeze prod --until",
+    "freeze prod --for 4h --reason", "freeze prod --for 4h --reason ''",
+    "freeze prod --for -4h --reason CHG-77", "freeze prod --for 99999999999999d --reason CHG-77",
+    "freeze prod --for 4h --for 5h --reason CHG-77", "freeze prod --until 2026-02-30T08:00Z --reason x12",
+    "freeze prod --until 2026-12-27T25:00Z --reason CHG-77", "freeze prod --until 9999-12-31T23:59Z --reason CHG-77",
+    "freeze prod --until 2026-12-27T08:00+99:00 --reason CHG-77", "freeze prod --until 2026-12-27T08:00Zjunk --reason CHG-77",
+    "freeze prod --until 2026-12-27T08:00Z‮ --reason CHG-77", "freeze prod --until ٢٠٢٦-12-27T08:00Z --reason CHG-77",
+    "freeze prod --for 4h --reason <!channel>", "freeze prod --for 4h --reason \"<@U01ALICE> says so\"",
+    "freeze prod --for 4h --reason \"" + "x" * 600 + "\"", "freeze * --for 4h --reason CHG-77",
+    "freeze prod* --for 4h --reason CHG-77", "freeze ../prod --for 4h --reason CHG-77",
+    "freeze prod --for 4h --reason CHG-77 --break-glass \"x\"", "unfreeze prod prod", "unfreeze *",
+    "unfreeze prod --yes", "freeze prod —for 4h —reason “CHG-77”", "FREEZE PROD --FOR 4H --REASON CHG-77",
 ]
 for n in names:
     commands.append(f"restart {n} -e staging")

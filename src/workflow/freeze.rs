@@ -77,6 +77,17 @@ impl Run<'_> {
             let _ = self.audit(Phase::Cancelled, json!({"outcome": &o})).await;
             return o;
         }
+        if until > now + chrono::Duration::days(366) {
+            let o = Outcome::BadInput {
+                message: format!(
+                    "{} is more than a year away; a standing freeze belongs in the configuration ([environments.{}.freezes])",
+                    freeze::show(until, zone),
+                    f.env
+                ),
+            };
+            let _ = self.audit(Phase::Cancelled, json!({"outcome": &o})).await;
+            return o;
+        }
         let Some(db) = self.ctx.db.clone() else {
             return self.no_database("a freeze").await;
         };

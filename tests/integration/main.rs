@@ -12,6 +12,7 @@ mod conformance;
 mod deploy;
 mod exec;
 mod faults;
+mod freeze;
 mod hostile;
 mod impersonation;
 mod justify;

@@ -16,6 +16,13 @@ fn word() -> impl Strategy<Value = String> {
         Just("can-i".to_string()),
         Just("audit".to_string()),
         Just("help".to_string()),
+        Just("freeze".to_string()),
+        Just("unfreeze".to_string()),
+        Just("--until".to_string()),
+        Just("--for".to_string()),
+        Just("2026-12-27T08:00Z".to_string()),
+        Just("freeze prod --for 4h --reason".to_string()),
+        Just("freeze staging --until 2026-12-27T08:00Z".to_string()),
         Just("/pitcrew".to_string()),
         Just("-e".to_string()),
         Just("-n".to_string()),
@@ -149,7 +156,30 @@ fn grammar() -> impl Strategy<Value = String> {
                 (vec![vec!["promote".to_string(), t]], flags)
             }),
         read("status"),
+        optional(scope_flags()).prop_map(|flags| (vec![vec!["status".to_string()]], flags)),
         read("history"),
+        (
+            name(),
+            prop_oneof![
+                flag(
+                    "--until",
+                    prop::sample::select(vec![
+                        "2026-12-27T08:00Z".to_string(),
+                        "2027-01-04T09:30:00+01:00".to_string()
+                    ])
+                ),
+                flag("--for", "[1-9][0-9]{0,1}(m|h|d)"),
+            ],
+            flag(
+                "--reason",
+                prop_oneof![Just("CHG-77".to_string()), "\"[a-z]{3,10} [a-z]{1,10}\""]
+            ),
+        )
+            .prop_map(|(env, until, reason)| (
+                vec![vec!["freeze".to_string(), env]],
+                vec![until, reason]
+            )),
+        name().prop_map(|env| (vec![vec!["unfreeze".to_string(), env]], vec![])),
         (
             prop::sample::select(vec!["restart", "rollback", "approve", "break-glass"]),
             target(),

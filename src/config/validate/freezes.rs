@@ -128,3 +128,91 @@ fn recurring(
         text,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every mistake in a freeze is its own problem, at its key, saying what to write.
+    #[test]
+    fn freeze_mistakes_are_located_and_explained() {
+        let text = r#"
+[clusters.main]
+in_cluster = true
+
+[environments.prod]
+cluster = "main"
+namespaces = ["shop"]
+timezone = "Berlin"
+
+[environments.prod.freezes.backwards]
+from = "2026-12-27T08:00:00Z"
+until = "2026-12-20T08:00:00Z"
+
+[environments.prod.freezes.nozone]
+from = "2026-12-20T08:00:00"
+until = "2026-12-27T08:00:00Z"
+
+[environments.prod.freezes.badrule]
+recurrence = "RRULE:FREQ=SOMETIMES"
+duration = "2h"
+
+[environments.prod.freezes.both]
+from = "2026-12-20T08:00:00Z"
+until = "2026-12-27T08:00:00Z"
+recurrence = "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY"
+duration = "2h"
+
+[environments.prod.freezes.typo]
+recurence = "DTSTART:20260101T000000Z\nRRULE:FREQ=DAILY"
+duration = "2h"
+
+[environments.prod.freezes.good]
+recurrence = """
+    DTSTART;TZID=Europe/Berlin:20260102T180000
+    RRULE:FREQ=WEEKLY;BYDAY=FR
+"""
+duration = "62h"
+"#;
+        let Err(errors) =
+            super::super::load(Path::new("/nonexistent/pitcrew.toml"), text, &|_| None)
+        else {
+            panic!("accepted");
+        };
+        let about = |key: &str| -> Vec<String> {
+            errors
+                .0
+                .iter()
+                .filter(|p| matches!(&p.place, Place::File { key: k, .. } if k == key))
+                .map(|p| p.message.clone())
+                .collect()
+        };
+        let has = |key: &str, needle: &str| {
+            let found = about(key);
+            assert!(
+                found.iter().any(|m| m.contains(needle)),
+                "{key}: {found:?} (all: {errors:?})"
+            );
+        };
+        has("environments.prod.timezone", "not an IANA time zone");
+        has(
+            "environments.prod.freezes.backwards.until",
+            "must be after `from`",
+        );
+        has("environments.prod.freezes.nozone.from", "with its zone");
+        has(
+            "environments.prod.freezes.badrule.recurrence",
+            "not an RFC 5545 recurrence",
+        );
+        has("environments.prod.freezes.both", "either once");
+        has(
+            "environments.prod.freezes.typo.recurence",
+            "did you mean `recurrence`?",
+        );
+        assert!(
+            about("environments.prod.freezes.good").is_empty()
+                && about("environments.prod.freezes.good.recurrence").is_empty(),
+            "an indented multi-line rule is fine: {errors:?}"
+        );
+    }
+}

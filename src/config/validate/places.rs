@@ -161,6 +161,8 @@ pub(super) fn environments(
                 "a protected environment needs a verified reason, but neither [pagerduty] nor [jira] is configured",
             ));
         }
+        let timezone = super::freezes::timezone(loc, raw_name, e.timezone.as_deref(), problems);
+        let freezes = super::freezes::freezes(loc, raw_name, &e.freezes, problems);
         if let (Some(env_name), Some(cluster)) = (env_name, cluster) {
             out.insert(
                 env_name,

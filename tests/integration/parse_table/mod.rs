@@ -329,6 +329,28 @@ const CASES: &[(&str, Expect)] = &[
     ),
     // --- status, history
     ("status checkout", Ok("status deployment/checkout")),
+    ("status", Ok("status")),
+    ("status -e prod", Ok("status -e prod")),
+    ("Status —env prod", Ok("status -e prod")),
+    // --- freeze, unfreeze
+    (
+        "freeze prod --until 2026-12-27T08:00Z --reason CHG-77",
+        Ok("freeze prod --until 2026-12-27T08:00:00Z --reason CHG-77"),
+    ),
+    (
+        "freeze prod --until 2026-12-27T09:00:00+01:00 --reason CHG-77",
+        Ok("freeze prod --until 2026-12-27T08:00:00Z --reason CHG-77"),
+    ),
+    (
+        "Freeze prod —for 2h —reason “year-end   freeze”",
+        Ok("freeze prod --for 2h --reason \"year-end freeze\""),
+    ),
+    (
+        "freeze prod --reason <https://acme.atlassian.net/browse/CHG-77|CHG-77> --for 1d",
+        Ok("freeze prod --for 1day --reason https://acme.atlassian.net/browse/CHG-77"),
+    ),
+    ("unfreeze prod", Ok("unfreeze prod")),
+    ("/pitcrew UNFREEZE prod", Ok("unfreeze prod")),
     (
         "status sts/orders-db -e prod",
         Ok("status statefulset/orders-db -e prod"),

@@ -20,7 +20,48 @@ pub(super) const REFUSED: &[(&str, Expect)] = &[
     ("\"restart\" checkout", Err("unknown command `restart`")),
     ("restart", Err("`restart` needs a target")),
     ("rollback -e prod", Err("`rollback` needs a target")),
-    ("status", Err("`status` needs a target")),
+    ("history -e prod", Err("`history` needs a target")),
+    ("frezee prod", Err("did you mean `freeze`?")),
+    ("freeze", Err("`freeze` needs an environment")),
+    (
+        "freeze prod",
+        Err("needs until when: `--until 2026-12-27T08:00Z` or `--for 4h`"),
+    ),
+    ("freeze prod --for 4h", Err("why, for the people it stops")),
+    (
+        "freeze prod --until 2026-12-27 --reason CHG-77",
+        Err("is not a time with its zone"),
+    ),
+    (
+        "freeze prod --until 2026-12-27T08:00 --reason CHG-77",
+        Err("is not a time with its zone"),
+    ),
+    (
+        "freeze prod --for 4h --until 2026-12-27T08:00Z --reason CHG-77",
+        Err("--until"),
+    ),
+    (
+        "freeze prod --for 0s --reason CHG-77",
+        Err("a minute or more"),
+    ),
+    (
+        "freeze prod --for 400d --reason CHG-77",
+        Err("longer than a year"),
+    ),
+    ("freeze prod --for 4h --reason ab", Err("between 3 and 500")),
+    (
+        "freeze prod staging --for 4h --reason CHG-77",
+        Err("unexpected `staging`"),
+    ),
+    (
+        "freeze -e prod --for 4h --reason CHG-77",
+        Err("`freeze` has no flag `-e`"),
+    ),
+    ("unfreeze", Err("`unfreeze` needs an environment")),
+    (
+        "unfreeze prod --reason CHG-77",
+        Err("`unfreeze` has no flag `--reason`"),
+    ),
     (
         "restart a b",
         Err("unexpected `b` after the restart command"),
