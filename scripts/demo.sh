@@ -92,8 +92,18 @@ rollback checkout -e prod --to-revision 2 --reason PT4KHLK
 press 1
 as U02CAROL
 press 1
+# Mitigated. Carol freezes prod while the team watches it: no change until she lifts it.
+as U02CAROL
+freeze prod --for 2h --reason "watching checkout after PT4KHLK"
 # The fix, 1.3.0, runs in staging. Erin (release manager) promotes it to prod under change
-# ticket CHG-42, from #releases; Heidi, another release manager, approves.
+# ticket CHG-42, from #releases: refused, prod is frozen.
+in C01RELEASES
+as U03ERIN
+promote checkout --from staging --to prod --reason CHG-42
+# Carol lifts the freeze; Erin promotes again, and Heidi, another release manager, approves.
+in C01INCIDENT
+as U02CAROL
+unfreeze prod
 in C01RELEASES
 as U03ERIN
 promote checkout --from staging --to prod --reason CHG-42
@@ -126,7 +136,8 @@ sed 's/^/  /' "$PITCREW_RUN_DIR/pagerduty-standin.log" "$PITCREW_RUN_DIR/jira-st
 cat <<'TEXT'
 
 Every refusal above said what to do; nothing ran in prod without a verified incident or change
-ticket, the requester's confirmation and a second person's approval. The outcomes were written
+ticket, the requester's confirmation and a second person's approval, and nothing ran while prod
+was frozen. The outcomes were written
 back to the incident and the ticket (the stand-ins here). Run `scripts/demo.sh --keep` to type
 your own commands in pitcrew chat afterwards.
 TEXT

@@ -97,5 +97,7 @@ protected = true
 approvals = 1
 channels = ["C01INCIDENT", "C01OPS", "C01RELEASES"]
 pagerduty_services = ["PIJ90N7"]
+# People here read times in Berlin time (pitcrew stores UTC).
+timezone = "Europe/Berlin"
 TOML
 }

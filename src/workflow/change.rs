@@ -1,6 +1,6 @@
 //! The gate sequence every changing command goes through, written once:
 //!
-//! resolve → `requested` → authorize → justify → `approved` → plan (a server-side dry run, in
+//! resolve → `requested` → authorize → freeze gate → justify → `approved` → plan (a server-side dry run, in
 //! protected environments) → confirm / approve → lock → `started` → act → follow → outcome →
 //! write-back.
 //!

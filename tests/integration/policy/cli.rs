@@ -41,7 +41,7 @@ fn policy_check_explains_with_the_rule_and_the_exact_request() {
     assert_eq!(json["allowed"], true);
     assert_eq!(
         json["rule"],
-        "policy.csv:17: p, role:oncall, prod, *, *, *, restart, channels:incident, allow"
+        "policy.csv:19: p, role:oncall, prod, *, *, *, restart, channels:incident, allow"
     );
     assert_eq!(
         json["request"],
