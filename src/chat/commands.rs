@@ -216,6 +216,7 @@ pub async fn accept_command(
         approval: None,
         actor_name,
         team: Some(event.team_id.0.clone()),
+        message: None,
     };
     if changes && app.bot.web.is_some() && request.channel.is_some() {
         app.ctx
@@ -260,7 +261,7 @@ async fn run_and_reply(
 /// A change gets one channel message, updated in place as it goes (checks, the change, rollout
 /// progress, the outcome), at most once per `[rollout].update_interval`, waiting out 429s. If
 /// the bot cannot post in the channel, the `response_url` is the fallback.
-async fn run_live(app: Arc<SlackApp>, request: Request, typed: String, reply_to: reqwest::Url) {
+async fn run_live(app: Arc<SlackApp>, mut request: Request, typed: String, reply_to: reqwest::Url) {
     let (Some(slack), Some(channel)) = (app.bot.web.clone(), request.channel.clone()) else {
         return run_and_reply(app, request, typed, reply_to).await;
     };
@@ -276,6 +277,12 @@ async fn run_live(app: Arc<SlackApp>, request: Request, typed: String, reply_to:
             return run_and_reply(app, request, typed, reply_to).await;
         }
     };
+    // A request for confirmation or approval remembers this message, so that its expiry is
+    // said here, in place of its buttons.
+    request.message = Some(crate::outbox::MessageRef {
+        channel: channel.clone(),
+        ts: ts.clone(),
+    });
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let progress = Arc::new(Mutex::new(String::new()));
     let report = {

@@ -37,6 +37,7 @@ pub fn mrkdwn(notice: &Notice) -> String {
             command,
             request,
             correlation,
+            ..
         } => format!(
             ":hourglass: `{}` by <@{actor}> expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation}).",
             escape(command)
@@ -72,13 +73,34 @@ impl Deliver for SlackWeb {
             if kind != Kind::SlackAnnounce {
                 return Err(DeliveryError::NoClient(kind.as_str().into()));
             }
-            self.post(&item.target, &mrkdwn(&item.notice()))
+            let notice = item.notice();
+            let text = mrkdwn(&notice);
+            let failed = |e: PostError| match e {
+                PostError::RateLimited { .. } => DeliveryError::RateLimited,
+                other => DeliveryError::Failed(other.to_string()),
+            };
+            // An expired request's own message says so, without its buttons (blocks replaced:
+            // `chat.update` keeps the old blocks unless given new ones). If that message is
+            // gone, the channel is told with a new one.
+            if let Notice::Expired {
+                message: Some(m), ..
+            } = &notice
+            {
+                let blocks = serde_json::json!([
+                    {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+                ]);
+                match self.update(&m.channel, &m.ts, &text, Some(&blocks)).await {
+                    Ok(()) => return Ok(Delivered::Posted),
+                    Err(PostError::Refused(why)) => {
+                        tracing::info!(error = %why, "the expired request's message cannot be changed; posting instead");
+                    }
+                    Err(e) => return Err(failed(e)),
+                }
+            }
+            self.post(&item.target, &text)
                 .await
                 .map(|()| Delivered::Posted)
-                .map_err(|e| match e {
-                    PostError::RateLimited { .. } => DeliveryError::RateLimited,
-                    other => DeliveryError::Failed(other.to_string()),
-                })
+                .map_err(failed)
         })
     }
 }

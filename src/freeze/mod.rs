@@ -48,14 +48,14 @@ impl Window {
         self.from <= t && t < self.until
     }
 
-    /// What it is and who set it, for messages: `freeze "year-end" (configured)` or
+    /// What it is and who set it, for messages: ``the configured freeze `year-end` `` or
     /// `freeze F-… set by <@U…>: CHG-77`.
     pub fn describe(&self) -> String {
         match &self.origin {
             Origin::Configured { name } => format!("the configured freeze `{name}`"),
             Origin::Chat {
                 id, set_by, reason, ..
-            } => format!("freeze {id} set by <@{set_by}> ({reason})"),
+            } => format!("freeze {id} set by <@{set_by}>: {reason}"),
         }
     }
 }

@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use sqlx::Row;
 
 use crate::db::Database;
-pub use notice::Notice;
+pub use notice::{MessageRef, Notice};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

@@ -4,6 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A message a transport showed (a Slack channel and message ts), to change it later: the
+/// waiting request's message says it expired, in place of its buttons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
 /// One thing to tell someone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "notice", rename_all = "kebab-case")]
@@ -41,6 +49,9 @@ pub enum Notice {
         command: String,
         request: String,
         correlation: String,
+        /// The message that showed the request, changed in place when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<MessageRef>,
     },
     /// An environment frozen or unfrozen from chat, for the environment's channels.
     Freeze {
@@ -115,6 +126,7 @@ impl Notice {
                 command,
                 request,
                 correlation,
+                ..
             } => format!(
                 "`{command}` by {actor} expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation})."
             ),

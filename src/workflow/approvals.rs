@@ -23,6 +23,8 @@ pub struct Approval {
     pub correlation: Option<String>,
     /// The Slack workspace the command came from (none from a terminal).
     pub team: Option<String>,
+    /// The message that shows the request (none from a terminal, or when none was posted).
+    pub message: Option<crate::outbox::MessageRef>,
 }
 
 impl Approval {
@@ -69,6 +71,7 @@ impl Approvals {
         ttl: std::time::Duration,
         correlation: &str,
         team: Option<&str>,
+        message: Option<&crate::outbox::MessageRef>,
     ) -> Result<String, sqlx::Error> {
         let uuid = uuid::Uuid::now_v7().simple().to_string();
         // The random tail of a v7 uuid: short enough to type, unguessable enough.
@@ -78,8 +81,8 @@ impl Approvals {
             now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
         self.db
             .execute(
-                "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10, $11)",
+                "INSERT INTO approvals (id, created_at, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team, message_channel, message_ts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', 'pending', $10, $11, $12, $13)",
                 vec![
                     id.clone().into(),
                     text(now).into(),
@@ -92,6 +95,8 @@ impl Approvals {
                     needed.into(),
                     correlation.into(),
                     team.into(),
+                    message.map(|m| m.channel.as_str()).into(),
+                    message.map(|m| m.ts.as_str()).into(),
                 ],
             )
             .await?;
@@ -181,7 +186,7 @@ impl Approvals {
 }
 
 /// The columns `approval_from` reads.
-const COLUMNS: &str = "id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team";
+const COLUMNS: &str = "id, expires_at, requester, channel, command_text, env, params_hash, needed, approvers, state, correlation, team, message_channel, message_ts";
 
 fn approval_from(r: &sqlx::any::AnyRow) -> Result<Approval, sqlx::Error> {
     let approvers: String = r.try_get("approvers")?;
@@ -202,5 +207,12 @@ fn approval_from(r: &sqlx::any::AnyRow) -> Result<Approval, sqlx::Error> {
         state: r.try_get("state")?,
         correlation: r.try_get("correlation")?,
         team: r.try_get("team")?,
+        message: match (
+            r.try_get::<Option<String>, _>("message_channel")?,
+            r.try_get::<Option<String>, _>("message_ts")?,
+        ) {
+            (Some(channel), Some(ts)) => Some(crate::outbox::MessageRef { channel, ts }),
+            _ => None,
+        },
     })
 }

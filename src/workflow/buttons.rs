@@ -145,6 +145,8 @@ pub async fn approve(
         command,
         confirmed: true,
         team: updated.team.clone(),
+        // The click answers in the request's own message.
+        message: updated.message.clone(),
         approval: Some(updated),
         actor_name: None,
     };
@@ -212,6 +214,8 @@ pub async fn confirm(
         approval: Some(a.clone()),
         actor_name: None,
         team: a.team.clone(),
+        // The click replaces the request's message: an approval asked for next is shown there.
+        message: a.message.clone(),
     };
     run(ctx, &request, report).await
 }

@@ -44,6 +44,7 @@ impl Run<'_> {
                         self.ctx.config.server.approval_ttl,
                         &self.correlation,
                         self.request.team.as_deref(),
+                        self.request.message.as_ref(),
                     )
                     .await
                     .ok()
@@ -147,6 +148,7 @@ impl Run<'_> {
                 self.ctx.config.server.approval_ttl,
                 &self.correlation,
                 self.request.team.as_deref(),
+                self.request.message.as_ref(),
             )
             .await
         {

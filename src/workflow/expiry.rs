@@ -68,6 +68,7 @@ async fn tell_channel(ctx: &Context, a: &approvals::Approval, correlation: &str)
         command: a.command_text.clone(),
         request: a.id.clone(),
         correlation: correlation.to_string(),
+        message: a.message.clone(),
     };
     let marker = format!("{correlation}/expired");
     if let Err(e) = outbox

@@ -36,7 +36,7 @@ impl Run<'_> {
         };
         let zone = place.environment.timezone;
         let described = format!(
-            "`{}` is frozen until {} by {}",
+            "`{}` is frozen until {} ({})",
             place.env,
             freeze::show(window.until, zone),
             window.describe()

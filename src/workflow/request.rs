@@ -17,6 +17,9 @@ pub struct Request {
     /// Who, as Slack showed them (name) and where (workspace), for the audit trail.
     pub actor_name: Option<String>,
     pub team: Option<String>,
+    /// The message the transport shows this command in (Slack's live message), if any: a
+    /// request for confirmation or approval remembers it, so its expiry can be said there.
+    pub message: Option<crate::outbox::MessageRef>,
 }
 
 impl Request {
@@ -30,6 +33,7 @@ impl Request {
             approval: None,
             actor_name: None,
             team: None,
+            message: None,
         }
     }
 

@@ -111,8 +111,9 @@ async fn a_freeze_from_chat_refuses_every_change_until_lifted_and_break_glass_ov
     let (code, out) = s.run("U01ALICE", "restart checkout -e prod --reason Q1OPEN", true);
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("`prod` is frozen until"), "{out}");
+    assert!(out.contains("(freeze F-"), "{out}");
     assert!(
-        out.contains("set by <@U02CAROL> (CHG-77 payment provider migration)"),
+        out.contains(" set by <@U02CAROL>: CHG-77 payment provider migration)"),
         "{out}"
     );
     assert!(out.contains("--break-glass"), "says what to do: {out}");

@@ -111,6 +111,10 @@ async fn dedup_and_approvals_hold_on_every_backend() {
                 std::time::Duration::from_secs(60),
                 "0198a7c4-0000-7000-8000-000000000001",
                 Some("T0PITCREW"),
+                Some(&pitcrew::outbox::MessageRef {
+                    channel: "C01".into(),
+                    ts: "1733400000.000100".into(),
+                }),
             )
             .await
             .expect("open");
@@ -122,6 +126,13 @@ async fn dedup_and_approvals_hold_on_every_backend() {
                 Some("T0PITCREW")
             ),
             "the waiting command's correlation id and workspace are stored with it"
+        );
+        assert_eq!(
+            a.message
+                .as_ref()
+                .map(|m| (m.channel.as_str(), m.ts.as_str())),
+            Some(("C01", "1733400000.000100")),
+            "{label}: the message showing it, to say there when it expires"
         );
         assert_eq!(
             (a.state.as_str(), a.needed, a.params_hash.as_str()),
@@ -431,6 +442,7 @@ async fn expired_requests_are_closed_once_across_replicas_on_every_backend() {
                         std::time::Duration::from_secs(ttl),
                         &format!("corr-{n}"),
                         Some("T0PITCREW"),
+                        None,
                     )
                     .await
                     .expect("open")

@@ -195,6 +195,16 @@ duration = "62h"
             );
         };
         has("environments.prod.timezone", "not an IANA time zone");
+        assert_eq!(
+            about("environments.prod.timezone").len(),
+            1,
+            "once: {errors:?}"
+        );
+        assert_eq!(
+            about("environments.prod.freezes.backwards.until").len(),
+            1,
+            "once: {errors:?}"
+        );
         has(
             "environments.prod.freezes.backwards.until",
             "must be after `from`",

@@ -176,13 +176,8 @@ pub(super) fn environments(
                     pagerduty_services: e.pagerduty_services.clone(),
                     impersonate: e.impersonate,
                     impersonate_groups: e.impersonate_groups.clone(),
-                    timezone: super::freezes::timezone(
-                        loc,
-                        raw_name,
-                        e.timezone.as_deref(),
-                        problems,
-                    ),
-                    freezes: super::freezes::freezes(loc, raw_name, &e.freezes, problems),
+                    timezone,
+                    freezes,
                 },
             );
         }

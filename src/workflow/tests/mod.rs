@@ -189,6 +189,7 @@ fn approved_by_carol(plan: &Plan) -> approvals::Approval {
         state: "used".into(),
         correlation: Some("c-approved".into()),
         team: None,
+        message: None,
     }
 }
 

@@ -413,4 +413,5 @@ async fn click(base: &str, user: &str, action: &str, value: &str, hook: &str) ->
 }
 
 mod buttons;
+mod expiry;
 mod live;
