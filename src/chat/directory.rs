@@ -1,5 +1,7 @@
-//! Slack's `users.info` as the workflow's `Directory`: a person's e-mail, for mapping them to
-//! a Kubernetes user (`[identity].from_slack_email`; the bot needs `users:read.email`).
+//! Slack's `users.info` and `usergroups.users.list` as the workflow's `Directory`: a person's
+//! e-mail, for mapping them to a Kubernetes user (`[identity].from_slack_email`) and to
+//! PagerDuty (on-call approver rules; the bot needs `users:read.email`), and user group
+//! membership (approver rules' `slack_groups`; `usergroups:read`).
 
 use futures::future::BoxFuture;
 use slack_morphism::prelude::*;
@@ -33,6 +35,22 @@ impl Directory for SlackWeb {
                 .and_then(|p| p.email)
                 .map(|e| e.0)
                 .filter(|e| !e.is_empty()))
+        })
+    }
+
+    fn in_group<'a>(
+        &'a self,
+        user: &'a SlackUserId,
+        group: &'a str,
+    ) -> BoxFuture<'a, Result<bool, DirectoryError>> {
+        Box::pin(async move {
+            let request = SlackApiUserGroupsUsersListRequest::new(group.into());
+            match self.usergroup_members(&request).await {
+                Ok(found) => Ok(found.users.iter().any(|u| u.0 == user.as_str())),
+                // An unknown or removed group has no members: nobody is in it.
+                Err(super::web::PostError::Refused(code)) if code == "no_such_subteam" => Ok(false),
+                Err(e) => Err(DirectoryError(e.to_string())),
+            }
         })
     }
 }

@@ -25,9 +25,40 @@ pub const EMAIL_SCOPES: &[(&str, &str)] = &[
     ("users:read.email", "the e-mail users.info shows"),
 ];
 
-/// `read_email`: the configuration maps people by their Slack e-mail
-/// (`[identity].from_slack_email`), which needs two more scopes.
-pub fn manifest(mode: Mode, url: Option<&str>, read_email: bool) -> crate::Result<Value> {
+/// Scopes only approver rules with `slack_groups` need.
+pub const GROUP_SCOPES: &[(&str, &str)] = &[(
+    "usergroups:read",
+    "usergroups.users.list, for approver rules naming Slack user groups",
+)];
+
+/// What the configuration asks of Slack beyond the basics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    /// People's e-mails: `[identity].from_slack_email`, or on-call approver rules (PagerDuty
+    /// knows people by e-mail).
+    pub read_email: bool,
+    /// User group members: approver rules with `slack_groups`.
+    pub read_groups: bool,
+}
+
+impl Needs {
+    pub fn of(config: &crate::config::Config) -> Needs {
+        let rules = config.environments.values().map(|e| &e.approvers);
+        Needs {
+            read_email: config.identity.from_slack_email
+                || rules
+                    .clone()
+                    .any(|r| r.on_call || r.requester_on_call_level.is_some()),
+            read_groups: config
+                .environments
+                .values()
+                .any(|e| !e.approvers.slack_groups.is_empty()),
+        }
+    }
+}
+
+/// The manifest for `mode` at `url`, with the scopes `needs` adds.
+pub fn manifest(mode: Mode, url: Option<&str>, needs: Needs) -> crate::Result<Value> {
     let base = match (mode, url) {
         (Mode::Http, Some(u)) => {
             let parsed = reqwest::Url::parse(u)
@@ -84,7 +115,8 @@ pub fn manifest(mode: Mode, url: Option<&str>, read_email: bool) -> crate::Resul
         "oauth_config": {
             "scopes": {"bot": SCOPES
                 .iter()
-                .chain(if read_email { EMAIL_SCOPES } else { &[] })
+                .chain(if needs.read_email { EMAIL_SCOPES } else { &[] })
+                .chain(if needs.read_groups { GROUP_SCOPES } else { &[] })
                 .map(|(s, _)| *s)
                 .collect::<Vec<_>>()},
         },
@@ -98,8 +130,12 @@ mod tests {
 
     #[test]
     fn http_mode_points_slack_at_the_endpoints_with_the_fewest_scopes() {
-        let m =
-            manifest(Mode::Http, Some("https://pitcrew.example.com/"), false).expect("manifest");
+        let m = manifest(
+            Mode::Http,
+            Some("https://pitcrew.example.com/"),
+            Needs::default(),
+        )
+        .expect("manifest");
         assert_eq!(
             m["features"]["slash_commands"][0]["url"],
             "https://pitcrew.example.com/slack/commands"
@@ -117,10 +153,21 @@ mod tests {
             m["oauth_config"]["scopes"]["bot"],
             json!(["commands", "chat:write", "app_mentions:read"])
         );
-        assert!(manifest(Mode::Http, None, false).is_err());
-        assert!(manifest(Mode::Http, Some("http://pitcrew.example.com"), false).is_err());
+        assert!(manifest(Mode::Http, None, Needs::default()).is_err());
+        assert!(
+            manifest(
+                Mode::Http,
+                Some("http://pitcrew.example.com"),
+                Needs::default()
+            )
+            .is_err()
+        );
+        let needs = Needs {
+            read_email: true,
+            read_groups: true,
+        };
         let with_email =
-            manifest(Mode::Http, Some("https://pitcrew.example.com/"), true).expect("manifest");
+            manifest(Mode::Http, Some("https://pitcrew.example.com/"), needs).expect("manifest");
         assert_eq!(
             with_email["oauth_config"]["scopes"]["bot"],
             json!([
@@ -128,14 +175,15 @@ mod tests {
                 "chat:write",
                 "app_mentions:read",
                 "users:read",
-                "users:read.email"
+                "users:read.email",
+                "usergroups:read"
             ])
         );
     }
 
     #[test]
     fn socket_mode_needs_no_public_address() {
-        let m = manifest(Mode::Socket, None, false).expect("manifest");
+        let m = manifest(Mode::Socket, None, Needs::default()).expect("manifest");
         assert_eq!(m["settings"]["socket_mode_enabled"], true);
         assert!(m["features"]["slash_commands"][0].get("url").is_none());
         assert!(

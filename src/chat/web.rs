@@ -123,6 +123,17 @@ impl SlackWeb {
         self.seen(started, result)
     }
 
+    /// `usergroups.users.list`: the members of a user group. Recorded like every call.
+    pub async fn usergroup_members(
+        &self,
+        request: &SlackApiUserGroupsUsersListRequest,
+    ) -> Result<SlackApiUserGroupsUsersListResponse, PostError> {
+        let started = std::time::Instant::now();
+        let session = self.client.open_session(&self.token);
+        let result = session.usergroups_users_list(request).await;
+        self.seen(started, result)
+    }
+
     /// Posts plain text (mrkdwn) to a channel.
     pub async fn post(&self, channel: &str, text: &str) -> Result<(), PostError> {
         self.post_in_thread(channel, None, text).await

@@ -229,7 +229,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let manifest = crate::chat::manifest::manifest(
                 config.server.mode,
                 url.as_deref(),
-                config.identity.from_slack_email,
+                crate::chat::manifest::Needs::of(&config),
             )?;
             println!(
                 "{}",

@@ -94,6 +94,17 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "impersonate_groups",
             "timezone",
             "freezes",
+            "approvers",
+        ],
+    ),
+    (
+        "environments.*.approvers",
+        &[
+            "roles",
+            "slack_groups",
+            "on_call",
+            "escalation_policies",
+            "requester_on_call_level",
         ],
     ),
     (
@@ -335,6 +346,20 @@ pub(crate) struct EnvironmentSection {
     pub timezone: Option<String>,
     /// Change freezes, by name.
     pub freezes: BTreeMap<String, FreezeSection>,
+    /// Who may approve here, beyond holding `approve`.
+    pub approvers: Option<ApproversSection>,
+}
+
+/// `[environments.ENV.approvers]`: who counts as an approver, and when an on-call requester
+/// needs none.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ApproversSection {
+    pub roles: Vec<String>,
+    pub slack_groups: Vec<String>,
+    pub on_call: bool,
+    pub escalation_policies: Vec<String>,
+    pub requester_on_call_level: Option<u32>,
 }
 
 /// One freeze window: once (`from` and `until`), or recurring (`recurrence`, RFC 5545

@@ -165,6 +165,53 @@ pub struct Environment {
     pub timezone: chrono_tz::Tz,
     /// Change freezes from the configuration (freezes set from chat are in the database).
     pub freezes: Vec<FreezeRule>,
+    /// Who counts as an approver here (beyond holding `approve`).
+    pub approvers: ApproverRules,
+}
+
+/// `[environments.ENV.approvers]`. Empty: anyone holding `approve` (the requester never).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApproverRules {
+    /// The approver holds one of these policy roles (`role:incident-commander`)…
+    pub roles: Vec<String>,
+    /// …or is a member of one of these Slack user groups (`S…` ids). Both empty: no such rule.
+    pub slack_groups: Vec<String>,
+    /// The approver is on call now for one of `escalation_policies` (PagerDuty, live).
+    pub on_call: bool,
+    /// PagerDuty escalation policy ids (`P…`) the on-call rules look at.
+    pub escalation_policies: Vec<String>,
+    /// A requester on call now at this escalation level or lower needs no approval.
+    pub requester_on_call_level: Option<u32>,
+}
+
+impl ApproverRules {
+    /// Whether anything beyond the policy's `approve` right is asked of approvers.
+    pub fn restricts_approvers(&self) -> bool {
+        !self.roles.is_empty() || !self.slack_groups.is_empty() || self.on_call
+    }
+
+    /// ` who holds role:a or is in Slack group S1, and is on call now`, or empty.
+    pub fn describe(&self) -> String {
+        let mut who: Vec<String> = self.roles.iter().map(|r| format!("holds {r}")).collect();
+        who.extend(
+            self.slack_groups
+                .iter()
+                .map(|g| format!("is in Slack group <!subteam^{g}>")),
+        );
+        let mut text = String::new();
+        if !who.is_empty() {
+            text = format!(" who {}", who.join(" or "));
+        }
+        if self.on_call {
+            text.push_str(if who.is_empty() {
+                " who is"
+            } else {
+                ", and is"
+            });
+            text.push_str(" on call now");
+        }
+        text
+    }
 }
 
 /// A change freeze the configuration declares.

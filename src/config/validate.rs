@@ -11,6 +11,7 @@ use super::secrets::Secrets;
 use super::*;
 use crate::names::{ClusterName, EnvName, NamespaceName, SlackChannelId, SlackTeamId};
 
+mod approvers;
 mod freezes;
 mod places;
 use places::{clusters, environments};

@@ -90,6 +90,7 @@ mod tests {
             impersonate: false,
             impersonate_groups: vec![],
             timezone: chrono_tz::Europe::Berlin,
+            approvers: Default::default(),
             freezes: vec![FreezeRule {
                 name: "weekend".into(),
                 when,

@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod jira;
+pub mod on_call;
 pub mod pagerduty;
 mod write_back;
 
@@ -17,10 +18,13 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
+use http::FetchError;
+
 use crate::command::Reason;
 use crate::config::{Config, Environment};
 use crate::names::EnvName;
 pub use jira::Jira;
+pub use on_call::OnCall;
 pub use pagerduty::{Judgement, PagerDuty};
 
 /// The result of checking a justification.
@@ -50,6 +54,14 @@ pub trait Justifier: Send + Sync {
         env: &'a EnvName,
         environment: &'a Environment,
     ) -> BoxFuture<'a, Verification>;
+
+    /// The person with e-mail `email`'s on-call entries now on any of `policies` (empty: not
+    /// on call, or not a PagerDuty user); `Err` says why it cannot be known, for a refusal.
+    fn on_call<'a>(
+        &'a self,
+        email: &'a str,
+        policies: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<OnCall>, String>>;
 }
 
 /// Checks references live, with a short cache of accepted ones.
@@ -57,6 +69,8 @@ pub struct LiveJustifier {
     pub pagerduty: Option<PagerDuty>,
     pub jira: Option<Jira>,
     cache: Mutex<HashMap<String, (Instant, Verification)>>,
+    /// PagerDuty user ids by e-mail (`None`: no such user), for `[pagerduty].cache_for`.
+    users: Mutex<HashMap<String, (Instant, Option<String>)>>,
 }
 
 impl LiveJustifier {
@@ -65,6 +79,7 @@ impl LiveJustifier {
             pagerduty,
             jira,
             cache: Mutex::default(),
+            users: Mutex::default(),
         }
     }
 
@@ -180,7 +195,55 @@ fn refused(message: String) -> Verification {
     Verification::Refused { message }
 }
 
+impl LiveJustifier {
+    /// The PagerDuty user with this e-mail, through a cache of `[pagerduty].cache_for`.
+    async fn pagerduty_user(
+        &self,
+        pd: &PagerDuty,
+        email: &str,
+    ) -> Result<Option<String>, FetchError> {
+        let key = email.to_ascii_lowercase();
+        let ttl = pd.config().cache_for;
+        if let Some((at, id)) = self
+            .users
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            && at.elapsed() < ttl
+        {
+            return Ok(id.clone());
+        }
+        let id = pd.user_by_email(email).await?;
+        let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
+        users.retain(|_, (at, _)| at.elapsed() < ttl);
+        users.insert(key, (Instant::now(), id.clone()));
+        Ok(id)
+    }
+}
+
 impl Justifier for LiveJustifier {
+    fn on_call<'a>(
+        &'a self,
+        email: &'a str,
+        policies: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<OnCall>, String>> {
+        Box::pin(async move {
+            let Some(pd) = &self.pagerduty else {
+                return Err("PagerDuty is not configured in this pitcrew ([pagerduty] and PAGERDUTY_TOKEN), so who is on call cannot be known; ask the platform team".into());
+            };
+            let answer = async {
+                match self.pagerduty_user(pd, email).await? {
+                    Some(user) => pd.on_calls(&user, policies).await,
+                    None => Ok(Vec::new()),
+                }
+            };
+            answer.await.map_err(|e| {
+                tracing::warn!(service = "pagerduty", error = %e, "cannot ask who is on call");
+                format!("PagerDuty cannot say who is on call right now ({e}); nothing was done, try again in a minute")
+            })
+        })
+    }
+
     fn verify<'a>(
         &'a self,
         reason: &'a Reason,

@@ -66,11 +66,15 @@ impl PagerDuty {
         &self.config
     }
 
-    fn url(&self, path: &str) -> Result<Url, FetchError> {
+    pub(super) fn url(&self, path: &str) -> Result<Url, FetchError> {
         super::http::join(&self.base, path)
     }
 
-    fn headers(&self, b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub(super) fn http(&self) -> &Http {
+        &self.http
+    }
+
+    pub(super) fn headers(&self, b: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         b.header(reqwest::header::ACCEPT, ACCEPT)
             // The API description requires it on every request, GET included.
             .header(reqwest::header::CONTENT_TYPE, "application/json")

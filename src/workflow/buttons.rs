@@ -62,6 +62,11 @@ pub async fn approve(
             message: format!("you may not approve {id}: {}", decision.explanation),
         };
     }
+    // And the environment's approver rules (roles or Slack groups, on call now).
+    let env_rule = match approver_rules(ctx, &approval, user).await {
+        Ok(r) => r,
+        Err(o) => return o,
+    };
     let updated = match store.add_approver(&approval, user.as_str()).await {
         Ok(Some(a)) if a.approvers.len() > approval.approvers.len() => {
             // Each approval is its own event, naming the approver and the rule that let them;
@@ -72,6 +77,7 @@ pub async fn approve(
                 "requester": approval.requester,
                 "rule": decision.rule,
                 "explanation": decision.explanation,
+                "approver_rule": env_rule,
                 "approvals": a.approvers.len(),
                 "needed": a.needed,
             });
@@ -333,6 +339,26 @@ pub(super) fn approver_decision(
         target: Some(target),
     };
     Ok(ctx.authorizer.decide(&request, place.environment))
+}
+
+/// The environment's approver rules for `user` on the stored request `a`.
+async fn approver_rules(
+    ctx: &Context,
+    a: &approvals::Approval,
+    user: &SlackUserId,
+) -> Result<super::approvers::ApproverRule, Outcome> {
+    let env = crate::names::EnvName::parse(&a.env).map_err(|e| Outcome::BadInput {
+        message: e.to_string(),
+    })?;
+    let Some(environment) = ctx.config.environments.get(&env) else {
+        return Err(Outcome::BadInput {
+            message: format!(
+                "request {} is for environment `{env}`, which this configuration no longer has; nothing was done",
+                a.id
+            ),
+        });
+    };
+    super::approvers::approver_counts(ctx, &env, environment, user).await
 }
 
 /// Ends a stored request's command in the trail as `cancelled` (its earlier events, under the

@@ -127,7 +127,19 @@ impl Run<'_> {
         if let Err(e) = self
             .audit(
                 Phase::Started,
-                json!({"dry_run": dry_run, "identity": scope.as_user}),
+                json!({
+                    "dry_run": dry_run,
+                    "identity": scope.as_user,
+                    "approval_waived": self
+                        .waived
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone()
+                        .map(|entry| json!({
+                            "rule": "requester on call at or below requester_on_call_level",
+                            "on_call": entry,
+                        })),
+                }),
             )
             .await
         {

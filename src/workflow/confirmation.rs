@@ -131,6 +131,17 @@ impl Run<'_> {
                 ),
             });
         }
+        // An on-call requester at a low enough escalation level goes ahead alone: recorded
+        // with the on-call entry in the `started` event.
+        if let Some(entry) =
+            approvers::requester_waiver(self.ctx, environment, &self.request.actor).await
+        {
+            (self.report)(Event::ApprovalWaived {
+                why: format!("you are {}", entry.describe()),
+            });
+            *self.waived.lock().unwrap_or_else(|p| p.into_inner()) = Some(entry);
+            return Ok(());
+        }
         let Some(db) = &self.ctx.db else {
             return Err(Outcome::Unavailable {
                 message: "approvals need the database, which this pitcrew does not have; nothing was done".into(),
@@ -158,8 +169,9 @@ impl Run<'_> {
                     kind: "approve",
                 }),
                 message: format!(
-                    "environment `{env}` needs {needed} approval{} by someone else holding `approve` there: ask them to approve {id} (the Approve button in Slack, or `pitcrew approve {id} --as THEIR_ID`); it expires in {}. Nothing was done yet",
+                    "environment `{env}` needs {needed} approval{} by someone else holding `approve` there{}: ask them to approve {id} (the Approve button in Slack, or `pitcrew approve {id} --as THEIR_ID`); it expires in {}. Nothing was done yet",
                     if needed == 1 { "" } else { "s" },
+                    environment.approvers.describe(),
                     humantime::format_duration(self.ctx.config.server.approval_ttl)
                 ),
             }),

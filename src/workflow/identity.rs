@@ -26,6 +26,13 @@ pub trait Directory: Send + Sync {
         &'a self,
         user: &'a SlackUserId,
     ) -> BoxFuture<'a, Result<Option<String>, DirectoryError>>;
+
+    /// Whether `user` is a member of the user group `group` (an `S…` id), now.
+    fn in_group<'a>(
+        &'a self,
+        user: &'a SlackUserId,
+        group: &'a str,
+    ) -> BoxFuture<'a, Result<bool, DirectoryError>>;
 }
 
 /// Looked-up e-mails, reused for `[identity].email_cache_for` (so a deactivation is noticed
@@ -93,6 +100,29 @@ pub async fn user_name(
             "{user}'s Slack e-mail cannot be looked up right now ({e}); try again in a minute"
         )),
     }
+}
+
+/// `user`'s e-mail as Slack shows it (cached for `[identity].email_cache_for`): `Ok(None)` for
+/// someone Slack does not know, deactivated, or without one; `Err` says why it cannot be asked.
+pub async fn slack_email(
+    config: &Config,
+    directory: Option<&dyn Directory>,
+    cache: &EmailCache,
+    user: &SlackUserId,
+) -> Result<Option<String>, String> {
+    let Some(directory) = directory else {
+        return Err(format!(
+            "{user}'s e-mail cannot be looked up: this pitcrew has no Slack bot token (SLACK_BOT_TOKEN)"
+        ));
+    };
+    cache
+        .email(directory, user, config.identity.email_cache_for)
+        .await
+        .map_err(|e| {
+            format!(
+                "{user}'s Slack e-mail cannot be looked up right now ({e}); try again in a minute"
+            )
+        })
 }
 
 /// The groups `user` carries in `environment`: pitcrew roles, then the environment's.

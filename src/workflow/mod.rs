@@ -19,6 +19,7 @@
 
 mod actions;
 pub mod approvals;
+mod approvers;
 mod buttons;
 mod change;
 mod confirmation;
@@ -92,6 +93,7 @@ pub async fn run(
         subject: std::sync::Mutex::default(),
         plan: std::sync::Mutex::default(),
         frozen: std::sync::Mutex::default(),
+        waived: std::sync::Mutex::default(),
         started_at: std::sync::Mutex::default(),
     };
     let work = async move {
@@ -132,6 +134,8 @@ struct Run<'a> {
     plan: std::sync::Mutex<Option<Plan>>,
     /// The freeze a break-glass change overrides (its words), for the confirmation.
     frozen: std::sync::Mutex<Option<String>>,
+    /// The on-call entry that made approvals unnecessary, for the `started` event.
+    waived: std::sync::Mutex<Option<crate::justify::OnCall>>,
     /// When `started` was recorded, to time the action in `/metrics`.
     started_at: std::sync::Mutex<Option<std::time::Instant>>,
 }

@@ -18,6 +18,9 @@ pub fn event_line(event: &Event) -> String {
             ),
         },
         Event::Planned { change } => format!("→ {}", describe(change)),
+        Event::ApprovalWaived { why } => {
+            format!("✓ no approval needed: {why} (recorded in the audit trail)")
+        }
         Event::FreezeOverridden { freeze } => format!(
             "‼ FREEZE OVERRIDDEN: {freeze}; this break-glass change goes ahead anyway, announced and audited"
         ),

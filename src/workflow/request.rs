@@ -67,6 +67,10 @@ pub enum Event {
     FreezeOverridden {
         freeze: String,
     },
+    /// No approval is needed: the requester is on call at a low enough level.
+    ApprovalWaived {
+        why: String,
+    },
 }
 
 /// A stored request waiting for a person: the requester's confirmation, or approvals.

@@ -81,6 +81,68 @@ pub fn note_created() -> Value {
     example(PD, "/incidents/{id}/notes", "post", "200")
 }
 
+/// PagerDuty's documented `GET /users` answer, holding one user with this id and e-mail.
+pub fn users(id: &str, email: &str) -> Value {
+    let mut v = example(PD, "/users", "get", "200");
+    let mut user = v["users"][0].clone();
+    user["id"] = id.into();
+    user["email"] = email.into();
+    v["users"] = serde_json::json!([user]);
+    v
+}
+
+/// PagerDuty's documented `GET /oncalls` answer: `user` on call for `policy` at `level`,
+/// from an hour ago for `hours_left` more hours.
+pub fn on_calls(user: &str, policy: &str, level: u32, hours_left: i64) -> Value {
+    let mut v = example(PD, "/oncalls", "get", "200");
+    let mut entry = v["oncalls"][0].clone();
+    let now = chrono::Utc::now();
+    entry["user"]["id"] = user.into();
+    entry["escalation_policy"]["id"] = policy.into();
+    entry["escalation_level"] = level.into();
+    entry["start"] = (now - chrono::Duration::hours(1)).to_rfc3339().into();
+    entry["end"] = (now + chrono::Duration::hours(hours_left))
+        .to_rfc3339()
+        .into();
+    v["oncalls"] = serde_json::json!([entry]);
+    v
+}
+
+/// An empty `GET /oncalls` or `GET /users` answer (`list`: "oncalls" or "users").
+pub fn none_of(list: &str) -> Value {
+    let path = format!("/{list}");
+    let mut v = example(PD, &path, "get", "200");
+    v[list] = serde_json::json!([]);
+    v
+}
+
+/// Mounts on-call answers: each person (e-mail, PagerDuty user id, their `GET /oncalls`
+/// answer) is found by e-mail and answered for; anyone else is no PagerDuty user.
+pub async fn mount_on_call(server: &MockServer, people: &[(&str, &str, Value)]) {
+    use wiremock::matchers::query_param;
+    for (email, id, answer) in people {
+        Mock::given(method("GET"))
+            .and(path("/users"))
+            .and(query_param("query", *email))
+            .and(header("accept", PD_ACCEPT))
+            .respond_with(ResponseTemplate::new(200).set_body_json(users(id, email)))
+            .mount(server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/oncalls"))
+            .and(query_param("user_ids[]", *id))
+            .respond_with(ResponseTemplate::new(200).set_body_json(answer))
+            .mount(server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(none_of("users")))
+        .with_priority(10)
+        .mount(server)
+        .await;
+}
+
 /// Jira's documented issue, with the given key, summary, status (and category), type.
 pub fn issue(key: &str, summary: &str, status: &str, category: &str, kind: &str) -> Value {
     let mut v = example(JIRA, "/rest/api/3/issue/{issueIdOrKey}", "get", "200");

@@ -104,6 +104,22 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
         fakes::note_created(),
     )
     .await;
+    mount(
+        &pd_fake,
+        "GET",
+        "/users",
+        200,
+        fakes::users("PCAROL1", "carol@acme.example"),
+    )
+    .await;
+    mount(
+        &pd_fake,
+        "GET",
+        "/oncalls",
+        200,
+        fakes::on_calls("PCAROL1", "PESC001", 1, 4),
+    )
+    .await;
     let jira_fake = MockServer::start().await;
     mount(
         &jira_fake,
@@ -200,6 +216,24 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
     )
     .await
     .expect("POST /incidents/{id}/notes conforms");
+    // Who is on call: a person by e-mail, then their on-call entries.
+    let carol = pd
+        .user_by_email("Carol@acme.example")
+        .await
+        .expect("GET /users?query= conforms");
+    assert_eq!(carol.as_deref(), Some("PCAROL1"));
+    let entries = pd
+        .on_calls("PCAROL1", &["PESC001".to_string(), "PESC002".to_string()])
+        .await
+        .expect("GET /oncalls?user_ids[]=&escalation_policy_ids[]= conforms");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        (
+            entries[0].escalation_policy.id.as_str(),
+            entries[0].escalation_level
+        ),
+        ("PESC001", 1)
+    );
 
     let issue = jira
         .issue("CHG-42")
@@ -233,6 +267,7 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
         impersonate_groups: vec![],
         timezone: chrono_tz::UTC,
         freezes: vec![],
+        approvers: Default::default(),
     };
     for reference in ["Q1CONFORM", "CHG-42"] {
         let reason = Reason::parse(reference).expect("reference");
@@ -247,7 +282,7 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
 /// Stands between pitcrew's Slack client and Prism to work around two quirks of the Slack
 /// description, in the test set-up only (pitcrew's requests are what Slack accepts):
 /// - it declares the token as a required `token` header (a `token` query parameter for
-///   `users.info`); real clients (slack-morphism included) send `Authorization: Bearer T`,
+///   `users.info` and `usergroups.users.list`); real clients (slack-morphism included) send `Authorization: Bearer T`,
 ///   which OpenAPI tools ignore by rule. The shim copies the bearer token into `token`.
 /// - its methods' parameters are Swagger 2 `formData`, which Prism accepts only as
 ///   `application/x-www-form-urlencoded` although `consumes` also lists `application/json`
@@ -266,7 +301,7 @@ async fn slack_token_shim(prism: String) -> String {
                 prism.trim_end_matches('/'),
                 uri.path_and_query().map_or("/", |p| p.as_str())
             );
-            if uri.path().ends_with("users.info")
+            if (uri.path().ends_with("users.info") || uri.path().ends_with("usergroups.users.list"))
                 && let Some(token) = headers
                     .get("authorization")
                     .and_then(|v| v.to_str().ok())
@@ -387,6 +422,14 @@ async fn slack_web_api_calls_and_answers_conform_to_the_official_description() {
         }}),
     )
     .await;
+    mount(
+        &fake,
+        "GET",
+        "/usergroups.users.list",
+        200,
+        serde_json::json!({"ok": true, "users": ["U060R4BJ4", "U05ERIN"]}),
+    )
+    .await;
     let uri = fake.uri();
     let prism =
         tokio::task::spawn_blocking(move || prism(&bin, "slack-web-api.openapi-v2.json", &uri))
@@ -458,7 +501,15 @@ async fn slack_web_api_calls_and_answers_conform_to_the_official_description() {
         slack.email(&erin).await.expect("GET users.info conforms"),
         Some("erin@acme.example".to_string())
     );
+    // usergroups.users.list, for approver rules naming Slack user groups.
+    assert!(
+        slack
+            .in_group(&erin, "S0DBAS01")
+            .await
+            .expect("GET usergroups.users.list conforms"),
+        "Erin is a member"
+    );
     assert_eq!(health.report(false)["web_api"]["ok"], true);
     let sent = fake.received_requests().await.unwrap_or_default();
-    assert_eq!(sent.len(), 5, "every call went through Prism to the fake");
+    assert_eq!(sent.len(), 6, "every call went through Prism to the fake");
 }

@@ -66,6 +66,7 @@ fn env(services: &[&str]) -> (EnvName, Environment) {
             impersonate_groups: vec![],
             timezone: chrono_tz::UTC,
             freezes: vec![],
+            approvers: Default::default(),
         },
     )
 }

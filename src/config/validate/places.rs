@@ -163,6 +163,7 @@ pub(super) fn environments(
         }
         let timezone = super::freezes::timezone(loc, raw_name, e.timezone.as_deref(), problems);
         let freezes = super::freezes::freezes(loc, raw_name, &e.freezes, problems);
+        let approvers = super::approvers::approvers(loc, raw_name, e, file, problems);
         if let (Some(env_name), Some(cluster)) = (env_name, cluster) {
             out.insert(
                 env_name,
@@ -178,6 +179,7 @@ pub(super) fn environments(
                     impersonate_groups: e.impersonate_groups.clone(),
                     timezone,
                     freezes,
+                    approvers,
                 },
             );
         }

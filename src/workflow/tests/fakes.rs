@@ -223,6 +223,16 @@ impl Justifier for FakeJustifier {
     ) -> BoxFuture<'a, Verification> {
         Box::pin(std::future::ready(self.0.clone()))
     }
+
+    fn on_call<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<crate::justify::OnCall>, String>> {
+        Box::pin(std::future::ready(Err(
+            "no PagerDuty in these tests".to_string()
+        )))
+    }
 }
 
 /// The audit trail in memory; writing `fail_at` fails (a full disk, a database away).
