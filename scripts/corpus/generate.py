@@ -69,6 +69,10 @@ commands = [
     "restart " + " " * 5000 + "checkout", "restart " + "-" * 100, "restart " + "--x " * 500,
     "x" * 100000, "restart " + "checkout " * 1000, "\"" * 1000, "“" * 500, "<" * 1000, "&lt;" * 500,
     "&#60;&#33;channel&#62;", "&lt;!channel&gt;", "&amp;lt;!channel&amp;gt;",
+    # pause / resume
+    "pause", "resume", "pause sts/db", "resume ds/agent", "pause checkout --to-revision 2",
+    "pause checkout --reason PT4KHLK --break-glass 'x'", "resume checkout checkout",
+    "pause deploy/" + "a" * 300, "pause <@U01ALICE>", "resume checkout --dry-run --dry-run",
     # freeze / unfreeze
     "freeze", "unfreeze", "freeze prod", "freeze prod --for", "freeze prod --until",
     "freeze prod --for 4h --reason", "freeze prod --for 4h --reason ''",

@@ -31,9 +31,13 @@ pub enum Error {
     },
 
     #[error(
-        "can't restart paused deployment `{name}` (run `kubectl rollout resume deployment/{name}` first)"
+        "can't restart paused deployment `{name}`: resume it first (`resume deployment/{name}`, as `kubectl rollout resume` would)"
     )]
     PausedRestart { name: String },
+
+    /// `pause` of a paused Deployment, `resume` of one that is not: kubectl refuses both.
+    #[error("deployment `{name}` is {}", if *paused { "already paused" } else { "not paused" })]
+    PausedAlready { name: String, paused: bool },
 
     /// kubectl's refusal when the restart stamp (seconds) would not change: the patch would be
     /// empty and nothing would restart.
@@ -78,6 +82,7 @@ impl Error {
             Error::Forbidden { .. } => "forbidden",
             Error::NotFound { .. } => "not_found",
             Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
+            Error::PausedAlready { .. } => "paused_already",
             Error::RestartedThisSecond { .. } => "restarted_this_second",
             Error::NoHistory { .. } => "no_history",
             Error::RevisionNotFound { .. } => "revision_not_found",

@@ -9,6 +9,7 @@ mod error;
 mod follow;
 mod history;
 mod objects;
+mod pause;
 mod promote;
 mod restart;
 mod rollback;
@@ -20,6 +21,7 @@ pub use error::Error;
 pub use follow::{Followed, follow, follow_with_watch_timeout};
 pub use history::{Revision, history};
 pub use objects::{Snapshot, Workload};
+pub use pause::set_paused;
 pub use promote::{Mismatch, Side, promote};
 pub use restart::{RESTARTED_AT, restart};
 pub use rollback::rollback;
@@ -47,6 +49,8 @@ pub(crate) fn patch_params(dry_run: bool) -> kube::api::PatchParams {
 /// What a mutating action did (or, in a dry run, would do).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Change {
+    /// What was done (the words of `describe`).
+    pub operation: Operation,
     pub kind: Kind,
     pub namespace: String,
     pub name: String,
@@ -64,6 +68,18 @@ pub struct Change {
     /// What the person about to make this change should know (as kubectl warns on stderr):
     /// a `kubectl apply`-managed workload whose next apply will undo a rollback.
     pub warnings: Vec<String>,
+}
+
+/// What a [`Change`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    Restart,
+    Rollback,
+    /// Set the images (promote).
+    SetImages,
+    Pause,
+    Resume,
 }
 
 /// The annotation `kubectl apply` keeps its last configuration in.

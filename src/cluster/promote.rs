@@ -250,6 +250,7 @@ async fn apply(client: &Client, step: &Step, dry_run: bool) -> Result<Option<Cha
     )
     .await?;
     Ok(Some(Change {
+        operation: super::Operation::SetImages,
         kind: step.kind,
         namespace: step.namespace.clone(),
         name: step.name.clone(),

@@ -77,6 +77,7 @@ pub async fn restart(
         after.revision = before.revision.map(|r| r + 1);
     }
     Ok(Change {
+        operation: super::Operation::Restart,
         kind,
         namespace: namespace.to_string(),
         name: name.to_string(),

@@ -79,6 +79,7 @@ pub async fn rollback(
         Vec::new()
     };
     Ok(Change {
+        operation: super::Operation::Rollback,
         kind,
         namespace: namespace.to_string(),
         name: name.to_string(),

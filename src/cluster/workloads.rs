@@ -63,6 +63,14 @@ pub trait Workloads: Send + Sync {
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Change, Error>>;
 
+    /// `kubectl rollout pause` (`paused`) or `kubectl rollout resume` of a Deployment.
+    fn set_paused<'a>(
+        &'a self,
+        at: &'a Location,
+        paused: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
     /// Sets the destination's images to the source's; one change per workload that differs.
     fn promote<'a>(
         &'a self,
@@ -126,6 +134,18 @@ impl Workloads for Clusters {
                 dry_run,
             )
             .await
+        })
+    }
+
+    fn set_paused<'a>(
+        &'a self,
+        at: &'a Location,
+        paused: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            super::set_paused(client, &at.namespace, &at.name, paused, dry_run).await
         })
     }
 

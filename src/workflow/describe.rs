@@ -15,23 +15,22 @@ pub fn describe(change: &Change) -> String {
             change.to_revision.unwrap_or_default()
         );
     }
-    let what = match (change.to_revision, change.annotations_set.is_empty()) {
-        (Some(r), _) => format!(
-            "rolled back {}/{} to revision {r}",
-            change.kind, change.name
-        ),
-        (None, false) => format!("restarted {}/{}", change.kind, change.name),
-        (None, true) => format!("set the images of {}/{}", change.kind, change.name),
+    use crate::cluster::Operation;
+    let (done, would) = match change.operation {
+        Operation::Restart => ("restarted", "would restart"),
+        Operation::Rollback => ("rolled back", "would roll back"),
+        Operation::SetImages => ("set the images of", "would set the images of"),
+        Operation::Pause => ("paused", "would pause"),
+        Operation::Resume => ("resumed", "would resume"),
     };
-    let what = if change.dry_run {
-        what.replacen("restarted", "would restart", 1)
-            .replacen("rolled back", "would roll back", 1)
-            .replacen("set the images", "would set the images", 1)
-    } else {
-        what
+    let verb = if change.dry_run { would } else { done };
+    let to = match (change.operation, change.to_revision) {
+        (Operation::Rollback, Some(r)) => format!(" to revision {r}"),
+        _ => String::new(),
     };
+    let what = format!("{verb} {}/{}{to}", change.kind, change.name);
     let revisions = match (change.before.revision, change.after.revision) {
-        (Some(a), Some(b)) => format!(", revision {a} → {b}"),
+        (Some(a), Some(b)) if a != b => format!(", revision {a} → {b}"),
         _ => String::new(),
     };
     let images = change.image_changes();

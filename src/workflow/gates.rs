@@ -102,7 +102,13 @@ impl Authorizer for PolicyAuthorizer {
 fn channel_refusal(r: &AccessRequest, environment: &Environment) -> Option<String> {
     let mutating = matches!(
         r.action,
-        Action::Restart | Action::Rollback | Action::Promote | Action::Freeze | Action::Unfreeze
+        Action::Restart
+            | Action::Rollback
+            | Action::Promote
+            | Action::Pause
+            | Action::Resume
+            | Action::Freeze
+            | Action::Unfreeze
     );
     if !mutating || environment.channels.is_empty() {
         return None;

@@ -111,7 +111,10 @@ pub async fn run(
             Command::History(h) => run.history(&h.target, &h.scope).await,
             Command::CanI(c) => run.can_i(c).await,
             Command::Audit(a) => run.audit_summary(a).await,
-            Command::Restart(_) | Command::Rollback(_) | Command::Promote(_) => Outcome::BadInput {
+            Command::Restart(_)
+            | Command::Rollback(_)
+            | Command::Promote(_)
+            | Command::Pause(_) => Outcome::BadInput {
                 message: format!("`{command}` has no action behind it"),
             },
         }

@@ -79,6 +79,17 @@ impl Run<'_> {
             lines.push(format!("revision: {r}"));
         }
         lines.extend(self.freeze_lines(&place).await);
+        // The Deployment controller marks a paused rollout in its Progressing condition.
+        if state
+            .conditions
+            .iter()
+            .any(|c| c.ends_with("(DeploymentPaused)"))
+        {
+            lines.push(format!(
+                "rollout PAUSED: its pods keep running, template changes wait; `resume {target} -e {}` continues it",
+                place.env
+            ));
+        }
         if !state.conditions.is_empty() {
             lines.push(format!("conditions: {}", state.conditions.join(", ")));
         }

@@ -6,6 +6,7 @@ mod common;
 
 mod actions;
 mod actions_edges;
+mod actions_pause;
 mod approvers;
 mod audit;
 mod cli;

@@ -16,6 +16,8 @@ fn word() -> impl Strategy<Value = String> {
         Just("can-i".to_string()),
         Just("audit".to_string()),
         Just("help".to_string()),
+        Just("pause".to_string()),
+        Just("resume".to_string()),
         Just("freeze".to_string()),
         Just("unfreeze".to_string()),
         Just("--until".to_string()),
@@ -119,6 +121,17 @@ fn scope_flags() -> Vec<BoxedStrategy<Vec<String>>> {
     ]
 }
 
+/// Pause and resume take Deployments only: any generated target becomes one.
+fn deployment_only(
+    (mut head, flags): (Vec<Vec<String>>, Vec<Vec<String>>),
+) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    if let Some(target) = head.first_mut().and_then(|words| words.get_mut(1)) {
+        let name = target.rsplit('/').next().unwrap_or(target).to_string();
+        *target = format!("deploy/{name}");
+    }
+    (head, flags)
+}
+
 /// Valid commands built from the grammar, flags in any order, with Slack's dashes and spaces
 /// sprinkled in.
 fn grammar() -> impl Strategy<Value = String> {
@@ -136,6 +149,8 @@ fn grammar() -> impl Strategy<Value = String> {
     };
     let body = prop_oneof![
         mutating("restart", vec![]),
+        mutating("pause", vec![]).prop_map(deployment_only),
+        mutating("resume", vec![]).prop_map(deployment_only),
         mutating(
             "rollback",
             vec![flag("--to-revision", "[1-9][0-9]{0,3}").boxed()]

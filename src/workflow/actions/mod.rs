@@ -8,6 +8,7 @@
 //!
 //! [`Workloads`]: crate::cluster::Workloads
 
+mod pause;
 mod promote;
 mod restart;
 mod rollback;
@@ -103,6 +104,26 @@ pub(super) trait ChangeAction: Send + Sync {
         seconds: f64,
     ) -> (crate::command::Phase, Outcome);
 
+    /// Whether its changes start a rollout to follow (a pause starts none).
+    fn follows(&self) -> bool {
+        true
+    }
+
+    /// How a change that is not followed ended: done, in the words of each change.
+    fn finished_at_once(
+        &self,
+        _scope: &Scope<'_>,
+        changes: &[Change],
+    ) -> (crate::command::Phase, Outcome) {
+        let words: Vec<String> = changes.iter().map(describe).collect();
+        (
+            crate::command::Phase::Succeeded,
+            Outcome::Done {
+                message: words.join("; "),
+            },
+        )
+    }
+
     /// Whether the audit records the changes as a list (`changes`) or one (`change`).
     fn many_workloads(&self) -> bool {
         false
@@ -115,6 +136,7 @@ pub(super) fn for_command(command: &Command) -> Option<Box<dyn ChangeAction + '_
         Command::Restart(c) => Some(Box::new(restart::RestartAction(c))),
         Command::Rollback(c) => Some(Box::new(rollback::RollbackAction(c))),
         Command::Promote(c) => Some(Box::new(promote::PromoteAction(c))),
+        Command::Pause(c) => Some(Box::new(pause::PauseAction(c))),
         Command::Freeze(_)
         | Command::Unfreeze(_)
         | Command::Status(_)

@@ -61,6 +61,10 @@ impl FakeCluster {
         let revision = *self.revision.lock().unwrap_or_else(|p| p.into_inner());
         let image = |r: i64| vec![("app".to_string(), format!("shop/{}:{r}", at.name))];
         Change {
+            operation: match to_revision {
+                Some(_) => cluster::Operation::Rollback,
+                None => cluster::Operation::Restart,
+            },
             kind: at.kind,
             namespace: at.namespace.clone(),
             name: at.name.clone(),
@@ -143,6 +147,26 @@ impl Workloads for FakeCluster {
         Box::pin(async move {
             self.acted(format!("rollback {}", at.name), dry_run)?;
             Ok(self.change(at, dry_run, Some(to_revision.unwrap_or(1))))
+        })
+    }
+
+    fn set_paused<'a>(
+        &'a self,
+        at: &'a Location,
+        paused: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, cluster::Error>> {
+        Box::pin(async move {
+            let verb = if paused { "pause" } else { "resume" };
+            self.acted(format!("{verb} {}", at.name), dry_run)?;
+            let mut change = self.change(at, dry_run, None);
+            change.operation = if paused {
+                cluster::Operation::Pause
+            } else {
+                cluster::Operation::Resume
+            };
+            change.annotations_set.clear();
+            Ok(change)
         })
     }
 

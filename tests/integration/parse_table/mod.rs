@@ -332,6 +332,19 @@ const CASES: &[(&str, Expect)] = &[
     ("status", Ok("status")),
     ("status -e prod", Ok("status -e prod")),
     ("Status —env prod", Ok("status -e prod")),
+    // --- pause, resume
+    (
+        "pause checkout -e prod",
+        Ok("pause deployment/checkout -e prod"),
+    ),
+    (
+        "Resume deploy/checkout -n shop --reason CHG-7 --dry-run",
+        Ok("resume deployment/checkout -n shop --reason CHG-7 --dry-run"),
+    ),
+    (
+        "pause checkout --break-glass “pagerduty down, pausing”",
+        Ok("pause deployment/checkout --break-glass \"pagerduty down, pausing\""),
+    ),
     // --- freeze, unfreeze
     (
         "freeze prod --until 2026-12-27T08:00Z --reason CHG-77",

@@ -21,6 +21,18 @@ pub(super) const REFUSED: &[(&str, Expect)] = &[
     ("restart", Err("`restart` needs a target")),
     ("rollback -e prod", Err("`rollback` needs a target")),
     ("history -e prod", Err("`history` needs a target")),
+    ("pause", Err("`pause` needs a target")),
+    (
+        "pause sts/db -e prod",
+        Err("only Deployments can be paused"),
+    ),
+    ("resume ds/agent", Err("only Deployments can be paused")),
+    (
+        "pause checkout --to-revision 2",
+        Err("`pause` has no flag `--to-revision`"),
+    ),
+    ("resume a b", Err("unexpected `b`")),
+    ("pasue checkout", Err("did you mean `pause`?")),
     ("frezee prod", Err("did you mean `freeze`?")),
     ("freeze", Err("`freeze` needs an environment")),
     (

@@ -15,6 +15,7 @@ mod error;
 mod freeze;
 mod help;
 mod lexer;
+mod pause;
 mod promote;
 mod reason;
 mod restart;
@@ -32,6 +33,7 @@ pub use error::ParseError;
 pub use freeze::{Freeze, Unfreeze, Until};
 pub use help::Help;
 pub use lexer::{MAX_CHARS, Token};
+pub use pause::Pause;
 pub use promote::{Promote, Subject};
 pub use reason::{Justification, Reason};
 pub use restart::Restart;
@@ -49,6 +51,8 @@ pub enum Command {
     Restart(Restart),
     Rollback(Rollback),
     Promote(Promote),
+    /// `pause` and `resume` (`Pause::resume`).
+    Pause(Pause),
     Freeze(Freeze),
     Unfreeze(Unfreeze),
     Status(Status),
@@ -74,6 +78,8 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         CommandName::Restart => Command::Restart(Restart::parse(rest)?),
         CommandName::Rollback => Command::Rollback(Rollback::parse(rest)?),
         CommandName::Promote => Command::Promote(Promote::parse(rest)?),
+        CommandName::Pause => Command::Pause(Pause::parse(rest, false)?),
+        CommandName::Resume => Command::Pause(Pause::parse(rest, true)?),
         CommandName::Freeze => Command::Freeze(Freeze::parse(rest)?),
         CommandName::Unfreeze => Command::Unfreeze(Unfreeze::parse(rest)?),
         CommandName::Status => Command::Status(Status::parse(rest)?),
@@ -92,6 +98,8 @@ impl Command {
             Command::Restart(_) => Some(Action::Restart),
             Command::Rollback(_) => Some(Action::Rollback),
             Command::Promote(_) => Some(Action::Promote),
+            Command::Pause(p) if p.resume => Some(Action::Resume),
+            Command::Pause(_) => Some(Action::Pause),
             _ => None,
         }
     }
@@ -107,6 +115,8 @@ impl Command {
             Command::Restart(_) => CommandName::Restart,
             Command::Rollback(_) => CommandName::Rollback,
             Command::Promote(_) => CommandName::Promote,
+            Command::Pause(p) if p.resume => CommandName::Resume,
+            Command::Pause(_) => CommandName::Pause,
             Command::Freeze(_) => CommandName::Freeze,
             Command::Unfreeze(_) => CommandName::Unfreeze,
             Command::Status(_) => CommandName::Status,
@@ -125,6 +135,7 @@ impl fmt::Display for Command {
             Command::Restart(c) => c.fmt(f),
             Command::Rollback(c) => c.fmt(f),
             Command::Promote(c) => c.fmt(f),
+            Command::Pause(c) => c.fmt(f),
             Command::Freeze(c) => c.fmt(f),
             Command::Unfreeze(c) => c.fmt(f),
             Command::Status(c) => c.fmt(f),
@@ -143,6 +154,8 @@ pub enum CommandName {
     Restart,
     Rollback,
     Promote,
+    Pause,
+    Resume,
     Freeze,
     Unfreeze,
     Status,
@@ -153,10 +166,12 @@ pub enum CommandName {
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 10] = [
+    pub const ALL: [CommandName; 12] = [
         CommandName::Restart,
         CommandName::Rollback,
         CommandName::Promote,
+        CommandName::Pause,
+        CommandName::Resume,
         CommandName::Freeze,
         CommandName::Unfreeze,
         CommandName::Status,
@@ -171,6 +186,8 @@ impl CommandName {
             CommandName::Restart => Restart::NAME,
             CommandName::Rollback => Rollback::NAME,
             CommandName::Promote => Promote::NAME,
+            CommandName::Pause => Pause::PAUSE,
+            CommandName::Resume => Pause::RESUME,
             CommandName::Freeze => Freeze::NAME,
             CommandName::Unfreeze => Unfreeze::NAME,
             CommandName::Status => Status::NAME,
@@ -186,6 +203,8 @@ impl CommandName {
             CommandName::Restart => Restart::USAGE,
             CommandName::Rollback => Rollback::USAGE,
             CommandName::Promote => Promote::USAGE,
+            CommandName::Pause => Pause::PAUSE_USAGE,
+            CommandName::Resume => Pause::RESUME_USAGE,
             CommandName::Freeze => Freeze::USAGE,
             CommandName::Unfreeze => Unfreeze::USAGE,
             CommandName::Status => Status::USAGE,
@@ -203,6 +222,7 @@ impl CommandName {
             CommandName::Restart => Restart::FLAGS,
             CommandName::Rollback => Rollback::FLAGS,
             CommandName::Promote => Promote::FLAGS,
+            CommandName::Pause | CommandName::Resume => pause::FLAGS,
             CommandName::Freeze => Freeze::FLAGS,
             CommandName::Unfreeze => Unfreeze::FLAGS,
             CommandName::Status | CommandName::History => status::FLAGS,
@@ -217,6 +237,8 @@ impl CommandName {
             CommandName::Restart => Restart::SUMMARY,
             CommandName::Rollback => Rollback::SUMMARY,
             CommandName::Promote => Promote::SUMMARY,
+            CommandName::Pause => Pause::PAUSE_SUMMARY,
+            CommandName::Resume => Pause::RESUME_SUMMARY,
             CommandName::Freeze => Freeze::SUMMARY,
             CommandName::Unfreeze => Unfreeze::SUMMARY,
             CommandName::Status => Status::SUMMARY,
@@ -258,6 +280,8 @@ pub enum Action {
     Restart,
     Rollback,
     Promote,
+    Pause,
+    Resume,
     Freeze,
     Unfreeze,
     Status,
@@ -268,10 +292,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 12] = [
         Action::Restart,
         Action::Rollback,
         Action::Promote,
+        Action::Pause,
+        Action::Resume,
         Action::Freeze,
         Action::Unfreeze,
         Action::Status,
@@ -286,6 +312,8 @@ impl Action {
             Action::Restart => "restart",
             Action::Rollback => "rollback",
             Action::Promote => "promote",
+            Action::Pause => "pause",
+            Action::Resume => "resume",
             Action::Freeze => "freeze",
             Action::Unfreeze => "unfreeze",
             Action::Status => "status",
