@@ -69,6 +69,12 @@ commands = [
     "restart " + " " * 5000 + "checkout", "restart " + "-" * 100, "restart " + "--x " * 500,
     "x" * 100000, "restart " + "checkout " * 1000, "\"" * 1000, "“" * 500, "<" * 1000, "&lt;" * 500,
     "&#60;&#33;channel&#62;", "&lt;!channel&gt;", "&amp;lt;!channel&amp;gt;",
+    # scale
+    "scale", "scale checkout", "scale checkout --replicas", "scale checkout --replicas -1",
+    "scale checkout --replicas 1e3", "scale checkout --replicas 99999999999999999999",
+    "scale checkout --replicas ٣", "scale checkout --replicas 0x10", "scale ds/agent --replicas 1",
+    "scale checkout --replicas 2 --replicas 3", "scale checkout --hpa", "scale checkout --replicas 0 --hpa",
+    "scale checkout --replicas '2'", "scale checkout --replicas “2”", "scale checkout —replicas 2",
     # pause / resume
     "pause", "resume", "pause sts/db", "resume ds/agent", "pause checkout --to-revision 2",
     "pause checkout --reason PT4KHLK --break-glass 'x'", "resume checkout checkout",

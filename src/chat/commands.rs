@@ -460,22 +460,34 @@ pub async fn render(
         Outcome::NeedsConfirmation {
             pending: Some(p), ..
         } => Some(actions(p)),
-        _ => outcome.undo().map(|undo| {
-            json!({
-                "type": "actions",
-                "block_id": "rollback",
-                "elements": [
-                    {"type": "button", "action_id": "pitcrew_rollback", "style": "danger",
-                     "value": undo.to_string(), "text": {"type": "plain_text", "text": "Roll back"}},
-                ]
-            })
-        }),
+        _ => outcome.undo().map(undo_button),
     };
     (
         format!("`{}`\n{}", escape(heading), escape(text.trim())),
         visible,
         buttons,
     )
+}
+
+/// The button that undoes a change: Roll back (a failed rollout), or Scale back to N (a
+/// scale). Its value is the command, run as whoever clicks, through every check.
+fn undo_button(undo: &crate::command::Command) -> serde_json::Value {
+    let (action, block, label) = match undo {
+        crate::command::Command::Scale(s) => (
+            "pitcrew_scale",
+            "scale-back",
+            format!("Scale back to {}", s.replicas),
+        ),
+        _ => ("pitcrew_rollback", "rollback", "Roll back".to_string()),
+    };
+    json!({
+        "type": "actions",
+        "block_id": block,
+        "elements": [
+            {"type": "button", "action_id": action, "style": "danger",
+             "value": undo.to_string(), "text": {"type": "plain_text", "text": label}},
+        ]
+    })
 }
 
 /// Confirm/Approve and Cancel buttons for a pending request; the value is its id.

@@ -89,10 +89,16 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
                 workflow::approve(&app.ctx, &id, &user, Some(team.as_str()), &report).await
             }
             "pitcrew_cancel" => workflow::cancel(&app.ctx, &id, &user, Some(team.as_str())).await,
-            // A new command with every check, as the person who clicked; only a rollback.
-            // The button's value came back from Slack: parsed here, like any typed command.
-            "pitcrew_rollback" => match crate::command::parse(&id) {
-                Ok(command @ crate::command::Command::Rollback(_)) => {
+            // A new command with every check, as the person who clicked: a rollback (Roll
+            // back) or a scale (Scale back), nothing else. The button's value came back from
+            // Slack: parsed here, like any typed command.
+            "pitcrew_rollback" | "pitcrew_scale" => match crate::command::parse(&id) {
+                Ok(
+                    command @ (crate::command::Command::Rollback(_)
+                    | crate::command::Command::Scale(_)),
+                ) if (which == "pitcrew_scale")
+                    == matches!(command, crate::command::Command::Scale(_)) =>
+                {
                     let request = workflow::Request {
                         channel: channel.clone(),
                         team: Some(team.clone()),
@@ -101,7 +107,8 @@ pub fn accept_click(app: &Arc<SlackApp>, payload: Payload) -> Ack {
                     workflow::run(&app.ctx, &request, &report).await
                 }
                 _ => workflow::Outcome::BadInput {
-                    message: "this button does not hold a rollback".into(),
+                    message: "this button does not hold the command it should; nothing was done"
+                        .into(),
                 },
             },
             other => workflow::Outcome::BadInput {

@@ -35,6 +35,27 @@ pub enum Error {
     )]
     PausedRestart { name: String },
 
+    #[error("{name} is a DaemonSet, which runs one pod per node and cannot be scaled")]
+    NotScalable { name: String },
+
+    /// A count the workload's autoscaler would undo.
+    #[error(
+        "{kind}/{name} is kept between {min} and {max} replicas by HorizontalPodAutoscaler `{autoscaler}`, which would undo {replicas}; scale within those bounds, or add --hpa to move the autoscaler's bounds instead"
+    )]
+    OutsideAutoscaler {
+        kind: Kind,
+        name: String,
+        replicas: i32,
+        autoscaler: String,
+        min: i32,
+        max: i32,
+    },
+
+    #[error(
+        "--hpa changes the autoscaler of {kind}/{name}, and no HorizontalPodAutoscaler targets it; scale without --hpa"
+    )]
+    NoAutoscaler { kind: Kind, name: String },
+
     /// `pause` of a paused Deployment, `resume` of one that is not: kubectl refuses both.
     #[error("deployment `{name}` is {}", if *paused { "already paused" } else { "not paused" })]
     PausedAlready { name: String, paused: bool },
@@ -83,6 +104,9 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
             Error::PausedAlready { .. } => "paused_already",
+            Error::NotScalable { .. } => "not_scalable",
+            Error::OutsideAutoscaler { .. } => "outside_autoscaler",
+            Error::NoAutoscaler { .. } => "no_autoscaler",
             Error::RestartedThisSecond { .. } => "restarted_this_second",
             Error::NoHistory { .. } => "no_history",
             Error::RevisionNotFound { .. } => "revision_not_found",

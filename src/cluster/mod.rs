@@ -13,6 +13,7 @@ mod pause;
 mod promote;
 mod restart;
 mod rollback;
+mod scale;
 mod status;
 mod workloads;
 
@@ -25,6 +26,7 @@ pub use pause::set_paused;
 pub use promote::{Mismatch, Side, promote};
 pub use restart::{RESTARTED_AT, restart};
 pub use rollback::rollback;
+pub use scale::{Autoscaler, autoscaler_of, scale};
 pub use status::{RolloutState, rollout_state, snapshot};
 pub use workloads::{Location, Progress, Promotion, Workloads};
 
@@ -71,7 +73,7 @@ pub struct Change {
 }
 
 /// What a [`Change`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Operation {
     Restart,
@@ -80,6 +82,17 @@ pub enum Operation {
     SetImages,
     Pause,
     Resume,
+    /// The workload's replica count, `from` → `to`.
+    Scale {
+        from: i32,
+        to: i32,
+    },
+    /// Its HorizontalPodAutoscaler's bounds, each (before, after).
+    ScaleAutoscaler {
+        autoscaler: String,
+        min: (i32, i32),
+        max: (i32, i32),
+    },
 }
 
 /// The annotation `kubectl apply` keeps its last configuration in.

@@ -63,6 +63,15 @@ pub trait Workloads: Send + Sync {
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Change, Error>>;
 
+    /// `kubectl scale --replicas`, or with `hpa` its autoscaler's bounds.
+    fn scale<'a>(
+        &'a self,
+        at: &'a Location,
+        replicas: i32,
+        hpa: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
     /// `kubectl rollout pause` (`paused`) or `kubectl rollout resume` of a Deployment.
     fn set_paused<'a>(
         &'a self,
@@ -131,6 +140,28 @@ impl Workloads for Clusters {
                 at.kind,
                 &at.name,
                 to_revision,
+                dry_run,
+            )
+            .await
+        })
+    }
+
+    fn scale<'a>(
+        &'a self,
+        at: &'a Location,
+        replicas: i32,
+        hpa: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            super::scale(
+                client,
+                &at.namespace,
+                at.kind,
+                &at.name,
+                replicas,
+                hpa,
                 dry_run,
             )
             .await

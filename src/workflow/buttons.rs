@@ -316,6 +316,7 @@ pub(super) fn approver_decision(
         Command::Rollback(r) => (r.target, r.scope.namespace),
         Command::Promote(p) => (p.target(), None),
         Command::Pause(p) => (p.target, p.scope.namespace),
+        Command::Scale(s) => (s.target, s.scope.namespace),
         _ => return Err(bad(format!("request {} is not for a change", a.id))),
     };
     let env = crate::names::EnvName::parse(&a.env).map_err(|e| bad(e.to_string()))?;

@@ -4,28 +4,60 @@ use super::*;
 
 /// One line for a change: what was done to what, from which revision and images to which.
 pub fn describe(change: &Change) -> String {
-    if change.unchanged {
-        // kubectl: `deployment.apps/web skipped rollback (current template already matches
-        // revision 3)`. No warning: nothing was rolled back for an apply to undo.
-        return format!(
-            "{}/{} in {}: skipped rollback (current template already matches revision {})",
-            change.kind,
-            change.name,
-            change.namespace,
-            change.to_revision.unwrap_or_default()
-        );
-    }
     use crate::cluster::Operation;
-    let (done, would) = match change.operation {
+    if change.unchanged {
+        return match &change.operation {
+            Operation::Scale { to, .. } => format!(
+                "{}/{} in {} already has {to} replicas",
+                change.kind, change.name, change.namespace
+            ),
+            Operation::ScaleAutoscaler {
+                autoscaler,
+                min,
+                max,
+                ..
+            } => format!(
+                "HorizontalPodAutoscaler {autoscaler} of {}/{} in {} already keeps {}–{} replicas",
+                change.kind, change.name, change.namespace, min.1, max.1
+            ),
+            // kubectl: `deployment.apps/web skipped rollback (current template already matches
+            // revision 3)`. No warning: nothing was rolled back for an apply to undo.
+            _ => format!(
+                "{}/{} in {}: skipped rollback (current template already matches revision {})",
+                change.kind,
+                change.name,
+                change.namespace,
+                change.to_revision.unwrap_or_default()
+            ),
+        };
+    }
+    let (done, would) = match &change.operation {
         Operation::Restart => ("restarted", "would restart"),
         Operation::Rollback => ("rolled back", "would roll back"),
         Operation::SetImages => ("set the images of", "would set the images of"),
         Operation::Pause => ("paused", "would pause"),
         Operation::Resume => ("resumed", "would resume"),
+        Operation::Scale { .. } => ("scaled", "would scale"),
+        Operation::ScaleAutoscaler { .. } => (
+            "moved the autoscaler bounds of",
+            "would move the autoscaler bounds of",
+        ),
     };
     let verb = if change.dry_run { would } else { done };
-    let to = match (change.operation, change.to_revision) {
+    let to = match (&change.operation, change.to_revision) {
         (Operation::Rollback, Some(r)) => format!(" to revision {r}"),
+        (Operation::Scale { from, to }, _) => format!(" from {from} to {to} replicas"),
+        (
+            Operation::ScaleAutoscaler {
+                autoscaler,
+                min,
+                max,
+            },
+            _,
+        ) => format!(
+            " (HorizontalPodAutoscaler {autoscaler}: minReplicas {} → {}, maxReplicas {} → {})",
+            min.0, min.1, max.0, max.1
+        ),
         _ => String::new(),
     };
     let what = format!("{verb} {}/{}{to}", change.kind, change.name);

@@ -105,6 +105,7 @@ fn channel_refusal(r: &AccessRequest, environment: &Environment) -> Option<Strin
         Action::Restart
             | Action::Rollback
             | Action::Promote
+            | Action::Scale
             | Action::Pause
             | Action::Resume
             | Action::Freeze

@@ -114,6 +114,7 @@ pub async fn run(
             Command::Restart(_)
             | Command::Rollback(_)
             | Command::Promote(_)
+            | Command::Scale(_)
             | Command::Pause(_) => Outcome::BadInput {
                 message: format!("`{command}` has no action behind it"),
             },

@@ -35,6 +35,11 @@ pub struct PlannedChange {
     pub rollback_to: Option<i64>,
     /// `container: image → image`, one per container whose image changes.
     pub images: Vec<String>,
+    /// A scale: the replica count (or the autoscaler's bounds) before → after, as `describe`
+    /// words it. Left out of the hashed form for the other actions, so their plans (and the
+    /// golden hash) are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<String>,
 }
 
 impl From<&Change> for PlannedChange {
@@ -47,6 +52,18 @@ impl From<&Change> for PlannedChange {
             revision_after: c.after.revision,
             rollback_to: c.to_revision,
             images: c.image_changes(),
+            replicas: match &c.operation {
+                crate::cluster::Operation::Scale { from, to } => Some(format!("{from} → {to}")),
+                crate::cluster::Operation::ScaleAutoscaler {
+                    autoscaler,
+                    min,
+                    max,
+                } => Some(format!(
+                    "{autoscaler}: min {} → {}, max {} → {}",
+                    min.0, min.1, max.0, max.1
+                )),
+                _ => None,
+            },
         }
     }
 }
@@ -86,6 +103,7 @@ mod tests {
                 revision_after: Some(6),
                 rollback_to: Some(3),
                 images: vec!["app: shop/checkout:2.0 → shop/checkout:1.9".into()],
+                replicas: None,
             }],
         }
     }

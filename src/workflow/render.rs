@@ -34,7 +34,7 @@ pub fn event_line(event: &Event) -> String {
 /// The last line: how the command ended.
 pub fn outcome_line(outcome: &Outcome) -> String {
     let mark = match outcome {
-        Outcome::Done { .. } => "✓",
+        Outcome::Done { .. } | Outcome::Changed { .. } => "✓",
         Outcome::ActionFailed { .. } => "✗ failed:",
         Outcome::NeedsConfirmation { .. } => "?",
         Outcome::BadInput { .. }
@@ -50,7 +50,10 @@ pub fn outcome_line(outcome: &Outcome) -> String {
 pub fn for_the_channel(outcome: &Outcome) -> bool {
     matches!(
         outcome,
-        Outcome::Done { .. } | Outcome::ActionFailed { .. } | Outcome::NeedsConfirmation { .. }
+        Outcome::Done { .. }
+            | Outcome::Changed { .. }
+            | Outcome::ActionFailed { .. }
+            | Outcome::NeedsConfirmation { .. }
     )
 }
 

@@ -87,6 +87,14 @@ pub struct Pending {
 pub enum Outcome {
     /// Done (read-only answers, dry runs, completed rollouts). Exit 0.
     Done { message: String },
+    /// Done, and undoable by another command (a scale: back to the count before), which a
+    /// button in Slack offers. Exit 0; recorded like `done`.
+    #[serde(rename = "done")]
+    Changed {
+        message: String,
+        #[serde(skip)]
+        undo: Box<Command>,
+    },
     /// The action ran but failed (rollout failed or timed out, or the API refused it). Exit 1.
     ActionFailed {
         message: String,
@@ -115,7 +123,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Outcome::Done { .. } => 0,
+            Outcome::Done { .. } | Outcome::Changed { .. } => 0,
             Outcome::ActionFailed { .. } => 1,
             Outcome::BadInput { .. } => 2,
             Outcome::Refused { .. } => 3,
@@ -133,10 +141,11 @@ impl Outcome {
         }
     }
 
-    /// The command that undoes a failed change, when there is one.
+    /// The command that undoes the change (a failed one, or a scale), when there is one.
     pub fn undo(&self) -> Option<&Command> {
         match self {
             Outcome::ActionFailed { undo, .. } => undo.as_deref(),
+            Outcome::Changed { undo, .. } => Some(undo),
             _ => None,
         }
     }
@@ -144,6 +153,7 @@ impl Outcome {
     pub fn message(&self) -> &str {
         match self {
             Outcome::Done { message }
+            | Outcome::Changed { message, .. }
             | Outcome::ActionFailed { message, .. }
             | Outcome::BadInput { message }
             | Outcome::Refused { message }

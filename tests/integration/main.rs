@@ -7,6 +7,7 @@ mod common;
 mod actions;
 mod actions_edges;
 mod actions_pause;
+mod actions_scale;
 mod approvers;
 mod audit;
 mod cli;

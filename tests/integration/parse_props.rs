@@ -16,6 +16,10 @@ fn word() -> impl Strategy<Value = String> {
         Just("can-i".to_string()),
         Just("audit".to_string()),
         Just("help".to_string()),
+        Just("scale".to_string()),
+        Just("--replicas".to_string()),
+        Just("--hpa".to_string()),
+        Just("scale checkout --replicas 3".to_string()),
         Just("pause".to_string()),
         Just("resume".to_string()),
         Just("freeze".to_string()),
@@ -121,6 +125,25 @@ fn scope_flags() -> Vec<BoxedStrategy<Vec<String>>> {
     ]
 }
 
+/// Scale needs `--replicas` (the generator's optional flag groups may leave it out) and no
+/// DaemonSet.
+fn with_replicas(
+    (mut head, mut flags): (Vec<Vec<String>>, Vec<Vec<String>>),
+) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    if let Some(target) = head.first_mut().and_then(|words| words.get_mut(1))
+        && target.to_lowercase().starts_with("ds/")
+    {
+        *target = target.replacen("ds/", "sts/", 1);
+    }
+    if !flags
+        .iter()
+        .any(|f| f.first().is_some_and(|w| w == "--replicas"))
+    {
+        flags.push(vec!["--replicas".into(), "2".into()]);
+    }
+    (head, flags)
+}
+
 /// Pause and resume take Deployments only: any generated target becomes one.
 fn deployment_only(
     (mut head, flags): (Vec<Vec<String>>, Vec<Vec<String>>),
@@ -149,6 +172,14 @@ fn grammar() -> impl Strategy<Value = String> {
     };
     let body = prop_oneof![
         mutating("restart", vec![]),
+        mutating(
+            "scale",
+            vec![
+                flag("--replicas", "[1-9][0-9]{0,2}").boxed(),
+                Just(vec!["--hpa".to_string()]).boxed()
+            ]
+        )
+        .prop_map(with_replicas),
         mutating("pause", vec![]).prop_map(deployment_only),
         mutating("resume", vec![]).prop_map(deployment_only),
         mutating(

@@ -12,6 +12,7 @@ mod pause;
 mod promote;
 mod restart;
 mod rollback;
+mod scale;
 
 use futures::future::BoxFuture;
 
@@ -136,6 +137,7 @@ pub(super) fn for_command(command: &Command) -> Option<Box<dyn ChangeAction + '_
         Command::Restart(c) => Some(Box::new(restart::RestartAction(c))),
         Command::Rollback(c) => Some(Box::new(rollback::RollbackAction(c))),
         Command::Promote(c) => Some(Box::new(promote::PromoteAction(c))),
+        Command::Scale(c) => Some(Box::new(scale::ScaleAction(c))),
         Command::Pause(c) => Some(Box::new(pause::PauseAction(c))),
         Command::Freeze(_)
         | Command::Unfreeze(_)

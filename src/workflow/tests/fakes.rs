@@ -150,6 +150,25 @@ impl Workloads for FakeCluster {
         })
     }
 
+    fn scale<'a>(
+        &'a self,
+        at: &'a Location,
+        replicas: i32,
+        _hpa: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, cluster::Error>> {
+        Box::pin(async move {
+            self.acted(format!("scale {} {replicas}", at.name), dry_run)?;
+            let mut change = self.change(at, dry_run, None);
+            change.operation = cluster::Operation::Scale {
+                from: 1,
+                to: replicas,
+            };
+            change.annotations_set.clear();
+            Ok(change)
+        })
+    }
+
     fn set_paused<'a>(
         &'a self,
         at: &'a Location,

@@ -171,6 +171,7 @@ fn bank_plan(revision: i64) -> Plan {
             revision_after: Some(revision + 1),
             rollback_to: None,
             images: Vec::new(),
+            replicas: None,
         }],
     }
 }

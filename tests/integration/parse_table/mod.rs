@@ -332,6 +332,19 @@ const CASES: &[(&str, Expect)] = &[
     ("status", Ok("status")),
     ("status -e prod", Ok("status -e prod")),
     ("Status —env prod", Ok("status -e prod")),
+    // --- scale
+    (
+        "scale checkout --replicas 5 -e prod",
+        Ok("scale deployment/checkout -e prod --replicas 5"),
+    ),
+    (
+        "Scale sts/db —replicas 0 -n data --reason CHG-9 --dry-run",
+        Ok("scale statefulset/db -n data --replicas 0 --reason CHG-9 --dry-run"),
+    ),
+    (
+        "scale checkout --hpa --replicas 12",
+        Ok("scale deployment/checkout --replicas 12 --hpa"),
+    ),
     // --- pause, resume
     (
         "pause checkout -e prod",

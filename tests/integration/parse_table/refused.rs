@@ -22,6 +22,23 @@ pub(super) const REFUSED: &[(&str, Expect)] = &[
     ("rollback -e prod", Err("`rollback` needs a target")),
     ("history -e prod", Err("`history` needs a target")),
     ("pause", Err("`pause` needs a target")),
+    ("scale checkout", Err("how many replicas")),
+    ("scale checkout --replicas", Err("needs a value")),
+    ("scale checkout --replicas many", Err("not a replica count")),
+    (
+        "scale checkout --replicas 99999",
+        Err("not a replica count"),
+    ),
+    ("scale ds/agent --replicas 2", Err("cannot be scaled")),
+    (
+        "scale checkout --replicas 0 --hpa",
+        Err("at least one replica"),
+    ),
+    (
+        "scale checkout --replica 2",
+        Err("did you mean `--replicas`?"),
+    ),
+    ("scael checkout --replicas 2", Err("did you mean `scale`?")),
     (
         "pause sts/db -e prod",
         Err("only Deployments can be paused"),

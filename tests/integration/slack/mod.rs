@@ -415,3 +415,4 @@ async fn click(base: &str, user: &str, action: &str, value: &str, hook: &str) ->
 mod buttons;
 mod expiry;
 mod live;
+mod scale_back;

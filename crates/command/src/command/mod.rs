@@ -20,6 +20,7 @@ mod promote;
 mod reason;
 mod restart;
 mod rollback;
+mod scale;
 mod status;
 mod target;
 
@@ -38,6 +39,7 @@ pub use promote::{Promote, Subject};
 pub use reason::{Justification, Reason};
 pub use restart::Restart;
 pub use rollback::Rollback;
+pub use scale::Scale;
 pub use status::{History, Status};
 pub use target::{Kind, Target};
 
@@ -51,6 +53,7 @@ pub enum Command {
     Restart(Restart),
     Rollback(Rollback),
     Promote(Promote),
+    Scale(Scale),
     /// `pause` and `resume` (`Pause::resume`).
     Pause(Pause),
     Freeze(Freeze),
@@ -78,6 +81,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         CommandName::Restart => Command::Restart(Restart::parse(rest)?),
         CommandName::Rollback => Command::Rollback(Rollback::parse(rest)?),
         CommandName::Promote => Command::Promote(Promote::parse(rest)?),
+        CommandName::Scale => Command::Scale(Scale::parse(rest)?),
         CommandName::Pause => Command::Pause(Pause::parse(rest, false)?),
         CommandName::Resume => Command::Pause(Pause::parse(rest, true)?),
         CommandName::Freeze => Command::Freeze(Freeze::parse(rest)?),
@@ -98,6 +102,7 @@ impl Command {
             Command::Restart(_) => Some(Action::Restart),
             Command::Rollback(_) => Some(Action::Rollback),
             Command::Promote(_) => Some(Action::Promote),
+            Command::Scale(_) => Some(Action::Scale),
             Command::Pause(p) if p.resume => Some(Action::Resume),
             Command::Pause(_) => Some(Action::Pause),
             _ => None,
@@ -115,6 +120,7 @@ impl Command {
             Command::Restart(_) => CommandName::Restart,
             Command::Rollback(_) => CommandName::Rollback,
             Command::Promote(_) => CommandName::Promote,
+            Command::Scale(_) => CommandName::Scale,
             Command::Pause(p) if p.resume => CommandName::Resume,
             Command::Pause(_) => CommandName::Pause,
             Command::Freeze(_) => CommandName::Freeze,
@@ -135,6 +141,7 @@ impl fmt::Display for Command {
             Command::Restart(c) => c.fmt(f),
             Command::Rollback(c) => c.fmt(f),
             Command::Promote(c) => c.fmt(f),
+            Command::Scale(c) => c.fmt(f),
             Command::Pause(c) => c.fmt(f),
             Command::Freeze(c) => c.fmt(f),
             Command::Unfreeze(c) => c.fmt(f),
@@ -154,6 +161,7 @@ pub enum CommandName {
     Restart,
     Rollback,
     Promote,
+    Scale,
     Pause,
     Resume,
     Freeze,
@@ -166,10 +174,11 @@ pub enum CommandName {
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 12] = [
+    pub const ALL: [CommandName; 13] = [
         CommandName::Restart,
         CommandName::Rollback,
         CommandName::Promote,
+        CommandName::Scale,
         CommandName::Pause,
         CommandName::Resume,
         CommandName::Freeze,
@@ -186,6 +195,7 @@ impl CommandName {
             CommandName::Restart => Restart::NAME,
             CommandName::Rollback => Rollback::NAME,
             CommandName::Promote => Promote::NAME,
+            CommandName::Scale => Scale::NAME,
             CommandName::Pause => Pause::PAUSE,
             CommandName::Resume => Pause::RESUME,
             CommandName::Freeze => Freeze::NAME,
@@ -203,6 +213,7 @@ impl CommandName {
             CommandName::Restart => Restart::USAGE,
             CommandName::Rollback => Rollback::USAGE,
             CommandName::Promote => Promote::USAGE,
+            CommandName::Scale => Scale::USAGE,
             CommandName::Pause => Pause::PAUSE_USAGE,
             CommandName::Resume => Pause::RESUME_USAGE,
             CommandName::Freeze => Freeze::USAGE,
@@ -222,6 +233,7 @@ impl CommandName {
             CommandName::Restart => Restart::FLAGS,
             CommandName::Rollback => Rollback::FLAGS,
             CommandName::Promote => Promote::FLAGS,
+            CommandName::Scale => Scale::FLAGS,
             CommandName::Pause | CommandName::Resume => pause::FLAGS,
             CommandName::Freeze => Freeze::FLAGS,
             CommandName::Unfreeze => Unfreeze::FLAGS,
@@ -237,6 +249,7 @@ impl CommandName {
             CommandName::Restart => Restart::SUMMARY,
             CommandName::Rollback => Rollback::SUMMARY,
             CommandName::Promote => Promote::SUMMARY,
+            CommandName::Scale => Scale::SUMMARY,
             CommandName::Pause => Pause::PAUSE_SUMMARY,
             CommandName::Resume => Pause::RESUME_SUMMARY,
             CommandName::Freeze => Freeze::SUMMARY,
@@ -280,6 +293,7 @@ pub enum Action {
     Restart,
     Rollback,
     Promote,
+    Scale,
     Pause,
     Resume,
     Freeze,
@@ -292,10 +306,11 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 13] = [
         Action::Restart,
         Action::Rollback,
         Action::Promote,
+        Action::Scale,
         Action::Pause,
         Action::Resume,
         Action::Freeze,
@@ -312,6 +327,7 @@ impl Action {
             Action::Restart => "restart",
             Action::Rollback => "rollback",
             Action::Promote => "promote",
+            Action::Scale => "scale",
             Action::Pause => "pause",
             Action::Resume => "resume",
             Action::Freeze => "freeze",
