@@ -72,7 +72,7 @@ pub enum Error {
     },
 
     #[error(
-        "you cannot roll back paused deployment `{name}`; resume it first (`kubectl rollout resume deployment/{name}`) and try again"
+        "you cannot roll back paused deployment `{name}`; resume it first (`resume deployment/{name}`, as `kubectl rollout resume` would) and try again"
     )]
     PausedRollback { name: String },
 

@@ -378,13 +378,17 @@ async fn refusals_say_why_and_change_nothing() {
     assert!(matches!(err, Error::PausedRestart { .. }), "{err}");
     assert!(
         err.to_string()
-            .contains("kubectl rollout resume deployment/paused"),
+            .contains("resume it first (`resume deployment/paused`"),
         "{err}"
     );
     let err = cluster::rollback(c, &ns.name, Kind::Deployment, "paused", None, false)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::PausedRollback { .. }), "{err}");
+    assert!(
+        err.to_string().contains("`resume deployment/paused`"),
+        "{err}"
+    );
 
     let err = cluster::restart(c, &ns.name, Kind::Deployment, "singel", Utc::now(), false)
         .await
