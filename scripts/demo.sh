@@ -92,6 +92,13 @@ rollback checkout -e prod --to-revision 2 --reason PT4KHLK
 press 1
 as U02CAROL
 press 1
+# Traffic comes back and checkout is slow: Alice adds a replica; Carol approves. The message
+# offers the scale back.
+as U01ALICE
+scale checkout -e prod --replicas 3 --reason PT4KHLK
+press 1
+as U02CAROL
+press 1
 # Mitigated. Carol freezes prod while the team watches it: no change until she lifts it.
 as U02CAROL
 freeze prod --for 2h --reason "watching checkout after PT4KHLK"

@@ -15,6 +15,7 @@
 #![allow(dead_code)] // each test module uses a different part of the harness
 
 pub mod app;
+pub mod cli;
 pub mod cluster;
 pub mod databases;
 pub mod fakes;

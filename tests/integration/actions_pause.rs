@@ -2,8 +2,6 @@
 //! and through the pipeline: a paused Deployment shows as paused in `status`, refuses a
 //! restart with what to do, and rolls out what waited once resumed.
 
-use std::process::Command;
-
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
 use pitcrew::cluster;
@@ -109,20 +107,8 @@ async fn a_paused_deployment_shows_as_paused_and_resumes_through_the_pipeline() 
         .set("rollout", "timeout", "60s")
         .environment("dev", &ns.name)
         .write();
-    let run = |text: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PITCREW_CONFIG", dir.path().join("pitcrew.toml"))
-            .args(["exec", "--as", "U01DEV", "--", text])
-            .output()
-            .expect("run pitcrew");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + String::from_utf8_lossy(&out.stderr).as_ref(),
-        )
-    };
+    let config = dir.path().join("pitcrew.toml");
+    let run = |text: &str| crate::common::cli::exec(&config, &[], "U01DEV", None, false, text);
     let (code, out) = run("pause checkout -e dev");
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -157,12 +143,10 @@ async fn a_paused_deployment_shows_as_paused_and_resumes_through_the_pipeline() 
         "{out}"
     );
     assert_eq!(revision_of(&api.get("checkout").await.expect("get")), 2);
-    let (_, out) = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PITCREW_CONFIG", dir.path().join("pitcrew.toml"))
-        .args(["audit", "query", "--action", "pause", "--format", "jsonl"])
-        .output()
-        .map(|o| (o.status, String::from_utf8_lossy(&o.stdout).into_owned()))
-        .expect("audit");
+    let (_, out) = crate::common::cli::pitcrew(
+        &config,
+        &[],
+        &["audit", "query", "--action", "pause", "--format", "jsonl"],
+    );
     assert!(out.contains("\"phase\":\"succeeded\""), "{out}");
 }

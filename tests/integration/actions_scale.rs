@@ -3,8 +3,6 @@
 //! through the pipeline: a protected environment asks before scaling to 0, the outcome offers
 //! the scale back, and the trail records both counts.
 
-use std::process::Command;
-
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::{Api, PostParams};
@@ -240,25 +238,10 @@ async fn scaling_to_zero_asks_first_and_offers_the_scale_back() {
         .set("rollout", "timeout", "60s")
         .protected("prod", &ns.name, 0)
         .write();
+    let config = dir.path().join("pitcrew.toml");
+    let secrets = [("PAGERDUTY_TOKEN", fakes::PD_TOKEN)];
     let run = |text: &str, yes: bool| {
-        let mut args = vec!["exec", "--as", "U01DEV"];
-        if yes {
-            args.push("--yes");
-        }
-        args.extend(["--", text]);
-        let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
-            .env("PITCREW_CONFIG", dir.path().join("pitcrew.toml"))
-            .args(&args)
-            .output()
-            .expect("run pitcrew");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + String::from_utf8_lossy(&out.stderr).as_ref(),
-        )
+        crate::common::cli::exec(&config, &secrets, "U01DEV", None, yes, text)
     };
     let text = "scale checkout -e prod --replicas 0 --reason Q1OPEN";
     let (code, out) = run(text, false);
@@ -291,11 +274,10 @@ async fn scaling_to_zero_asks_first_and_offers_the_scale_back() {
         replicas_of(&cluster, &ns.name, Kind::Deployment, "checkout").await,
         Some(2)
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
-        .env("PITCREW_CONFIG", dir.path().join("pitcrew.toml"))
-        .args([
+    let (_, text) = crate::common::cli::pitcrew(
+        &config,
+        &secrets,
+        &[
             "audit",
             "query",
             "--action",
@@ -304,10 +286,8 @@ async fn scaling_to_zero_asks_first_and_offers_the_scale_back() {
             "succeeded",
             "--format",
             "jsonl",
-        ])
-        .output()
-        .expect("audit");
-    let text = String::from_utf8_lossy(&out.stdout);
+        ],
+    );
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(
         text.contains(r#"\"scale\":{\"from\":2,\"to\":0}"#),

@@ -4,7 +4,6 @@
 //! the same; `status -e ENV` shows what holds and what comes next.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::common::app::TestConfig;
@@ -30,29 +29,23 @@ struct Setup {
 
 impl Setup {
     fn pitcrew(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
-            .env("PITCREW_CONFIG", self.dir.path().join("pitcrew.toml"))
-            .args(args)
-            .output()
-            .expect("run pitcrew");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + String::from_utf8_lossy(&out.stderr).as_ref(),
+        crate::common::cli::pitcrew(
+            &self.dir.path().join("pitcrew.toml"),
+            &[("PAGERDUTY_TOKEN", fakes::PD_TOKEN)],
+            args,
         )
     }
 
     /// Runs `text` as `user` from the incident channel; `yes` confirms.
     fn run(&self, user: &str, text: &str, yes: bool) -> (i32, String) {
-        let mut args = vec!["exec", "--as", user, "--channel", "C01INCIDENT"];
-        if yes {
-            args.push("--yes");
-        }
-        args.extend(["--", text]);
-        self.pitcrew(&args)
+        crate::common::cli::exec(
+            &self.dir.path().join("pitcrew.toml"),
+            &[("PAGERDUTY_TOKEN", fakes::PD_TOKEN)],
+            user,
+            Some("C01INCIDENT"),
+            yes,
+            text,
+        )
     }
 
     fn db(&self) -> PathBuf {

@@ -3,7 +3,6 @@
 //! policy grants; what runs is audited with the evidence and written back to the incident.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -38,18 +37,10 @@ impl Setup {
     }
 
     fn pitcrew(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("PAGERDUTY_TOKEN", fakes::PD_TOKEN)
-            .env("PITCREW_CONFIG", self.config())
-            .args(args)
-            .output()
-            .expect("run pitcrew");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + String::from_utf8_lossy(&out.stderr).as_ref(),
+        crate::common::cli::pitcrew(
+            &self.config(),
+            &[("PAGERDUTY_TOKEN", fakes::PD_TOKEN)],
+            args,
         )
     }
 

@@ -395,6 +395,27 @@ const PROMISES: &[Promise] = &[
         false,
         "role:suspended",
     ),
+    // On call scales prod from the incident channels.
+    (
+        "U01ALICE",
+        INCIDENT,
+        "scale",
+        "prod",
+        "shop",
+        "deployment/checkout",
+        true,
+        "role:oncall, prod, *, *, *, scale",
+    ),
+    (
+        "U01ALICE",
+        RANDOM,
+        "scale",
+        "prod",
+        "shop",
+        "deployment/checkout",
+        false,
+        "",
+    ),
     // Freezes: the whole environment (namespace and workload `*`).
     (
         "U02CAROL",
