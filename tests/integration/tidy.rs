@@ -237,3 +237,18 @@ fn the_layer_check_reads_imports_as_written() {
     assert!(crate_modules("use pitcrew_crate::x;").is_empty());
     assert!(declared_layers().len() >= 5);
 }
+
+/// README's command list is what `help` prints: a new command shows up in both or the test
+/// says which line is missing.
+#[test]
+fn the_readme_lists_the_commands_as_help_prints_them() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let help = pitcrew::command::Help { topic: None }.text();
+    for line in help.lines() {
+        assert!(
+            readme.lines().any(|l| l == line),
+            "README.md lacks this line of `help`'s output (update its command list):\n{line}"
+        );
+    }
+}
