@@ -130,12 +130,32 @@ pub enum Command {
     Config(ConfigCommand),
 }
 
+/// A configuration a tool can do without: `--config` (or PITCREW_CONFIG), else
+/// config/pitcrew.toml when it exists, else none.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OptionalConfigArg {
+    /// The configuration file (read for the tools: no secrets or kubeconfigs needed).
+    #[arg(long, short = 'c', env = "PITCREW_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
     /// Explain the decision for one request (exit 0 allowed, 3 denied), with the matching rule.
+    /// Without a configuration, give --policy, --model and --namespace (and --cluster, else
+    /// `*`); the environment's channel restriction is then not applied.
     Check {
         #[command(flatten)]
-        config: ConfigArg,
+        config: OptionalConfigArg,
+        /// The policy file (default: the configuration's).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The model file (default: the configuration's).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+        /// The cluster, without a configuration (default `*`).
+        #[arg(long)]
+        cluster: Option<String>,
         /// The Slack user id asking (U…/W…).
         #[arg(long = "as", value_name = "USER_ID")]
         as_user: String,
@@ -159,9 +179,11 @@ pub enum PolicyCommand {
     },
     /// Find syntax errors, unknown actions, rules that can never match and rules shadowed by
     /// a deny, with line numbers (exit 0 clean, 1 findings).
+    /// Without a configuration, give --policy (and --model to check the model too); with one,
+    /// rules are also checked against its environments.
     Lint {
         #[command(flatten)]
-        config: ConfigArg,
+        config: OptionalConfigArg,
         /// Lint this policy file instead of the configured one (e.g. a change under review).
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
@@ -180,12 +202,27 @@ pub enum PolicyCommand {
     },
 }
 
+/// Where the audit trail is, for the tools that only read (or archive) it: no Slack,
+/// PagerDuty or Jira secrets and no kubeconfig are needed.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrailArg {
+    /// A configuration file: its [database] section (and DATABASE_URL) say where the trail is.
+    /// Default: config/pitcrew.toml when it exists.
+    #[arg(long, short = 'c', env = "PITCREW_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The database itself: `sqlite:PATH` or `postgres://USER@HOST/DB`. A URL with a password
+    /// is refused here (the process list shows arguments): put it in DATABASE_URL or
+    /// DATABASE_URL_FILE instead.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Query events with filters.
     Query {
         #[command(flatten)]
-        config: ConfigArg,
+        trail: TrailArg,
         #[command(flatten)]
         filter: Box<AuditFilterArgs>,
         /// `table` for people; `json`, `jsonl`, `csv` for tools.
@@ -195,7 +232,7 @@ pub enum AuditCommand {
     /// Print one command's whole story (every event of its correlation id).
     Show {
         #[command(flatten)]
-        config: ConfigArg,
+        trail: TrailArg,
         /// A correlation id, or an event id (its command's story is shown).
         id: String,
         #[arg(long, value_enum, default_value = "table")]
@@ -205,7 +242,7 @@ pub enum AuditCommand {
     /// verifying the whole chain at export time.
     Export {
         #[command(flatten)]
-        config: ConfigArg,
+        trail: TrailArg,
         /// From: a duration back from now or an RFC 3339 time.
         #[arg(long)]
         since: Option<String>,
@@ -219,14 +256,14 @@ pub enum AuditCommand {
     /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
         #[command(flatten)]
-        config: ConfigArg,
+        trail: TrailArg,
     },
     /// Export, then remove events older than a date, keeping the chain verifiable (an archive
     /// boundary event records what was removed). Without --yes it only exports and says what
     /// it would remove.
     Archive {
         #[command(flatten)]
-        config: ConfigArg,
+        trail: TrailArg,
         /// A date (`2026-01-01`), an RFC 3339 time, or a duration back from now (`400d`).
         #[arg(long)]
         before: String,

@@ -2,9 +2,67 @@
 
 use super::*;
 
-pub(super) async fn audit_store(config: &Config) -> Result<crate::audit::AuditStore> {
-    let db = Database::connect(&config.database).await?;
-    db.migrate().await?;
+/// Where the trail is: `--database-url` (without a password), the configuration's database
+/// (read for the tools: no other secret, no kubeconfig needed), or DATABASE_URL alone.
+pub(super) fn trail_database(t: &TrailArg) -> Result<DatabaseConfig> {
+    if let Some(url) = &t.database_url {
+        if reqwest::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
+            return Err(Error::Usage(
+                "--database-url must not carry a password (the process list shows it): put the URL in DATABASE_URL or DATABASE_URL_FILE instead".into(),
+            ));
+        }
+        return DatabaseConfig::from_url(url).map_err(Error::Usage);
+    }
+    let default = PathBuf::from("config/pitcrew.toml");
+    let path = t
+        .config
+        .clone()
+        .or_else(|| default.is_file().then_some(default));
+    if let Some(path) = path {
+        let config = Config::load_for_tools(&path, &config::process_env)?;
+        return Ok(config.database);
+    }
+    let (secrets, problems) = config::Secrets::read(&config::process_env);
+    if let Some(p) = problems.first() {
+        return Err(Error::Usage(format!("{}: {}", p.variable, p.message)));
+    }
+    match secrets.database_url {
+        Some(url) => {
+            DatabaseConfig::from_url(secrecy::ExposeSecret::expose_secret(&url)).map_err(Error::Usage)
+        }
+        None => Err(Error::Usage(
+            "say where the audit trail is: --config FILE (its [database] section), DATABASE_URL (or DATABASE_URL_FILE), or --database-url sqlite:PATH".into(),
+        )),
+    }
+}
+
+/// The trail, opened for reading: it must exist and carry pitcrew's whole schema (a reviewer's
+/// read-only role cannot migrate, and an empty file is not a trail). `archive` writes, and
+/// brings the schema up to date first.
+pub(super) async fn audit_store(
+    database: &DatabaseConfig,
+    writes: bool,
+) -> Result<crate::audit::AuditStore> {
+    if let DatabaseConfig::Sqlite { path } = database
+        && !path.is_file()
+    {
+        return Err(Error::Usage(format!(
+            "there is no audit trail at {}: check --config or DATABASE_URL",
+            path.display()
+        )));
+    }
+    let db = Database::connect(database).await?;
+    if writes {
+        db.migrate().await?;
+    } else {
+        let (applied, known) = (db.applied_migrations().await?, db.known_migrations());
+        if applied < known {
+            return Err(Error::Usage(format!(
+                "the audit trail at {} has {applied} of pitcrew's {known} schema migrations: run `pitcrew migrate` (as the database's owner) first",
+                db.location()
+            )));
+        }
+    }
     Ok(crate::audit::AuditStore::new(db))
 }
 
@@ -77,11 +135,11 @@ pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> 
 }
 
 pub(super) async fn audit_query(
-    config: &Config,
+    database: &DatabaseConfig,
     filter: &crate::audit::Filter,
     format: crate::audit::render::Format,
 ) -> Result<ExitCode> {
-    let store = audit_store(config).await?;
+    let store = audit_store(database, false).await?;
     let records = store.query(filter).await?;
     let parties = store.parties(&records).await?;
     print!(
@@ -92,11 +150,11 @@ pub(super) async fn audit_query(
 }
 
 pub(super) async fn audit_show(
-    config: &Config,
+    database: &DatabaseConfig,
     id: &str,
     format: crate::audit::render::Format,
 ) -> Result<ExitCode> {
-    let store = audit_store(config).await?;
+    let store = audit_store(database, false).await?;
     let correlation = match id.parse::<i64>() {
         Ok(event_id) => match store.event(event_id).await? {
             Some(r) => r.correlation,
@@ -122,11 +180,11 @@ pub(super) async fn audit_show(
 /// of the whole chain, in one JSON file. Each event keeps its `prev_hash` and `hash`, so the
 /// file itself shows that its events are a contiguous piece of the chain.
 pub(super) async fn audit_export(
-    config: &Config,
+    database: &DatabaseConfig,
     filter: &crate::audit::Filter,
     output: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let store = audit_store(config).await?;
+    let store = audit_store(database, false).await?;
     let report = store.verify().await?;
     let events = store.query(filter).await?;
     let now = chrono::Utc::now();
@@ -167,13 +225,13 @@ pub(super) async fn audit_export(
 /// `pitcrew audit archive`: verify, export the old events, then (with --yes) remove them
 /// behind a boundary event, and verify again.
 pub(super) async fn audit_archive(
-    config: &Config,
+    database: &DatabaseConfig,
     before: &str,
     output: Option<PathBuf>,
     yes: bool,
 ) -> Result<ExitCode> {
     use sha2::Digest;
-    let store = audit_store(config).await?;
+    let store = audit_store(database, true).await?;
     let report = store.verify().await?;
     if let Some(p) = &report.first_problem {
         println!(
@@ -253,8 +311,8 @@ pub(super) fn write_json_file(path: &Path, document: &serde_json::Value) -> Resu
     Ok(text)
 }
 
-pub(super) async fn audit_verify(config: &Config) -> Result<ExitCode> {
-    let store = audit_store(config).await?;
+pub(super) async fn audit_verify(database: &DatabaseConfig) -> Result<ExitCode> {
+    let store = audit_store(database, false).await?;
     let report = store.verify().await?;
     match &report.first_problem {
         None => {

@@ -121,6 +121,9 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Parse { json, text } => Ok(parse_command(&text.join(" "), json)),
         Command::Policy(PolicyCommand::Check {
             config,
+            policy: policy_file,
+            model,
+            cluster,
             as_user,
             channel,
             action,
@@ -129,9 +132,9 @@ fn run(command: Command) -> Result<ExitCode> {
             target,
             json,
         }) => {
-            let config = load(&config.config)?;
+            let config = tool_config(&config)?;
             policy::check(
-                &config,
+                config.as_ref(),
                 &policy::CheckArgs {
                     user: &as_user,
                     channel: channel.as_deref(),
@@ -139,6 +142,9 @@ fn run(command: Command) -> Result<ExitCode> {
                     env: &env,
                     namespace: namespace.as_deref(),
                     target: &target,
+                    cluster: cluster.as_deref(),
+                    policy: policy_file,
+                    model,
                 },
                 json,
             )
@@ -148,58 +154,54 @@ fn run(command: Command) -> Result<ExitCode> {
             policy: file,
             model,
         }) => {
-            let config = load(&config.config)?;
-            Ok(policy::lint(&config, file, model))
+            let config = tool_config(&config)?;
+            policy::lint(config.as_ref(), file, model)
         }
         Command::Policy(PolicyCommand::Watch { config, interval }) => {
             let config = load(&config.config)?;
             runtime()?.block_on(policy::watch(&config, interval))
         }
         Command::Audit(AuditCommand::Query {
-            config,
+            trail,
             filter,
             format,
         }) => {
-            let config = load(&config.config)?;
             let filter = audit_filter(&filter)?;
-            runtime()?.block_on(audit_query(&config, &filter, format))
+            runtime()?.block_on(audit_query(&trail_database(&trail)?, &filter, format))
         }
-        Command::Audit(AuditCommand::Show { config, id, format }) => {
-            let config = load(&config.config)?;
-            runtime()?.block_on(audit_show(&config, &id, format))
+        Command::Audit(AuditCommand::Show { trail, id, format }) => {
+            runtime()?.block_on(audit_show(&trail_database(&trail)?, &id, format))
         }
         Command::Audit(AuditCommand::Export {
-            config,
+            trail,
             since,
             until,
             output,
         }) => {
-            let config = load(&config.config)?;
             let filter = audit_filter(&AuditFilterArgs {
                 since,
                 until,
                 ..AuditFilterArgs::default()
             })?;
-            runtime()?.block_on(audit_export(&config, &filter, output))
+            runtime()?.block_on(audit_export(&trail_database(&trail)?, &filter, output))
         }
-        Command::Audit(AuditCommand::Verify { config }) => {
-            let config = load(&config.config)?;
-            runtime()?.block_on(audit_verify(&config))
+        Command::Audit(AuditCommand::Verify { trail }) => {
+            runtime()?.block_on(audit_verify(&trail_database(&trail)?))
         }
         Command::Audit(AuditCommand::Archive {
-            config,
+            trail,
             before,
             output,
             yes,
         }) => {
-            let config = load(&config.config)?;
+            let database = trail_database(&trail)?;
             let before = if before.len() == 10 && before.as_bytes().get(4) == Some(&b'-') {
                 format!("{before}T00:00:00Z")
             } else {
                 before
             };
             let before = audit_time("--before", &before)?;
-            runtime()?.block_on(audit_archive(&config, &before, output, yes))
+            runtime()?.block_on(audit_archive(&database, &before, output, yes))
         }
         Command::Identity { config, user, env } => {
             let config = load(&config.config)?;
@@ -225,7 +227,7 @@ fn run(command: Command) -> Result<ExitCode> {
             })
         }
         Command::Manifest { config, url } => {
-            let config = load(&config.config)?;
+            let config = Config::load_for_tools(&config.config, &config::process_env)?;
             let manifest = crate::chat::manifest::manifest(
                 config.server.mode,
                 url.as_deref(),
@@ -266,6 +268,19 @@ fn parse_command(text: &str, json: bool) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The configuration a tool may do without (see [`OptionalConfigArg`]), read for the tools.
+fn tool_config(arg: &OptionalConfigArg) -> Result<Option<Config>> {
+    let default = PathBuf::from("config/pitcrew.toml");
+    match arg
+        .config
+        .clone()
+        .or_else(|| default.is_file().then_some(default))
+    {
+        Some(path) => Ok(Some(Config::load_for_tools(&path, &config::process_env)?)),
+        None => Ok(None),
     }
 }
 

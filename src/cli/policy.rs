@@ -17,11 +17,17 @@ pub struct CheckArgs<'a> {
     pub env: &'a str,
     pub namespace: Option<&'a str>,
     pub target: &'a str,
+    /// Without a configuration: the cluster asked about (default `*`).
+    pub cluster: Option<&'a str>,
+    /// The policy and model files, instead of the configuration's.
+    pub policy: Option<PathBuf>,
+    pub model: Option<PathBuf>,
 }
 
 /// Decides one request exactly as the workflow would (the environment's channel restriction,
-/// then the policy) and prints why: exit 0 allowed, 3 denied.
-pub fn check(config: &Config, a: &CheckArgs<'_>, json: bool) -> Result<ExitCode> {
+/// then the policy) and prints why: exit 0 allowed, 3 denied. Without a configuration the
+/// policy alone decides, for the cluster and namespace given.
+pub fn check(config: Option<&Config>, a: &CheckArgs<'_>, json: bool) -> Result<ExitCode> {
     let usage = |flag: &str, e: &dyn std::fmt::Display| Error::Usage(format!("{flag}: {e}"));
     let actor = SlackUserId::parse(a.user).map_err(|e| usage("--as", &e))?;
     let channel = a
@@ -37,22 +43,66 @@ pub fn check(config: &Config, a: &CheckArgs<'_>, json: bool) -> Result<ExitCode>
         .transpose()
         .map_err(|e| usage("--namespace", &e))?;
     let target = Target::parse(a.target).map_err(|e| usage("--target", &e))?;
-    let place = crate::resolve::place(config, Some(&env), namespace.as_ref())
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let handle = PolicyHandle::load(config.policy.model.clone(), config.policy.policy.clone())?;
-    let authorizer = PolicyAuthorizer {
-        policy: std::sync::Arc::new(handle),
+    let files = |config: Option<&Config>| -> Result<(PathBuf, PathBuf)> {
+        match (a.policy.clone(), a.model.clone(), config) {
+            (Some(p), Some(m), _) => Ok((p, m)),
+            (p, m, Some(c)) => Ok((
+                p.unwrap_or_else(|| c.policy.policy.clone()),
+                m.unwrap_or_else(|| c.policy.model.clone()),
+            )),
+            _ => Err(Error::Usage(
+                "without a configuration, give the policy and the model: --policy policy.csv --model model.conf".into(),
+            )),
+        }
     };
-    let request = AccessRequest {
-        actor,
-        channel,
-        action,
-        env: place.env.clone(),
-        cluster: place.cluster.clone(),
-        namespace: Some(place.namespace.clone()),
-        target: Some(target),
+    let (policy_file, model_file) = files(config)?;
+    let handle = PolicyHandle::load(model_file, policy_file)?;
+    let decision = match config {
+        Some(config) => {
+            let place = crate::resolve::place(config, Some(&env), namespace.as_ref())
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            let authorizer = PolicyAuthorizer {
+                policy: std::sync::Arc::new(handle),
+            };
+            let request = AccessRequest {
+                actor,
+                channel,
+                action,
+                env: place.env.clone(),
+                cluster: place.cluster.clone(),
+                namespace: Some(place.namespace.clone()),
+                target: Some(target),
+            };
+            authorizer.decide(&request, place.environment)
+        }
+        None => {
+            let Some(namespace) = namespace else {
+                return Err(Error::Usage(
+                    "without a configuration, say the namespace: --namespace NAME".into(),
+                ));
+            };
+            let request = crate::policy::Request {
+                sub: actor.to_string(),
+                env: env.to_string(),
+                cluster: a.cluster.unwrap_or("*").to_string(),
+                ns: namespace.to_string(),
+                obj: target.to_string(),
+                act: action.to_string(),
+                chan: channel.map(|c| c.to_string()).unwrap_or_default(),
+            };
+            let policy = handle.current();
+            let (verdict, explanation) = policy.explain(&request);
+            eprintln!(
+                "(no configuration: the policy alone decided; an environment's `channels` restriction was not applied)"
+            );
+            crate::workflow::gates::Decision {
+                allowed: verdict.allowed,
+                explanation,
+                rule: verdict.rule.as_ref().map(|rule| policy.cite(rule)),
+                request: request.values().iter().map(|v| v.to_string()).collect(),
+            }
+        }
     };
-    let decision = authorizer.decide(&request, place.environment);
     if json {
         let out = serde_json::json!({
             "allowed": decision.allowed,
@@ -79,22 +129,34 @@ pub fn check(config: &Config, a: &CheckArgs<'_>, json: bool) -> Result<ExitCode>
 }
 
 /// Prints every finding as `file:line: severity: message`, then a count; exit 1 if any.
-pub fn lint(config: &Config, policy: Option<PathBuf>, model: Option<PathBuf>) -> ExitCode {
-    let policy = policy.unwrap_or_else(|| config.policy.policy.clone());
-    let model = model.unwrap_or_else(|| config.policy.model.clone());
+/// Without a configuration: the policy given (and the model, when given), without the checks
+/// against environments.
+pub fn lint(
+    config: Option<&Config>,
+    policy: Option<PathBuf>,
+    model: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let Some(policy) = policy.or_else(|| config.map(|c| c.policy.policy.clone())) else {
+        return Err(Error::Usage(
+            "without a configuration, give the policy to lint: --policy policy.csv (and --model model.conf)".into(),
+        ));
+    };
+    let model = model.or_else(|| config.map(|c| c.policy.model.clone()));
     let mut findings = Vec::new();
-    for (path, check) in [
-        (
-            &model,
-            &(|t: &str| crate::policy::source::check_model(t)) as &dyn Fn(&str) -> _,
-        ),
-        (&policy, &|t: &str| crate::policy::lint(t, Some(config))),
-    ] {
+    let model_check = |t: &str| crate::policy::source::check_model(t);
+    let policy_check = |t: &str| crate::policy::lint(t, config);
+    type Check<'c> = &'c dyn Fn(&str) -> Vec<crate::policy::Finding>;
+    let mut files: Vec<(&PathBuf, Check<'_>)> = Vec::new();
+    if let Some(model) = &model {
+        files.push((model, &model_check));
+    }
+    files.push((&policy, &policy_check));
+    for (path, check) in files {
         match std::fs::read_to_string(path) {
             Ok(text) => findings.extend(check(&text).into_iter().map(|f| (path, f))),
             Err(e) => {
                 println!("{}: error: cannot read it: {e}", path.display());
-                return ExitCode::from(1);
+                return Ok(ExitCode::from(1));
             }
         }
     }
@@ -108,14 +170,14 @@ pub fn lint(config: &Config, policy: Option<PathBuf>, model: Option<PathBuf>) ->
     let warnings = findings.len() - errors;
     if findings.is_empty() {
         println!("{}: no problems found", policy.display());
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     } else {
         println!(
             "{errors} error{} (the policy would not load), {warnings} warning{} (it loads, but does not do what it says)",
             if errors == 1 { "" } else { "s" },
             if warnings == 1 { "" } else { "s" }
         );
-        ExitCode::from(1)
+        Ok(ExitCode::from(1))
     }
 }
 

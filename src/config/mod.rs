@@ -96,6 +96,19 @@ pub enum DatabaseConfig {
     Postgres { url: SecretString },
 }
 
+impl DatabaseConfig {
+    /// `postgres://…`, `postgresql://…` or `sqlite:PATH`; the error never repeats the URL (it
+    /// may carry a password).
+    pub fn from_url(url: &str) -> Result<DatabaseConfig, String> {
+        let mut problems = Vec::new();
+        let config = validate::database_from_url(url, &mut problems);
+        match problems.first() {
+            None => Ok(config),
+            Some(p) => Err(format!("the database URL {}", p.message)),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct PolicyConfig {
     pub model: PathBuf,
@@ -262,6 +275,32 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
         validate::load(path, text, env)
+    }
+
+    /// Loads `path` for the tools that need only part of it (`audit *`, `policy lint|check`,
+    /// `manifest`): every problem counts except missing secrets (tokens the tool does not use)
+    /// and kubeconfig files that are not there (a reviewer's laptop, a policy repository's CI).
+    pub fn load_for_tools(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![Problem {
+                place: Place::File {
+                    path: path.to_path_buf(),
+                    line: None,
+                    key: String::new(),
+                },
+                message: format!("cannot read the configuration file: {e}"),
+            }])
+        })?;
+        validate::load_keeping(path, &text, env, &|p| match &p.place {
+            // A secret set twice or unreadable is still a mistake; one not set is not needed.
+            Place::Environment { .. } => !p.message.starts_with("is not set"),
+            Place::File { key, .. } => {
+                !(key.starts_with("clusters.") && p.message.contains("does not exist"))
+            }
+        })
     }
 
     /// Problems that only matter for `pitcrew serve` (the Slack secrets its mode needs).

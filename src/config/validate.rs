@@ -21,6 +21,17 @@ pub(super) fn load(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    load_keeping(path, text, env, &|_| true)
+}
+
+/// Like [`load`], counting only the problems `matters` keeps: the tools that read the audit
+/// trail or the policy do not need the secrets or kubeconfigs the server needs.
+pub(super) fn load_keeping(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    matters: &dyn Fn(&Problem) -> bool,
+) -> Result<Config, ConfigErrors> {
     let locator = Locator::new(path, text);
     let mut problems = Vec::new();
 
@@ -53,6 +64,7 @@ pub(super) fn load(
     }));
 
     let config = typed(&locator, base, file, secrets, &mut problems);
+    problems.retain(|p| matters(p));
     if problems.is_empty() {
         Ok(config)
     } else {
@@ -489,7 +501,7 @@ fn missing_secret(problems: &mut Vec<Problem>, variable: &str, why: &str) {
     }
 }
 
-fn database_from_url(url: &str, problems: &mut Vec<Problem>) -> DatabaseConfig {
+pub(super) fn database_from_url(url: &str, problems: &mut Vec<Problem>) -> DatabaseConfig {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         DatabaseConfig::Postgres {
             url: SecretString::from(url.to_string()),

@@ -182,6 +182,14 @@ impl Database {
         Ok(after.saturating_sub(before))
     }
 
+    /// How many migrations this pitcrew's schema has.
+    pub fn known_migrations(&self) -> usize {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.migrations.len(),
+            Backend::Postgres => POSTGRES_MIGRATIONS.migrations.len(),
+        }
+    }
+
     /// How many migrations this database has applied (0 for a new one).
     pub async fn applied_migrations(&self) -> Result<usize> {
         let exists_sql = match self.backend {

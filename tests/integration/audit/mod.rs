@@ -395,4 +395,5 @@ async fn queries_filter_by_what_compliance_asks() {
 }
 
 mod approvers;
+mod reviewer;
 mod tools;

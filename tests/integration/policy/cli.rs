@@ -152,3 +152,87 @@ g, U01ALICE, role:oncall
     }
     assert!(out.contains("errors (the policy would not load)"), "{out}");
 }
+
+/// A policy repository's CI has the policy and the model, and no deployment configuration or
+/// secrets: lint and check run on the files alone.
+#[test]
+fn policy_tools_run_on_the_files_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["model.conf", "policy.csv"] {
+        std::fs::copy(root.join("policies").join(f), dir.path().join(f)).expect("copy");
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
+            .env_clear()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run pitcrew");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + String::from_utf8_lossy(&out.stderr).as_ref(),
+        )
+    };
+    let (code, out) = run(&[
+        "policy",
+        "lint",
+        "--policy",
+        "policy.csv",
+        "--model",
+        "model.conf",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no problems found"), "{out}");
+    std::fs::write(
+        dir.path().join("broken.csv"),
+        "p, role:oncall, prod, *, *, *, restrat, *, allow\n",
+    )
+    .expect("write");
+    let (code, out) = run(&["policy", "lint", "--policy", "broken.csv"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("broken.csv:1: error") && out.contains("restrat"),
+        "{out}"
+    );
+    let (code, out) = run(&["policy", "lint"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("give the policy to lint: --policy"), "{out}");
+
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "policy",
+            "check",
+            "--policy",
+            "policy.csv",
+            "--model",
+            "model.conf",
+            "--as",
+            "U01ALICE",
+            "--channel",
+            "C01INCIDENT",
+            "--action",
+            "restart",
+            "--env",
+            "prod",
+            "--target",
+            "deploy/checkout",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let (code, out) = check(&["--namespace", "shop"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("allowed by policy.csv:19: p, role:oncall, prod"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no configuration: the policy alone decided"),
+        "{out}"
+    );
+    let (code, out) = check(&[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("say the namespace"), "{out}");
+}
