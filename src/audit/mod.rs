@@ -10,7 +10,7 @@ pub mod render;
 mod store;
 
 pub use chain::{FIELDS, GENESIS, encode, hash};
-pub use store::{AuditStore, Filter, Parties, Problem, VerifyReport};
+pub use store::{AuditStore, Filter, Parties, Problem, Unreviewed, VerifyReport};
 
 use serde::{Deserialize, Serialize};
 

@@ -51,6 +51,16 @@ pub fn mrkdwn(notice: &Notice) -> String {
             ":snowflake: {env} {} — by <@{actor}> (audit id {correlation}).",
             escape(summary)
         ),
+        Notice::ReviewReminder {
+            actor,
+            env,
+            command,
+            waited,
+            correlation,
+        } => format!(
+            ":mag: The BREAK-GLASS `{}` by <@{actor}> in {env} has waited {waited} for its after-the-fact review: `pitcrew audit review {correlation} --as REVIEWER --note \"…\"`.",
+            escape(command)
+        ),
         Notice::Outcome { .. } => escape(&notice.plain_text()),
         // Queued as text by pitcrew itself (rows from before notices were typed).
         Notice::Text { text } => text.clone(),

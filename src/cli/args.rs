@@ -253,6 +253,21 @@ pub enum AuditCommand {
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
     },
+    /// Review a break-glass command after the fact (policy right `review`; not the person who
+    /// ran it), recorded in its story; without an id, list the break-glass commands nobody
+    /// reviewed yet, oldest first, with their age.
+    Review {
+        #[command(flatten)]
+        trail: TrailArg,
+        /// The break-glass command: a correlation id, or any of its event ids.
+        id: Option<String>,
+        /// The reviewer's Slack user id.
+        #[arg(long = "as", value_name = "USER_ID")]
+        as_user: Option<String>,
+        /// What the review found (the follow-up incident or ticket, what was learned).
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
         #[command(flatten)]

@@ -13,6 +13,7 @@ mod config_check;
 mod exec;
 mod identity;
 mod policy;
+mod review;
 
 use crate::config::{self, Config, DatabaseConfig};
 use crate::db::Database;
@@ -23,6 +24,7 @@ pub use args::*;
 use audit::*;
 use config_check::*;
 use exec::*;
+use review::*;
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
@@ -184,6 +186,34 @@ fn run(command: Command) -> Result<ExitCode> {
                 ..AuditFilterArgs::default()
             })?;
             runtime()?.block_on(audit_export(&trail_database(&trail)?, &filter, output))
+        }
+        Command::Audit(AuditCommand::Review {
+            trail,
+            id,
+            as_user,
+            note,
+        }) => {
+            let database = trail_database(&trail)?;
+            match id {
+                None => runtime()?.block_on(audit_unreviewed(&database)),
+                Some(id) => {
+                    let config = tool_config(&OptionalConfigArg {
+                        config: trail.config.clone(),
+                    })?
+                    .ok_or_else(|| {
+                        Error::Usage(
+                            "a review is checked against the policy: give --config (its [policy] files)".into(),
+                        )
+                    })?;
+                    let (Some(user), Some(note)) = (as_user, note) else {
+                        return Err(Error::Usage(
+                            "a review needs the reviewer and what they found: --as U… --note \"…\""
+                                .into(),
+                        ));
+                    };
+                    runtime()?.block_on(audit_review(&database, &config, &id, &user, &note))
+                }
+            }
         }
         Command::Audit(AuditCommand::Verify { trail }) => {
             runtime()?.block_on(audit_verify(&trail_database(&trail)?))

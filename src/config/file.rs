@@ -25,6 +25,7 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "pagerduty",
             "jira",
             "rollout",
+            "audit",
             "clusters",
             "environments",
             "identity",
@@ -70,6 +71,7 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rollout", &["timeout", "update_interval"]),
+    ("audit", &["review_reminder_after"]),
     (
         "identity",
         &[
@@ -136,6 +138,7 @@ pub(crate) struct FileConfig {
     pub pagerduty: Option<PagerDutySection>,
     pub jira: Option<JiraSection>,
     pub rollout: RolloutSection,
+    pub audit: AuditSection,
     pub clusters: BTreeMap<String, ClusterSection>,
     pub environments: BTreeMap<String, EnvironmentSection>,
     pub identity: IdentitySection,
@@ -318,6 +321,24 @@ impl Default for RolloutSection {
         Self {
             timeout: Duration::from_secs(600),
             update_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `[audit]`: the follow-up the trail asks of people.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct AuditSection {
+    /// A break-glass command not reviewed this long after it ran is brought up in the announce
+    /// channel, once.
+    #[serde(deserialize_with = "duration")]
+    pub review_reminder_after: Duration,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self {
+            review_reminder_after: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -40,6 +40,7 @@ pub struct Config {
     pub pagerduty: Option<PagerDutyConfig>,
     pub jira: Option<JiraConfig>,
     pub rollout: RolloutConfig,
+    pub audit: AuditConfig,
     pub clusters: BTreeMap<ClusterName, ClusterConnection>,
     pub environments: BTreeMap<EnvName, Environment>,
     pub identity: IdentityConfig,
@@ -136,6 +137,14 @@ pub struct JiraConfig {
     pub approved_statuses: Vec<String>,
     pub timeout: Duration,
     pub cache_for: Duration,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Unreviewed break-glass commands are brought up in the announce channel this long after
+    /// they ran (once each).
+    pub review_reminder_after: Duration,
 }
 
 #[derive(Debug, Clone)]

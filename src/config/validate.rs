@@ -341,6 +341,16 @@ fn typed(
         update_interval: file.rollout.update_interval,
     };
 
+    positive(
+        loc,
+        &["audit", "review_reminder_after"],
+        file.audit.review_reminder_after,
+        problems,
+    );
+    let audit = super::AuditConfig {
+        review_reminder_after: file.audit.review_reminder_after,
+    };
+
     Config {
         source: loc.path().to_path_buf(),
         server,
@@ -350,6 +360,7 @@ fn typed(
         pagerduty,
         jira,
         rollout,
+        audit,
         clusters,
         environments,
         identity,

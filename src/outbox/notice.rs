@@ -61,6 +61,14 @@ pub enum Notice {
         summary: String,
         correlation: String,
     },
+    /// A break-glass command nobody reviewed after `waited`, for the announce channel.
+    ReviewReminder {
+        actor: String,
+        env: String,
+        command: String,
+        waited: String,
+        correlation: String,
+    },
     /// Text as it is: items stored before notices were typed, and tools that queue text.
     Text { text: String },
 }
@@ -85,7 +93,8 @@ impl Notice {
             | Notice::BreakGlass { correlation, .. }
             | Notice::Interrupted { correlation, .. }
             | Notice::Expired { correlation, .. }
-            | Notice::Freeze { correlation, .. } => Some(correlation),
+            | Notice::Freeze { correlation, .. }
+            | Notice::ReviewReminder { correlation, .. } => Some(correlation),
             Notice::Text { .. } => None,
         }
     }
@@ -136,6 +145,15 @@ impl Notice {
                 summary,
                 correlation,
             } => format!("{env} {summary} — by {actor} (audit id {correlation})."),
+            Notice::ReviewReminder {
+                actor,
+                env,
+                command,
+                waited,
+                correlation,
+            } => format!(
+                "The BREAK-GLASS `{command}` by {actor} in {env} has waited {waited} for its review: `pitcrew audit review {correlation} --as REVIEWER --note \"…\"`."
+            ),
             Notice::Text { text } => text.clone(),
         }
     }

@@ -36,6 +36,7 @@ mod read;
 mod reconcile;
 pub mod render;
 mod request;
+mod reviews;
 #[cfg(test)]
 mod tests;
 
@@ -60,6 +61,7 @@ pub use expiry::{Expired, close_expired};
 pub use plan::{Plan, PlannedChange};
 pub use reconcile::{ReconcileError, Reconciled, reconcile, workload_lock_key};
 pub use request::{Event, Outcome, Pending, Request};
+pub use reviews::remind_unreviewed;
 
 /// How long before its lease could run out an action stops retrying to record its outcome
 /// (see `Run::audit_outcome`): room for a slow statement and for clocks a little apart.

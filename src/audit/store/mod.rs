@@ -14,9 +14,11 @@ use crate::db::{Backend, Database};
 use crate::{Error, Result};
 
 mod query;
+mod review;
 mod verify;
 
 pub use query::{Filter, Parties};
+pub use review::Unreviewed;
 pub use verify::{Problem, VerifyReport};
 
 const COLUMNS: &str = "id, at, correlation, phase, actor_id, actor_name, team, channel, command_text, action, env, \

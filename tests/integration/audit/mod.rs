@@ -395,5 +395,6 @@ async fn queries_filter_by_what_compliance_asks() {
 }
 
 mod approvers;
+mod review;
 mod reviewer;
 mod tools;

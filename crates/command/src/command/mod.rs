@@ -303,10 +303,12 @@ pub enum Action {
     Audit,
     Approve,
     BreakGlass,
+    /// Reviewing a break-glass command after the fact (`pitcrew audit review`).
+    Review,
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 14] = [
         Action::Restart,
         Action::Rollback,
         Action::Promote,
@@ -320,6 +322,7 @@ impl Action {
         Action::Audit,
         Action::Approve,
         Action::BreakGlass,
+        Action::Review,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -337,6 +340,7 @@ impl Action {
             Action::Audit => "audit",
             Action::Approve => "approve",
             Action::BreakGlass => "break-glass",
+            Action::Review => "review",
         }
     }
 
@@ -384,10 +388,13 @@ pub enum Phase {
     /// One person's approval of a waiting request: its actor is the approver (the command's
     /// requester is the actor of its `requested` event), its detail the rule that let them.
     Approval,
+    /// The after-the-fact review of a break-glass command: its actor is the reviewer, its
+    /// detail their note.
+    Reviewed,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 11] = [
+    pub const ALL: [Phase; 12] = [
         Phase::Requested,
         Phase::Denied,
         Phase::Approved,
@@ -399,6 +406,7 @@ impl Phase {
         Phase::Cancelled,
         Phase::Pending,
         Phase::Approval,
+        Phase::Reviewed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -414,6 +422,7 @@ impl Phase {
             Phase::Cancelled => "cancelled",
             Phase::Pending => "pending",
             Phase::Approval => "approval",
+            Phase::Reviewed => "reviewed",
         }
     }
 
