@@ -395,6 +395,27 @@ const PROMISES: &[Promise] = &[
         false,
         "role:suspended",
     ),
+    // Compliance reviews break-glass commands afterwards; on-call does not review.
+    (
+        "U04FRANK",
+        "",
+        "review",
+        "prod",
+        "shop",
+        "deployment/checkout",
+        true,
+        "role:compliance, *, *, *, *, review",
+    ),
+    (
+        "U01ALICE",
+        "",
+        "review",
+        "prod",
+        "shop",
+        "deployment/checkout",
+        false,
+        "",
+    ),
     // On call scales prod from the incident channels.
     (
         "U01ALICE",
