@@ -149,12 +149,11 @@ pub(super) async fn audit_query(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) async fn audit_show(
-    database: &DatabaseConfig,
+/// One command's whole story: `id` is its correlation id or any of its event ids.
+pub(super) async fn story_of(
+    store: &crate::audit::AuditStore,
     id: &str,
-    format: crate::audit::render::Format,
-) -> Result<ExitCode> {
-    let store = audit_store(database, false).await?;
+) -> Result<(String, Vec<crate::audit::Record>)> {
     let correlation = match id.parse::<i64>() {
         Ok(event_id) => match store.event(event_id).await? {
             Some(r) => r.correlation,
@@ -168,6 +167,16 @@ pub(super) async fn audit_show(
             ..crate::audit::Filter::default()
         })
         .await?;
+    Ok((correlation, story))
+}
+
+pub(super) async fn audit_show(
+    database: &DatabaseConfig,
+    id: &str,
+    format: crate::audit::render::Format,
+) -> Result<ExitCode> {
+    let store = audit_store(database, false).await?;
+    let (_, story) = story_of(&store, id).await?;
     if story.is_empty() {
         return Err(Error::Usage(format!("no audit events for `{id}`")));
     }

@@ -57,19 +57,7 @@ pub(super) async fn audit_review(
     }
     // Reviews write: the schema is brought up to date like any writer's.
     let store = audit_store(database, true).await?;
-    let correlation = match id.parse::<i64>() {
-        Ok(event_id) => match store.event(event_id).await? {
-            Some(r) => r.correlation,
-            None => return Err(Error::Usage(format!("there is no audit event {event_id}"))),
-        },
-        Err(_) => id.to_string(),
-    };
-    let story = store
-        .query(&crate::audit::Filter {
-            correlation: Some(correlation.clone()),
-            ..crate::audit::Filter::default()
-        })
-        .await?;
+    let (correlation, story) = story_of(&store, id).await?;
     let Some(started) = story
         .iter()
         .find(|r| r.phase == "started" && r.reason.as_deref() == Some("break-glass"))

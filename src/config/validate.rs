@@ -341,14 +341,15 @@ fn typed(
         update_interval: file.rollout.update_interval,
     };
 
+    let review_reminder_after = file.audit.review_reminder_after;
     positive(
         loc,
         &["audit", "review_reminder_after"],
-        file.audit.review_reminder_after,
+        review_reminder_after,
         problems,
     );
     let audit = super::AuditConfig {
-        review_reminder_after: file.audit.review_reminder_after,
+        review_reminder_after,
     };
 
     Config {
@@ -570,32 +571,4 @@ pub(super) fn serving_problems(config: &Config) -> Vec<Problem> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Both `JIRA_EMAIL` and `JIRA_EMAIL_FILE` set: one problem saying to set only one, not a
-    /// second one claiming the variable is not set.
-    #[test]
-    fn a_secret_set_twice_is_one_problem() {
-        let text = "[policy]\nmodel = \"m\"\npolicy = \"p\"\n[jira]\nbase_url = \"https://x.atlassian.net\"\nallowed_projects = [\"CHG\"]\napproved_statuses = [\"Approved\"]\n";
-        let env = |name: &str| match name {
-            "JIRA_EMAIL" | "JIRA_EMAIL_FILE" | "JIRA_API_TOKEN" => Some("x".to_string()),
-            _ => None,
-        };
-        let Err(errors) = load(Path::new("/nonexistent/pitcrew.toml"), text, &env) else {
-            panic!("accepted");
-        };
-        let about_email: Vec<&Problem> = errors
-            .0
-            .iter()
-            .filter(
-                |p| matches!(&p.place, Place::Environment { variable } if variable == "JIRA_EMAIL"),
-            )
-            .collect();
-        assert_eq!(about_email.len(), 1, "{about_email:?}");
-        assert!(
-            about_email[0].message.contains("set only one"),
-            "{about_email:?}"
-        );
-    }
-}
+mod tests;

@@ -221,3 +221,27 @@ fn the_configuration_is_written_as_pitcrew_reads_it() {
     assert_eq!(config.slack.allowed_teams[0].as_str(), TEAM);
     assert_eq!(config.environments.len(), 1);
 }
+
+/// A pitcrew `Context` on the configuration at `path` and the database `db`, with no
+/// Kubernetes client, no PagerDuty or Jira and nothing delivering the outbox: one replica, for
+/// tests of what replicas do to the database (sweeps, reminders).
+pub fn replica_on(
+    path: &std::path::Path,
+    db: &pitcrew::db::Database,
+) -> std::sync::Arc<pitcrew::workflow::Context> {
+    let config = pitcrew::config::Config::load(path, &|_| None).expect("config");
+    pitcrew::workflow::Context::build(
+        config,
+        pitcrew::workflow::Parts {
+            clusters: std::sync::Arc::new(pitcrew::cluster::Clusters::from_clients(
+                Default::default(),
+            )),
+            audit: Box::new(pitcrew::audit::AuditStore::new(db.clone())),
+            justifier: std::sync::Arc::new(pitcrew::justify::LiveJustifier::new(None, None)),
+            deliverers: Vec::new(),
+            db: Some(db.clone()),
+        },
+        pitcrew::metrics::Metrics::new(),
+    )
+    .expect("context")
+}

@@ -407,25 +407,7 @@ async fn expired_requests_are_closed_once_across_replicas_on_every_backend() {
                 .offline()
                 .environment("prod", "shop")
                 .write();
-        let replica = || {
-            let config = pitcrew::config::Config::load(&path, &|_| None).expect("config");
-            pitcrew::workflow::Context::build(
-                config,
-                pitcrew::workflow::Parts {
-                    clusters: std::sync::Arc::new(pitcrew::cluster::Clusters::from_clients(
-                        Default::default(),
-                    )),
-                    audit: Box::new(pitcrew::audit::AuditStore::new(db.clone())),
-                    justifier: std::sync::Arc::new(pitcrew::justify::LiveJustifier::new(
-                        None, None,
-                    )),
-                    deliverers: Vec::new(),
-                    db: Some(db.clone()),
-                },
-                pitcrew::metrics::Metrics::new(),
-            )
-            .expect("context")
-        };
+        let replica = || crate::common::app::replica_on(&path, &db);
         let (one, two) = (replica(), replica());
         let store = Approvals::new(db.clone());
         let open = |ttl: u64, n: usize| {

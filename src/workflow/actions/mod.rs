@@ -77,6 +77,21 @@ pub(super) struct Asked<'c> {
     pub dry_run: bool,
 }
 
+impl<'c> Asked<'c> {
+    /// What a command on one workload asks: its target, justification and dry-run switch.
+    pub fn of(
+        target: &Target,
+        justification: &'c Option<Justification>,
+        dry_run: bool,
+    ) -> Asked<'c> {
+        Asked {
+            target: target.clone(),
+            justification: justification.as_ref(),
+            dry_run,
+        }
+    }
+}
+
 /// One changing action.
 pub(super) trait ChangeAction: Send + Sync {
     fn action(&self) -> Action;

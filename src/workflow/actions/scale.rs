@@ -34,11 +34,7 @@ impl ChangeAction for ScaleAction<'_> {
     }
 
     fn asked(&self) -> Asked<'_> {
-        Asked {
-            target: self.0.target.clone(),
-            justification: self.0.justification.as_ref(),
-            dry_run: self.0.dry_run,
-        }
+        Asked::of(&self.0.target, &self.0.justification, self.0.dry_run)
     }
 
     fn scope<'c>(&self, ctx: &'c Context) -> Result<Scope<'c>, Outcome> {

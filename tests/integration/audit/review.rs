@@ -125,25 +125,7 @@ async fn unreviewed_break_glass_is_brought_up_once_across_replicas() {
             .set("slack", "announce_channel", "C01ONCALL")
             .set("audit", "review_reminder_after", "1s")
             .write();
-        let replica = || {
-            let config = pitcrew::config::Config::load(&path, &|_| None).expect("config");
-            pitcrew::workflow::Context::build(
-                config,
-                pitcrew::workflow::Parts {
-                    clusters: std::sync::Arc::new(pitcrew::cluster::Clusters::from_clients(
-                        Default::default(),
-                    )),
-                    audit: Box::new(AuditStore::new(db.clone())),
-                    justifier: std::sync::Arc::new(pitcrew::justify::LiveJustifier::new(
-                        None, None,
-                    )),
-                    deliverers: Vec::new(),
-                    db: Some(db.clone()),
-                },
-                pitcrew::metrics::Metrics::new(),
-            )
-            .expect("context")
-        };
+        let replica = || crate::common::app::replica_on(&path, &db);
         let (one, two) = (replica(), replica());
         let store = AuditStore::new(db.clone());
         store

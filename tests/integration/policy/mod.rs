@@ -540,8 +540,7 @@ fn the_example_policy_keeps_each_of_its_promises() {
             ));
         }
     }
-    // A subject's role name is not a user: the last row shows why the enforcer must only ever
-    // be handed validated Slack user ids (the workflow and `policy check` do).
+    // The last row: the enforcer must only be handed validated Slack user ids (as it is).
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
