@@ -74,6 +74,27 @@ pub fn environment<'c>(
 }
 
 /// The environment, its cluster and the namespace for `-e`/`-n`.
+/// The place `namespace` names in `env`, or, where the environment has several namespaces and
+/// none is named, its first one as the representative: for actions on the whole environment
+/// (`freeze`) or spanning its namespaces (a promote's approval), which the policy still asks
+/// about one place.
+pub fn place_or_first<'c>(
+    config: &'c Config,
+    env: &EnvName,
+    namespace: Option<&NamespaceName>,
+) -> Result<Place<'c>, ResolveError> {
+    place(config, Some(env), namespace).or_else(|e| {
+        let first = config
+            .environments
+            .get(env)
+            .and_then(|e| e.namespaces.first());
+        match first {
+            Some(ns) if namespace.is_none() => place(config, Some(env), Some(ns)),
+            _ => Err(e),
+        }
+    })
+}
+
 pub fn place<'c>(
     config: &'c Config,
     env: Option<&EnvName>,

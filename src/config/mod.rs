@@ -263,16 +263,7 @@ pub enum FreezeWhen {
 impl Config {
     /// Loads and validates `path`, reading secrets through `env` (use [`process_env`]).
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![Problem {
-                place: Place::File {
-                    path: path.to_path_buf(),
-                    line: None,
-                    key: String::new(),
-                },
-                message: format!("cannot read the configuration file: {e}"),
-            }])
-        })?;
+        let text = read_file(path)?;
         Self::from_text(path, &text, env)
     }
 
@@ -293,16 +284,7 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors(vec![Problem {
-                place: Place::File {
-                    path: path.to_path_buf(),
-                    line: None,
-                    key: String::new(),
-                },
-                message: format!("cannot read the configuration file: {e}"),
-            }])
-        })?;
+        let text = read_file(path)?;
         validate::load_keeping(path, &text, env, &|p| match &p.place {
             // A secret set twice or unreadable is still a mistake; one not set is not needed.
             Place::Environment { .. } => !p.message.starts_with("is not set"),
@@ -316,6 +298,20 @@ impl Config {
     pub fn problems_for_serving(&self) -> Vec<Problem> {
         validate::serving_problems(self)
     }
+}
+
+/// The configuration file's text, or the problem that says why it cannot be read.
+fn read_file(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![Problem {
+            place: Place::File {
+                path: path.to_path_buf(),
+                line: None,
+                key: String::new(),
+            },
+            message: format!("cannot read the configuration file: {e}"),
+        }])
+    })
 }
 
 /// Reads the process environment: the `env` argument of [`Config::load`] in production.

@@ -320,13 +320,7 @@ pub(super) fn approver_decision(
         _ => return Err(bad(format!("request {} is not for a change", a.id))),
     };
     let env = crate::names::EnvName::parse(&a.env).map_err(|e| bad(e.to_string()))?;
-    let place = resolve::place(&ctx.config, Some(&env), namespace.as_ref())
-        .or_else(|_| {
-            // Several namespaces and none named (promote): the first is representative.
-            let environment = ctx.config.environments.get(&env);
-            let ns = environment.and_then(|e| e.namespaces.first());
-            resolve::place(&ctx.config, Some(&env), ns)
-        })
+    let place = resolve::place_or_first(&ctx.config, &env, namespace.as_ref())
         .map_err(|e| bad(e.to_string()))?;
     let request = AccessRequest {
         actor: user.clone(),

@@ -33,7 +33,7 @@ impl Run<'_> {
         }
         let mut decisions = Vec::new();
         for (action, place) in &scope.checks {
-            match self.authorize(*action, place, &target) {
+            match self.authorize(*action, place, Some(&target)) {
                 Ok(d) => decisions.push(d),
                 Err(o) => {
                     let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;

@@ -180,25 +180,11 @@ impl Run<'_> {
         action: Action,
         env: &crate::names::EnvName,
     ) -> Result<Place<'_>, Outcome> {
-        let place = self
-            .place(&command::Scope {
-                env: Some(env.clone()),
-                namespace: None,
-            })
-            .or_else(|_| {
-                // Several namespaces and none named: an environment action concerns them all.
-                let ns = self
-                    .ctx
-                    .config
-                    .environments
-                    .get(env)
-                    .and_then(|e| e.namespaces.first())
-                    .cloned();
-                self.place(&command::Scope {
-                    env: Some(env.clone()),
-                    namespace: ns,
-                })
-            })?;
+        let place = crate::resolve::place_or_first(&self.ctx.config, env, None).map_err(|e| {
+            Outcome::BadInput {
+                message: e.to_string(),
+            }
+        })?;
         {
             let mut s = self.subject.lock().unwrap_or_else(|p| p.into_inner());
             s.action = Some(action);
@@ -211,20 +197,13 @@ impl Run<'_> {
         {
             return Err(unavailable_audit(e));
         }
-        let decision = self.decide(action, &place, None);
-        if !decision.allowed {
-            let o = Outcome::Refused {
-                message: format!(
-                    "you may not {action} {}: {}",
-                    place.env, decision.explanation
-                ),
-            };
-            let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
-            return Err(o);
-        }
-        (self.report)(Event::Authorized {
-            explanation: decision.explanation.clone(),
-        });
+        let decision = match self.authorize(action, &place, None) {
+            Ok(d) => d,
+            Err(o) => {
+                let _ = self.audit(Phase::Denied, json!({"outcome": &o})).await;
+                return Err(o);
+            }
+        };
         if let Err(e) = self
             .audit(Phase::Approved, json!({"decision": decision}))
             .await

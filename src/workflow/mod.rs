@@ -196,25 +196,27 @@ impl Run<'_> {
         decision
     }
 
-    /// The policy gate of a changing command: reports the decision, or refuses.
+    /// The policy gate of a command: reports the decision, or refuses. `target` is `None` for
+    /// an action on the whole environment.
     fn authorize(
         &self,
         action: Action,
         place: &Place<'_>,
-        target: &Target,
+        target: Option<&Target>,
     ) -> Result<Decision, Outcome> {
-        let decision = self.decide(action, place, Some(target));
+        let decision = self.decide(action, place, target);
         if decision.allowed {
             (self.report)(Event::Authorized {
                 explanation: decision.explanation.clone(),
             });
             Ok(decision)
         } else {
+            let what = match target {
+                Some(t) => format!("{t} in {}", place.env),
+                None => place.env.to_string(),
+            };
             Err(Outcome::Refused {
-                message: format!(
-                    "you may not {action} {target} in {}: {}",
-                    place.env, decision.explanation
-                ),
+                message: format!("you may not {action} {what}: {}", decision.explanation),
             })
         }
     }

@@ -13,7 +13,7 @@ impl Run<'_> {
         scope: &command::Scope,
     ) -> Result<(Place<'_>, cluster::Location), Outcome> {
         let place = self.place(scope)?;
-        self.authorize(action, &place, target)?;
+        self.authorize(action, &place, Some(target))?;
         if let Err(e) = self.ctx.clusters.connected(&place.cluster) {
             return Err(Outcome::Unavailable {
                 message: e.to_string(),

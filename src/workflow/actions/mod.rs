@@ -125,13 +125,20 @@ pub(super) trait ChangeAction: Send + Sync {
         true
     }
 
-    /// How a change that is not followed ended: done, in the words of each change.
+    /// What happens next after a change that is not followed (who or what acts on it).
+    fn afterwards(&self, _scope: &Scope<'_>) -> Option<String> {
+        None
+    }
+
+    /// How a change that is not followed ended: done, in the words of each change, then what
+    /// happens next.
     fn finished_at_once(
         &self,
-        _scope: &Scope<'_>,
+        scope: &Scope<'_>,
         changes: &[Change],
     ) -> (crate::command::Phase, Outcome) {
-        let words: Vec<String> = changes.iter().map(describe).collect();
+        let mut words: Vec<String> = changes.iter().map(describe).collect();
+        words.extend(self.afterwards(scope));
         (
             crate::command::Phase::Succeeded,
             Outcome::Done {
@@ -230,9 +237,10 @@ fn one_workload_finished(
                 Phase::Failed,
                 Outcome::ActionFailed {
                     message: format!(
-                        "{}, but the rollout failed: {}; roll back with `{undo}`",
+                        "{}, but the rollout failed: {}; {} with `{undo}`",
                         describe(change),
                         state.failed.clone().unwrap_or(state.message.clone()),
+                        undo_words(&undo),
                     ),
                     undo: Some(Box::new(undo)),
                 },
@@ -260,6 +268,15 @@ fn one_workload_finished(
             )),
         ),
         Err(e) => (Phase::Failed, super::cluster_outcome(e)),
+    }
+}
+
+/// How the command that undoes a change is offered: a scale is scaled back, anything else
+/// rolled back.
+fn undo_words(undo: &Command) -> &'static str {
+    match undo {
+        Command::Scale(_) => "scale back",
+        _ => "roll back",
     }
 }
 

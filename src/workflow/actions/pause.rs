@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use super::{ActError, Asked, ChangeAction, Scope};
 use crate::cluster::{self, Change, Followed};
 use crate::command::{Action, Pause, Phase};
-use crate::workflow::{Context, Outcome, describe};
+use crate::workflow::{Context, Outcome};
 
 pub(in crate::workflow) struct PauseAction<'c>(pub &'c Pause);
 
@@ -53,15 +53,11 @@ impl ChangeAction for PauseAction<'_> {
         format!("{} needs no {}", self.0.target, self.0.name())
     }
 
-    fn finished_at_once(&self, scope: &Scope<'_>, changes: &[Change]) -> (Phase, Outcome) {
-        let what: Vec<String> = changes.iter().map(describe).collect();
-        let message = format!(
-            "{}; its pods keep running, and template changes wait until `resume {} -e {}`",
-            what.join("; "),
-            self.0.target,
-            scope.place.env
-        );
-        (Phase::Succeeded, Outcome::Done { message })
+    fn afterwards(&self, scope: &Scope<'_>) -> Option<String> {
+        Some(format!(
+            "its pods keep running, and template changes wait until `resume {} -e {}`",
+            self.0.target, scope.place.env
+        ))
     }
 
     fn finished(

@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use super::{ActError, Asked, ChangeAction, Scope};
 use crate::cluster::{self, Change, Followed, Operation};
 use crate::command::{Action, Command, Phase, Scale};
-use crate::workflow::{Context, Outcome, describe};
+use crate::workflow::{Context, Outcome};
 
 pub(in crate::workflow) struct ScaleAction<'c>(pub &'c Scale);
 
@@ -75,37 +75,33 @@ impl ChangeAction for ScaleAction<'_> {
         seconds: f64,
     ) -> (Phase, Outcome) {
         let target = &self.0.target;
-        let (phase, outcome) =
-            super::one_workload_finished(scope, target, followed, seconds, |before| {
-                super::undo_rollback(target, scope, self.0.scope.namespace.clone(), before)
-            });
-        // A count that took offers the scale back; a failed one offers it too (instead of a
-        // rollback, which would not undo a count).
-        let undo = followed.first().and_then(|(c, _)| self.undo(c));
-        let outcome = match (outcome, undo) {
+        // A count offers the scale back, when it took and when its rollout failed (a rollback
+        // would not undo a count).
+        let scale_back = followed.first().and_then(|(c, _)| self.undo(c));
+        let (phase, outcome) = super::one_workload_finished(
+            scope,
+            target,
+            followed,
+            seconds,
+            |before| match scale_back.clone() {
+                Some(undo) => *undo,
+                None => super::undo_rollback(target, scope, self.0.scope.namespace.clone(), before),
+            },
+        );
+        let outcome = match (outcome, scale_back) {
             (Outcome::Done { message }, Some(undo)) => Outcome::Changed {
                 message: format!("{message}; scale back with `{undo}`"),
                 undo,
-            },
-            (Outcome::ActionFailed { message, .. }, Some(undo)) => Outcome::ActionFailed {
-                message: format!(
-                    "{}; scale back with `{undo}`",
-                    message.split("; roll back with").next().unwrap_or(&message)
-                ),
-                undo: Some(undo),
             },
             (other, _) => other,
         };
         (phase, outcome)
     }
 
-    fn finished_at_once(&self, _: &Scope<'_>, changes: &[Change]) -> (Phase, Outcome) {
-        let words: Vec<String> = changes.iter().map(describe).collect();
-        let message = format!(
-            "{}; the autoscaler scales {} within its new bounds by its metrics",
-            words.join("; "),
+    fn afterwards(&self, _: &Scope<'_>) -> Option<String> {
+        Some(format!(
+            "the autoscaler scales {} within its new bounds by its metrics",
             self.0.target
-        );
-        (Phase::Succeeded, Outcome::Done { message })
+        ))
     }
 }
