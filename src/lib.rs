@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod freeze;
+pub mod gitops;
 pub mod housekeeping;
 pub mod justify;
 pub mod listener;

@@ -140,6 +140,39 @@ pub fn place<'c>(
     })
 }
 
+/// Where a GitOps object of `kind` lives: `-n` when it names the environment's Argo CD or
+/// Flux namespace or one of its own (where HelmReleases often live), else the kind's home
+/// (`[environments.ENV.gitops]`).
+pub fn gitops_place<'c>(
+    config: &'c Config,
+    env: Option<&EnvName>,
+    namespace: Option<&NamespaceName>,
+    kind: crate::command::Kind,
+) -> Result<Place<'c>, ResolveError> {
+    let (env, environment) = environment(config, env)?;
+    let g = &environment.gitops;
+    let namespace = match namespace {
+        None => g.home(kind).clone(),
+        Some(n) if g.is_home(n) || environment.namespaces.contains(n) => n.clone(),
+        Some(n) => {
+            let mut allowed = vec![g.argocd_namespace.as_str(), g.flux_namespace.as_str()];
+            allowed.extend(environment.namespaces.iter().map(|n| n.as_str()));
+            return Err(ResolveError::UnknownNamespace {
+                typed: n.to_string(),
+                env: env.to_string(),
+                suggestion: suggestion_suffix(n.as_str(), allowed.iter().copied()),
+                allowed: allowed.join(", "),
+            });
+        }
+    };
+    Ok(Place {
+        cluster: environment.cluster.clone(),
+        env,
+        environment,
+        namespace,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -279,6 +279,10 @@ async fn keep_reconciling(ctx: Arc<Context>) {
         if let Err(e) = reconcile_and_log(&ctx).await {
             tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying");
         }
+        // GitOps suspensions whose deadline passed are resumed, once each.
+        if let Err(e) = crate::workflow::resume_due(&ctx).await {
+            tracing::warn!(error = %e, "cannot look for GitOps suspensions due; retrying");
+        }
         // Break-glass commands nobody reviewed are brought up, once each.
         if let Err(e) = crate::workflow::remind_unreviewed(&ctx).await {
             tracing::warn!(error = %e, "cannot look for unreviewed break-glass commands; retrying");

@@ -133,6 +133,14 @@ YAML
   kubectl -n testenv-smoke rollout status deployment/smoke --timeout=60s >/dev/null \
     || die "a smoke Deployment did not roll out: the controller manager, scheduler or kwok is not working"
   kubectl delete namespace testenv-smoke --wait=false >/dev/null
+  # The GitOps objects `gitops suspend` acts on (Argo CD Application, Flux Kustomization and
+  # HelmRelease): their CRDs only, from the projects' Go modules. `create`, not `apply`: the
+  # Application CRD is larger than client-side apply's annotation limit.
+  local crds
+  crds="$("$PITCREW_ROOT/scripts/testenv/crds.sh")"
+  kubectl create -f "$crds" >/dev/null || die "could not install the GitOps CRDs from $crds"
+  kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null \
+    || die "the GitOps CRDs did not become Established within 60 s"
   log "cluster ready: $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}') (KUBECONFIG=$KUBECONFIG)"
 }
 

@@ -42,6 +42,17 @@ pub fn mrkdwn(notice: &Notice) -> String {
             ":hourglass: `{}` by <@{actor}> expired before it was confirmed or approved (request {request}); nothing was done. Run it again if it is still needed (audit id {correlation}).",
             escape(command)
         ),
+        Notice::GitopsResumed {
+            actor,
+            env,
+            object,
+            summary,
+            correlation,
+        } => format!(
+            ":arrows_counterclockwise: The suspension of {} in {env} by <@{actor}> reached its deadline: {} (audit id {correlation}).",
+            escape(object),
+            escape(summary)
+        ),
         Notice::Freeze {
             actor,
             env,

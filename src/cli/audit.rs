@@ -87,7 +87,7 @@ pub(super) fn audit_time(flag: &str, value: &str) -> Result<String> {
 pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {
     let (kind, name) = match &a.target {
         Some(t) => {
-            let t = crate::command::Target::parse(t)
+            let t = crate::command::Target::parse_any(t)
                 .map_err(|e| Error::Usage(format!("--target: {e}")))?;
             (Some(t.kind.to_string()), Some(t.name.to_string()))
         }

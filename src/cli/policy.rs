@@ -42,7 +42,7 @@ pub fn check(config: Option<&Config>, a: &CheckArgs<'_>, json: bool) -> Result<E
         .map(NamespaceName::parse)
         .transpose()
         .map_err(|e| usage("--namespace", &e))?;
-    let target = Target::parse(a.target).map_err(|e| usage("--target", &e))?;
+    let target = Target::parse_any(a.target).map_err(|e| usage("--target", &e))?;
     let files = |config: Option<&Config>| -> Result<(PathBuf, PathBuf)> {
         match (a.policy.clone(), a.model.clone(), config) {
             (Some(p), Some(m), _) => Ok((p, m)),

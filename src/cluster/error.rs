@@ -22,6 +22,20 @@ pub enum Error {
     )]
     Forbidden { doing: String, message: String },
 
+    /// Resuming an Argo CD Application pitcrew did not suspend: the automated sync policy to
+    /// put back (prune, selfHeal) is not known.
+    #[error(
+        "pitcrew holds no suspension of application/{name}, so it does not know which automated sync policy (prune, selfHeal) to put back; turn automated sync on in Argo CD or in Git. Nothing was changed"
+    )]
+    NothingToRestore { name: String },
+
+    /// A workload action asked of a GitOps object (the parser refuses these; kept so no
+    /// match on a kind needs a panic).
+    #[error(
+        "{kind}/{name} is not a workload: pitcrew restarts, rolls back, scales and follows Deployments, StatefulSets and DaemonSets"
+    )]
+    NotAWorkload { kind: Kind, name: String },
+
     #[error("{kind} `{name}` was not found in namespace `{namespace}`{suggestion}")]
     NotFound {
         kind: Kind,
@@ -105,6 +119,8 @@ impl Error {
             Error::PausedRestart { .. } | Error::PausedRollback { .. } => "paused",
             Error::PausedAlready { .. } => "paused_already",
             Error::NotScalable { .. } => "not_scalable",
+            Error::NotAWorkload { .. } => "not_a_workload",
+            Error::NothingToRestore { .. } => "nothing_to_restore",
             Error::OutsideAutoscaler { .. } => "outside_autoscaler",
             Error::NoAutoscaler { .. } => "no_autoscaler",
             Error::RestartedThisSecond { .. } => "restarted_this_second",

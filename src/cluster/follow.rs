@@ -105,6 +105,12 @@ pub async fn follow_with_watch_timeout(
         .applied_objects()
         .map_ok(Workload::DaemonSet)
         .boxed(),
+        Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+            return Err(Error::NotAWorkload {
+                kind,
+                name: name.to_string(),
+            });
+        }
     };
     // Shared with the select below, so a timeout or cancel still reports the last state seen.
     // A Mutex, not a RefCell: the future must be Send to run on a server's worker threads.

@@ -7,6 +7,7 @@
 mod connect;
 mod error;
 mod follow;
+mod gitops;
 mod history;
 mod objects;
 mod pause;
@@ -20,10 +21,11 @@ mod workloads;
 pub use connect::{Clusters, Impersonation, Reachability, Unreachable, client_with_nodelay};
 pub use error::Error;
 pub use follow::{Followed, follow, follow_with_watch_timeout};
+pub use gitops::{GitopsRef, Reconciliation, SUSPENDED_BY, SUSPENDED_UNTIL, manager_of};
 pub use history::{Revision, history};
 pub use objects::{Snapshot, Workload};
 pub use pause::set_paused;
-pub use promote::{Mismatch, Side, promote};
+pub use promote::{GitopsAllowed, Mismatch, Side, promote};
 pub use restart::{RESTARTED_AT, restart};
 pub use rollback::rollback;
 pub use scale::{Autoscaler, autoscaler_of, scale};
@@ -70,6 +72,9 @@ pub struct Change {
     /// What the person about to make this change should know (as kubectl warns on stderr):
     /// a `kubectl apply`-managed workload whose next apply will undo a rollback.
     pub warnings: Vec<String>,
+    /// The Argo CD Application or Flux object that manages the workload, from its marks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<GitopsRef>,
 }
 
 /// What a [`Change`] did.
@@ -93,6 +98,12 @@ pub enum Operation {
         min: (i32, i32),
         max: (i32, i32),
     },
+    /// A GitOps object's reconciliation suspended until a deadline (`gitops suspend`).
+    SuspendReconciliation {
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// A GitOps object's reconciliation resumed (`gitops resume`, or the deadline).
+    ResumeReconciliation,
 }
 
 /// The annotation `kubectl apply` keeps its last configuration in.

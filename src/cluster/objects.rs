@@ -61,6 +61,12 @@ impl Workload {
                 .await
                 .map_err(Error::api(doing))?
                 .map(Workload::DaemonSet),
+            Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+                return Err(Error::NotAWorkload {
+                    kind,
+                    name: name.to_string(),
+                });
+            }
         };
         match found {
             Some(w) => Ok(w),
@@ -91,6 +97,16 @@ impl Workload {
             Workload::StatefulSet(o) => o.annotations(),
             Workload::DaemonSet(o) => o.annotations(),
         }
+    }
+
+    /// The Argo CD Application or Flux object that manages it, from its marks.
+    pub fn managed_by(&self) -> Option<super::GitopsRef> {
+        let labels = match self {
+            Workload::Deployment(o) => o.labels(),
+            Workload::StatefulSet(o) => o.labels(),
+            Workload::DaemonSet(o) => o.labels(),
+        };
+        super::manager_of(Some(labels), Some(self.annotations()))
     }
 
     pub fn uid(&self) -> Option<String> {
@@ -147,6 +163,12 @@ impl Workload {
                     .await
                     .map_err(Error::api(doing))?,
             ),
+            Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+                return Err(Error::NotAWorkload {
+                    kind,
+                    name: name.to_string(),
+                });
+            }
         })
     }
 
@@ -173,6 +195,7 @@ async fn not_found(client: &Client, kind: Kind, namespace: &str, name: &str) -> 
         Kind::Deployment => list_names::<Deployment>(client, namespace).await,
         Kind::StatefulSet => list_names::<StatefulSet>(client, namespace).await,
         Kind::DaemonSet => list_names::<DaemonSet>(client, namespace).await,
+        Kind::Application | Kind::Kustomization | Kind::HelmRelease => Vec::new(),
     };
     let mut suggestion = suggestion_suffix(name, names.iter().map(String::as_str));
     if suggestion.is_empty() && !names.is_empty() && names.len() <= 10 {

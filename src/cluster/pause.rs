@@ -63,5 +63,6 @@ pub async fn set_paused(
         to_revision: None,
         unchanged: false,
         warnings: Vec::new(),
+        managed_by: current.managed_by(),
     })
 }

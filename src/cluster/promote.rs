@@ -5,27 +5,39 @@
 //! containers; each destination container gets the source container's image, pinned to the
 //! digest the source pods run where the pods report one. Nothing else is copied: replicas,
 //! environment variables, resources and every other field stay as the destination has them.
-//! Workloads managed by Argo CD or Flux are refused unless the environment allows it.
+//! Workloads managed by Argo CD or Flux are refused unless the environment allows it or
+//! pitcrew holds their manager's reconciliation suspended (`gitops suspend`).
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, Patch};
-use kube::{Api, Client, Resource};
+use kube::{Api, Client};
 use serde::Serialize;
 
 use super::objects::{Workload, images_of, selector_string};
 use super::status::snapshot;
-use super::{Change, Error, patch_params};
+use super::{Change, Error, GitopsRef, patch_params};
 use crate::command::Kind;
 
-/// Labels and annotations by which Argo CD and Flux mark what they manage.
-const GITOPS_MARKS: &[&str] = &[
-    "argocd.argoproj.io/instance",
-    "argocd.argoproj.io/tracking-id",
-    "kustomize.toolkit.fluxcd.io/name",
-    "helm.toolkit.fluxcd.io/name",
-];
+/// Which GitOps-managed workloads a promote may change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitopsAllowed {
+    /// The environment allows changing them all (`allow_gitops`).
+    pub all: bool,
+    /// Their managers whose reconciliation pitcrew holds suspended now.
+    pub suspended: Vec<GitopsRef>,
+}
+
+impl GitopsAllowed {
+    fn allows(&self, manager: &GitopsRef) -> bool {
+        self.all
+            || self
+                .suspended
+                .iter()
+                .any(|s| s.kind == manager.kind && s.name == manager.name)
+    }
+}
 
 /// One side of a promotion: a namespace on a cluster.
 pub struct Side<'a> {
@@ -56,7 +68,7 @@ pub async fn promote(
     destination: &Side<'_>,
     kinds: &[Kind],
     name: &str,
-    allow_gitops: bool,
+    gitops: &GitopsAllowed,
     dry_run: bool,
 ) -> Result<Result<Vec<Change>, Mismatch>, Error> {
     let mut problems = Vec::new();
@@ -80,9 +92,12 @@ pub async fn promote(
             }
             (Some(s), Some(d)) => (s, d),
         };
-        if !allow_gitops && let Some(mark) = gitops_mark(&dst.1) {
+        if let Some(manager) = dst.1.managed_by()
+            && !gitops.allows(&manager)
+        {
             problems.push(format!(
-                "{kind}/{name} in the destination is managed by GitOps ({mark}); promote through Git, or set allow_gitops for the environment"
+                "{kind}/{name} in the destination is managed by GitOps ({manager}), which would undo the promote; promote through Git, or suspend its reconciliation first with `gitops suspend {}/{} --for 1h …`",
+                manager.kind, manager.name
             ));
             continue;
         }
@@ -142,21 +157,6 @@ async fn find(
         }
     }
     Ok(None)
-}
-
-fn gitops_mark(w: &Workload) -> Option<&'static str> {
-    let meta = match w {
-        Workload::Deployment(o) => o.meta(),
-        Workload::StatefulSet(o) => o.meta(),
-        Workload::DaemonSet(o) => o.meta(),
-    };
-    GITOPS_MARKS.iter().copied().find(|m| {
-        meta.labels.as_ref().is_some_and(|l| l.contains_key(*m))
-            || meta
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.contains_key(*m))
-    })
 }
 
 /// The source's images, each pinned to the digest its running pods report (`imageID`), when
@@ -264,6 +264,7 @@ async fn apply(client: &Client, step: &Step, dry_run: bool) -> Result<Option<Cha
         to_revision: None,
         unchanged: false,
         warnings: Vec::new(),
+        managed_by: current.managed_by(),
     }))
 }
 

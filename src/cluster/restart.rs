@@ -88,5 +88,6 @@ pub async fn restart(
         to_revision: None,
         unchanged: false,
         warnings: Vec::new(),
+        managed_by: current.managed_by(),
     })
 }

@@ -90,6 +90,7 @@ pub async fn rollback(
         to_revision: Some(revision),
         unchanged,
         warnings,
+        managed_by: current.managed_by(),
     })
 }
 

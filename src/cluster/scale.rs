@@ -56,6 +56,7 @@ pub async fn scale(
         to_revision: None,
         unchanged,
         warnings,
+        managed_by: current.managed_by(),
     };
     if hpa {
         let Some(a) = autoscaler else {
@@ -140,7 +141,9 @@ pub async fn autoscaler_of(
     let wanted = match kind {
         Kind::Deployment => "Deployment",
         Kind::StatefulSet => "StatefulSet",
-        Kind::DaemonSet => return Ok(None),
+        Kind::DaemonSet | Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+            return Ok(None);
+        }
     };
     let all = Api::<HorizontalPodAutoscaler>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use super::{
-    Change, Clusters, Error, Followed, Impersonation, Mismatch, Reachability, Revision,
-    RolloutState, Side, Snapshot, Workload,
+    Change, Clusters, Error, Followed, GitopsAllowed, Impersonation, Mismatch, Reachability,
+    Reconciliation, Revision, RolloutState, Side, Snapshot, Workload,
 };
 use crate::command::Kind;
 use crate::names::ClusterName;
@@ -32,7 +32,8 @@ pub struct Promotion {
     pub to: (ClusterName, Vec<String>),
     pub kinds: Vec<Kind>,
     pub name: String,
-    pub allow_gitops: bool,
+    /// Which GitOps-managed workloads it may change.
+    pub gitops: GitopsAllowed,
     /// Whom the destination's requests act as.
     pub as_user: Option<Impersonation>,
     /// Whom the source's reads act as.
@@ -77,6 +78,28 @@ pub trait Workloads: Send + Sync {
         &'a self,
         at: &'a Location,
         paused: bool,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
+    /// How a GitOps object (`at.kind` an Application, Kustomization or HelmRelease)
+    /// reconciles now.
+    fn gitops_read<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Reconciliation, Error>>;
+
+    /// Suspends its reconciliation until `until`, if `seen` is still how it reconciles.
+    fn gitops_suspend<'a>(
+        &'a self,
+        at: &'a Location,
+        seen: &'a Reconciliation,
+        until: DateTime<Utc>,
+        by: &'a str,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
+    /// Resumes its reconciliation, putting `restore` back (Argo CD's automated sync policy).
+    fn gitops_resume<'a>(
+        &'a self,
+        at: &'a Location,
+        restore: &'a serde_json::Value,
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Change, Error>>;
 
@@ -180,6 +203,49 @@ impl Workloads for Clusters {
         })
     }
 
+    fn gitops_read<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Reconciliation, Error>> {
+        Box::pin(async move {
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            super::gitops::read_reconciliation(client, at.kind, &at.namespace, &at.name).await
+        })
+    }
+
+    fn gitops_suspend<'a>(
+        &'a self,
+        at: &'a Location,
+        seen: &'a Reconciliation,
+        until: DateTime<Utc>,
+        by: &'a str,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            super::gitops::suspend(
+                client,
+                at.kind,
+                &at.namespace,
+                &at.name,
+                seen,
+                until,
+                by,
+                dry_run,
+            )
+            .await
+        })
+    }
+
+    fn gitops_resume<'a>(
+        &'a self,
+        at: &'a Location,
+        restore: &'a serde_json::Value,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            super::gitops::resume(client, at.kind, &at.namespace, &at.name, restore, dry_run).await
+        })
+    }
+
     fn promote<'a>(
         &'a self,
         p: &'a Promotion,
@@ -194,15 +260,7 @@ impl Workloads for Clusters {
                 client: &self.client_as(&p.to.0, p.as_user.as_ref())?,
                 namespaces: p.to.1.clone(),
             };
-            super::promote(
-                &source,
-                &destination,
-                &p.kinds,
-                &p.name,
-                p.allow_gitops,
-                dry_run,
-            )
-            .await
+            super::promote(&source, &destination, &p.kinds, &p.name, &p.gitops, dry_run).await
         })
     }
 

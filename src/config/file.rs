@@ -97,7 +97,12 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "timezone",
             "freezes",
             "approvers",
+            "gitops",
         ],
+    ),
+    (
+        "environments.*.gitops",
+        &["argocd_namespace", "flux_namespace", "max_suspend"],
     ),
     (
         "environments.*.approvers",
@@ -369,6 +374,28 @@ pub(crate) struct EnvironmentSection {
     pub freezes: BTreeMap<String, FreezeSection>,
     /// Who may approve here, beyond holding `approve`.
     pub approvers: Option<ApproversSection>,
+    /// Where its GitOps objects live, and how long `gitops suspend` may last.
+    pub gitops: GitopsSection,
+}
+
+/// `[environments.ENV.gitops]`.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct GitopsSection {
+    pub argocd_namespace: String,
+    pub flux_namespace: String,
+    #[serde(deserialize_with = "duration")]
+    pub max_suspend: Duration,
+}
+
+impl Default for GitopsSection {
+    fn default() -> Self {
+        Self {
+            argocd_namespace: "argocd".into(),
+            flux_namespace: "flux-system".into(),
+            max_suspend: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 /// `[environments.ENV.approvers]`: who counts as an approver, and when an on-call requester

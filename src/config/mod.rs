@@ -189,6 +189,48 @@ pub struct Environment {
     pub freezes: Vec<FreezeRule>,
     /// Who counts as an approver here (beyond holding `approve`).
     pub approvers: ApproverRules,
+    /// Where its GitOps objects live, and how long `gitops suspend` may last.
+    pub gitops: GitopsSettings,
+}
+
+/// `[environments.ENV.gitops]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitopsSettings {
+    /// Where Argo CD Applications live (`argocd`), unless a command names `-n`.
+    pub argocd_namespace: NamespaceName,
+    /// Where Flux Kustomizations and HelmReleases live (`flux-system`), unless `-n`.
+    pub flux_namespace: NamespaceName,
+    /// The longest `gitops suspend --for` allowed here.
+    pub max_suspend: Duration,
+}
+
+impl Default for GitopsSettings {
+    fn default() -> Self {
+        let ns = |n: &str| {
+            NamespaceName::parse(n).unwrap_or_else(|_| unreachable!("constant namespace"))
+        };
+        GitopsSettings {
+            argocd_namespace: ns("argocd"),
+            flux_namespace: ns("flux-system"),
+            max_suspend: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl GitopsSettings {
+    /// Where an object of `kind` lives when the command names no namespace.
+    pub fn home(&self, kind: crate::command::Kind) -> &NamespaceName {
+        match kind {
+            crate::command::Kind::Application => &self.argocd_namespace,
+            _ => &self.flux_namespace,
+        }
+    }
+
+    /// Whether `-n NS` may name where a GitOps object lives (besides the environment's own
+    /// namespaces, where HelmReleases often live).
+    pub fn is_home(&self, ns: &NamespaceName) -> bool {
+        *ns == self.argocd_namespace || *ns == self.flux_namespace
+    }
 }
 
 /// `[environments.ENV.approvers]`. Empty: anyone holding `approve` (the requester never).

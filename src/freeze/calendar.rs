@@ -91,6 +91,7 @@ mod tests {
             impersonate_groups: vec![],
             timezone: chrono_tz::Europe::Berlin,
             approvers: Default::default(),
+            gitops: Default::default(),
             freezes: vec![FreezeRule {
                 name: "weekend".into(),
                 when,

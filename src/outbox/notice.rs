@@ -69,6 +69,18 @@ pub enum Notice {
         waited: String,
         correlation: String,
     },
+    /// A GitOps suspension pitcrew ended at its deadline (or could not), for the channel it
+    /// was asked in.
+    GitopsResumed {
+        /// Who suspended it.
+        actor: String,
+        env: String,
+        /// `application/checkout in argocd`.
+        object: String,
+        /// What happened: `resumed …`, or why it could not be.
+        summary: String,
+        correlation: String,
+    },
     /// Text as it is: items stored before notices were typed, and tools that queue text.
     Text { text: String },
 }
@@ -94,7 +106,8 @@ impl Notice {
             | Notice::Interrupted { correlation, .. }
             | Notice::Expired { correlation, .. }
             | Notice::Freeze { correlation, .. }
-            | Notice::ReviewReminder { correlation, .. } => Some(correlation),
+            | Notice::ReviewReminder { correlation, .. }
+            | Notice::GitopsResumed { correlation, .. } => Some(correlation),
             Notice::Text { .. } => None,
         }
     }
@@ -153,6 +166,15 @@ impl Notice {
                 correlation,
             } => format!(
                 "The BREAK-GLASS `{command}` by {actor} in {env} has waited {waited} for its review: `pitcrew audit review {correlation} --as REVIEWER --note \"…\"`."
+            ),
+            Notice::GitopsResumed {
+                actor,
+                env,
+                object,
+                summary,
+                correlation,
+            } => format!(
+                "The suspension of {object} in {env} by {actor} reached its deadline: {summary} (audit id {correlation})."
             ),
             Notice::Text { text } => text.clone(),
         }

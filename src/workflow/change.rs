@@ -21,6 +21,11 @@ impl Run<'_> {
         };
         let asked = a.asked();
         let (target, dry_run) = (asked.target, asked.dry_run);
+        scope.by = Some(super::actions::Requester {
+            actor: self.request.actor.to_string(),
+            correlation: self.correlation.clone(),
+            channel: self.request.channel.as_ref().map(|c| c.to_string()),
+        });
         self.set_subject(a.action(), &scope, &target, asked.justification);
         let mut requested = serde_json::Map::new();
         requested.insert("command".into(), json!(&self.request.command));
@@ -197,8 +202,10 @@ impl Run<'_> {
             .await;
             return o;
         }
+        let gitops = self.gitops_notes(&scope, &changes).await;
         if !a.follows() {
-            let (phase, outcome) = a.finished_at_once(&scope, &changes);
+            let (phase, mut outcome) = a.finished_at_once(&scope, &changes);
+            gitops.iter().for_each(|n| outcome.add_note(n));
             self.audit_outcome(
                 &lock,
                 phase,
@@ -215,7 +222,8 @@ impl Run<'_> {
             followed.push((change, result));
         }
         let seconds = started.elapsed().as_secs_f64();
-        let (phase, outcome) = a.finished(&scope, &followed, seconds);
+        let (phase, mut outcome) = a.finished(&scope, &followed, seconds);
+        gitops.iter().for_each(|n| outcome.add_note(n));
         let changes: Vec<Change> = followed.into_iter().map(|(c, _)| c).collect();
         self.audit_outcome(
             &lock,
@@ -225,6 +233,46 @@ impl Run<'_> {
         .await;
         self.write_back(&verification, phase, &outcome).await;
         outcome
+    }
+
+    /// What the people changing a GitOps-managed workload should know: until when its
+    /// manager's reconciliation is suspended, or that it may undo the change.
+    async fn gitops_notes(&self, scope: &Scope<'_>, changes: &[Change]) -> Vec<String> {
+        let mut notes = Vec::new();
+        let managers: Vec<&cluster::GitopsRef> = changes
+            .iter()
+            .filter_map(|c| c.managed_by.as_ref())
+            .collect();
+        if managers.is_empty() {
+            return notes;
+        }
+        let open = match &self.ctx.db {
+            Some(db) => crate::gitops::Suspensions::new(db.clone())
+                .open_in(&scope.place.env)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let zone = scope.place.environment.timezone;
+        for m in managers {
+            let note = match open.iter().find(|s| s.kind == m.kind && s.name == m.name) {
+                Some(s) => format!(
+                    "{}/{}'s reconciliation is suspended until {} ({}): pitcrew resumes it then, and what Git holds comes back unless this change is in Git by then",
+                    m.kind,
+                    m.name,
+                    crate::freeze::show(s.until, zone),
+                    s.id
+                ),
+                None => format!(
+                    "managed by GitOps ({m}), which may undo this at its next sync unless Git has it; `gitops suspend {}/{} -e {} --for 1h …` holds it off",
+                    m.kind, m.name, scope.place.env
+                ),
+            };
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+        notes
     }
 
     /// Protected environments: what the change would do (a server-side dry run), shown before

@@ -20,6 +20,14 @@ pub fn describe(change: &Change) -> String {
                 "HorizontalPodAutoscaler {autoscaler} of {}/{} in {} already keeps {}–{} replicas",
                 change.kind, change.name, change.namespace, min.1, max.1
             ),
+            Operation::SuspendReconciliation { .. } => format!(
+                "{}/{} in {} does not reconcile on its own now (automated sync off, or suspended) and pitcrew did not suspend it: nothing to suspend, and pitcrew will not turn it on",
+                change.kind, change.name, change.namespace
+            ),
+            Operation::ResumeReconciliation => format!(
+                "{}/{} in {} already reconciles on its own: nothing to resume",
+                change.kind, change.name, change.namespace
+            ),
             // kubectl: `deployment.apps/web skipped rollback (current template already matches
             // revision 3)`. No warning: nothing was rolled back for an apply to undo.
             _ => format!(
@@ -42,6 +50,14 @@ pub fn describe(change: &Change) -> String {
             "moved the autoscaler bounds of",
             "would move the autoscaler bounds of",
         ),
+        Operation::SuspendReconciliation { .. } => (
+            "suspended the reconciliation of",
+            "would suspend the reconciliation of",
+        ),
+        Operation::ResumeReconciliation => (
+            "resumed the reconciliation of",
+            "would resume the reconciliation of",
+        ),
     };
     let verb = if change.dry_run { would } else { done };
     let to = match (&change.operation, change.to_revision) {
@@ -57,6 +73,10 @@ pub fn describe(change: &Change) -> String {
         ) => format!(
             " (HorizontalPodAutoscaler {autoscaler}: minReplicas {} → {}, maxReplicas {} → {})",
             min.0, min.1, max.0, max.1
+        ),
+        (Operation::SuspendReconciliation { until }, _) => format!(
+            " until {}",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
         _ => String::new(),
     };
@@ -76,7 +96,10 @@ pub fn describe(change: &Change) -> String {
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
-    let annotations = if annotations.is_empty() {
+    // A suspension's annotations say what its words already say.
+    let annotations = if annotations.is_empty()
+        || matches!(change.operation, Operation::SuspendReconciliation { .. })
+    {
         String::new()
     } else {
         format!(", sets {}", annotations.join(", "))

@@ -28,6 +28,7 @@ mod describe;
 mod expiry;
 mod freeze;
 pub mod gates;
+mod gitops_deadline;
 pub mod identity;
 mod justification;
 pub mod locks;
@@ -58,6 +59,7 @@ pub use buttons::{approve, cancel, confirm};
 pub use context::{Context, Parts};
 pub use describe::describe;
 pub use expiry::{Expired, close_expired};
+pub use gitops_deadline::resume_due;
 pub use plan::{Plan, PlannedChange};
 pub use reconcile::{ReconcileError, Reconciled, reconcile, workload_lock_key};
 pub use request::{Event, Outcome, Pending, Request};
@@ -117,7 +119,8 @@ pub async fn run(
             | Command::Rollback(_)
             | Command::Promote(_)
             | Command::Scale(_)
-            | Command::Pause(_) => Outcome::BadInput {
+            | Command::Pause(_)
+            | Command::Gitops(_) => Outcome::BadInput {
                 message: format!("`{command}` has no action behind it"),
             },
         }

@@ -120,9 +120,39 @@ impl Run<'_> {
         if lines.is_empty() {
             lines.push("no freeze now, and none planned".into());
         }
+        lines.extend(self.suspension_lines(&place).await);
         lines.insert(0, format!("{}:", place.env));
         Outcome::Done {
             message: lines.join("\n"),
+        }
+    }
+
+    /// The GitOps reconciliation pitcrew holds suspended here, each with its deadline.
+    async fn suspension_lines(&self, place: &Place<'_>) -> Vec<String> {
+        let Some(db) = &self.ctx.db else {
+            return Vec::new();
+        };
+        match crate::gitops::Suspensions::new(db.clone())
+            .open_in(&place.env)
+            .await
+        {
+            Ok(open) => open
+                .iter()
+                .map(|s| {
+                    format!(
+                        "GitOps reconciliation of {}/{} ({}) suspended until {} by <@{}> ({}); pitcrew resumes it then",
+                        s.kind,
+                        s.name,
+                        s.namespace,
+                        crate::freeze::show(s.until, place.environment.timezone),
+                        s.suspended_by,
+                        s.id
+                    )
+                })
+                .collect(),
+            Err(e) => vec![format!(
+                "GitOps suspensions cannot be read now ({e})"
+            )],
         }
     }
 

@@ -150,6 +150,17 @@ impl Outcome {
         }
     }
 
+    /// Adds a sentence to the message of a change's outcome (done or failed).
+    pub fn add_note(&mut self, note: &str) {
+        if let Outcome::Done { message }
+        | Outcome::Changed { message, .. }
+        | Outcome::ActionFailed { message, .. } = self
+        {
+            message.push_str("; ");
+            message.push_str(note);
+        }
+    }
+
     pub fn message(&self) -> &str {
         match self {
             Outcome::Done { message }

@@ -42,6 +42,7 @@ pub(crate) async fn create(client: &Client, ns: &str, kind: Kind, fixture: &Fixt
             .create(&pp, &fixture.daemonset())
             .await
             .map(|_| ()),
+        other => panic!("{other} is not a workload fixture"),
     }
     .expect("create workload");
 }
@@ -51,6 +52,7 @@ pub(crate) async fn wait(client: &Client, ns: &str, kind: Kind, name: &str) {
         Kind::Deployment => drop(wait_for_rollout::<Deployment>(client, ns, name, ROLLOUT).await),
         Kind::StatefulSet => drop(wait_for_rollout::<StatefulSet>(client, ns, name, ROLLOUT).await),
         Kind::DaemonSet => drop(wait_for_rollout::<DaemonSet>(client, ns, name, ROLLOUT).await),
+        other => panic!("{other} is not a workload"),
     }
 }
 
@@ -76,6 +78,7 @@ pub(crate) async fn set_image(client: &Client, ns: &str, kind: Kind, name: &str,
             .patch(name, &pp, &p)
             .await
             .map(|_| ()),
+        other => panic!("{other} is not a workload"),
     }
     .expect("set image");
     wait(client, ns, kind, name).await;

@@ -268,6 +268,7 @@ async fn pagerduty_and_jira_requests_and_answers_conform_to_the_official_descrip
         timezone: chrono_tz::UTC,
         freezes: vec![],
         approvers: Default::default(),
+        gitops: Default::default(),
     };
     for reference in ["Q1CONFORM", "CHG-42"] {
         let reason = Reason::parse(reference).expect("reference");

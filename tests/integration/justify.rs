@@ -67,6 +67,7 @@ fn env(services: &[&str]) -> (EnvName, Environment) {
             timezone: chrono_tz::UTC,
             freezes: vec![],
             approvers: Default::default(),
+            gitops: Default::default(),
         },
     )
 }

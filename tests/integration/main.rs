@@ -16,6 +16,7 @@ mod deploy;
 mod exec;
 mod faults;
 mod freeze;
+mod gitops;
 mod hostile;
 mod impersonation;
 mod justify;

@@ -24,6 +24,13 @@ fn word() -> impl Strategy<Value = String> {
         Just("resume".to_string()),
         Just("freeze".to_string()),
         Just("unfreeze".to_string()),
+        Just("gitops".to_string()),
+        Just("gitops suspend".to_string()),
+        Just("gitops resume".to_string()),
+        Just("gitops suspend checkout --for 2h".to_string()),
+        Just("app/checkout".to_string()),
+        Just("ks/apps".to_string()),
+        Just("hr/podinfo".to_string()),
         Just("--until".to_string()),
         Just("--for".to_string()),
         Just("2026-12-27T08:00Z".to_string()),
@@ -226,6 +233,41 @@ fn grammar() -> impl Strategy<Value = String> {
                 vec![until, reason]
             )),
         name().prop_map(|env| (vec![vec!["unfreeze".to_string(), env]], vec![])),
+        (
+            prop::sample::select(vec![
+                "",
+                "app/",
+                "application/",
+                "ks/",
+                "hr/",
+                "HelmRelease/"
+            ]),
+            name(),
+            prop::option::of(flag("--for", "[1-9][0-9]{0,1}(m|h)")),
+            optional(vec![
+                flag("-e", name()).boxed(),
+                flag("-n", name()).boxed(),
+                reason().boxed(),
+                Just(vec!["--dry-run".to_string()]).boxed(),
+            ])
+        )
+            .prop_map(|(kind, app, length, mut flags)| {
+                let verb = match length {
+                    Some(f) => {
+                        flags.push(f);
+                        "suspend"
+                    }
+                    None => "resume",
+                };
+                (
+                    vec![vec![
+                        "gitops".to_string(),
+                        verb.to_string(),
+                        format!("{kind}{app}"),
+                    ]],
+                    flags,
+                )
+            }),
         (
             prop::sample::select(vec!["restart", "rollback", "approve", "break-glass"]),
             target(),

@@ -233,7 +233,16 @@ async fn promote_refuses_mismatches_and_gitops_targets_listing_every_difference(
 
     let (code, out) = exec(&setup, "promote search --from dev --to staging");
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("deployment/search in the destination is managed by GitOps (argocd.argoproj.io/tracking-id)"), "{out}");
+    assert!(
+        out.contains(
+            "deployment/search in the destination is managed by GitOps (application/shop)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("`gitops suspend application/shop --for 1h …`"),
+        "says how to go ahead: {out}"
+    );
     assert!(
         out.contains("statefulset/search exists in the source but not in the destination"),
         "both problems at once: {out}"

@@ -164,6 +164,7 @@ pub(super) fn environments(
         let timezone = super::freezes::timezone(loc, raw_name, e.timezone.as_deref(), problems);
         let freezes = super::freezes::freezes(loc, raw_name, &e.freezes, problems);
         let approvers = super::approvers::approvers(loc, raw_name, e, file, problems);
+        let gitops = gitops(loc, raw_name, &e.gitops, problems);
         if let (Some(env_name), Some(cluster)) = (env_name, cluster) {
             out.insert(
                 env_name,
@@ -180,9 +181,39 @@ pub(super) fn environments(
                     timezone,
                     freezes,
                     approvers,
+                    gitops,
                 },
             );
         }
     }
     out
+}
+
+/// `[environments.ENV.gitops]`: namespace names, and a ceiling within the language's week.
+fn gitops(
+    loc: &Locator<'_>,
+    env: &str,
+    g: &crate::config::file::GitopsSection,
+    problems: &mut Vec<Problem>,
+) -> crate::config::GitopsSettings {
+    let key = |k: &'static str| ["environments", env, "gitops", k];
+    let namespace = |k: &'static str, value: &str, problems: &mut Vec<Problem>| {
+        name(loc, &key(k), value, NamespaceName::parse, problems).unwrap_or_else(|| {
+            NamespaceName::parse("invalid").unwrap_or_else(|_| unreachable!("constant namespace"))
+        })
+    };
+    let argocd_namespace = namespace("argocd_namespace", &g.argocd_namespace, problems);
+    let flux_namespace = namespace("flux_namespace", &g.flux_namespace, problems);
+    let longest = crate::command::GITOPS_LONGEST;
+    if g.max_suspend < std::time::Duration::from_secs(60) || g.max_suspend > longest {
+        problems.push(loc.problem(
+            &key("max_suspend"),
+            "between a minute and a week (\"4h\", \"1d\"): pitcrew resumes every suspension by then",
+        ));
+    }
+    crate::config::GitopsSettings {
+        argocd_namespace,
+        flux_namespace,
+        max_suspend: g.max_suspend,
+    }
 }

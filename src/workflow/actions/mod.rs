@@ -8,6 +8,7 @@
 //!
 //! [`Workloads`]: crate::cluster::Workloads
 
+mod gitops;
 mod pause;
 mod promote;
 mod restart;
@@ -41,6 +42,17 @@ pub(super) struct Scope<'c> {
     pub as_user: Option<cluster::Impersonation>,
     /// Whom a promote's reads of its source environment act as (when that one impersonates).
     pub source_as_user: Option<cluster::Impersonation>,
+    /// Who asked, set by the gate sequence (what an action records about its requester
+    /// outside the audit trail: a GitOps suspension's deadline row and annotation).
+    pub by: Option<Requester>,
+}
+
+/// Who asked for a change, and under which audit correlation id.
+#[derive(Debug, Clone)]
+pub(super) struct Requester {
+    pub actor: String,
+    pub correlation: String,
+    pub channel: Option<String>,
 }
 
 impl<'c> Scope<'c> {
@@ -161,6 +173,7 @@ pub(super) fn for_command(command: &Command) -> Option<Box<dyn ChangeAction + '_
         Command::Promote(c) => Some(Box::new(promote::PromoteAction(c))),
         Command::Scale(c) => Some(Box::new(scale::ScaleAction(c))),
         Command::Pause(c) => Some(Box::new(pause::PauseAction(c))),
+        Command::Gitops(c) => Some(Box::new(gitops::GitopsAction(c))),
         Command::Freeze(_)
         | Command::Unfreeze(_)
         | Command::Status(_)
@@ -181,11 +194,16 @@ fn one_workload<'c>(
         .map_err(|e| Outcome::BadInput {
             message: e.to_string(),
         })?;
+    Ok(scope_at(place, action))
+}
+
+/// The scope of a change to one object at `place`.
+fn scope_at(place: crate::resolve::Place<'_>, action: Action) -> Scope<'_> {
     let mut requested = serde_json::Map::new();
     requested.insert("env".into(), serde_json::json!(place.env));
     requested.insert("cluster".into(), serde_json::json!(place.cluster));
     requested.insert("namespace".into(), serde_json::json!(place.namespace));
-    Ok(Scope {
+    Scope {
         checks: vec![(action, place.clone())],
         clusters: vec![place.cluster.clone()],
         place,
@@ -193,7 +211,34 @@ fn one_workload<'c>(
         requested,
         as_user: None,
         source_as_user: None,
-    })
+        by: None,
+    }
+}
+
+/// The GitOps objects whose reconciliation pitcrew holds suspended in `env` now. A database
+/// that cannot be read gives none, so GitOps-managed workloads stay refused (fail closed).
+async fn suspended_managers(ctx: &Context, env: &crate::names::EnvName) -> Vec<cluster::GitopsRef> {
+    let Some(db) = &ctx.db else {
+        return Vec::new();
+    };
+    match crate::gitops::Suspensions::new(db.clone())
+        .open_in(env)
+        .await
+    {
+        Ok(open) => open
+            .into_iter()
+            .filter(|s| s.until > chrono::Utc::now())
+            .map(|s| cluster::GitopsRef {
+                kind: s.kind,
+                name: s.name,
+                namespace: Some(s.namespace),
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, %env, "cannot read GitOps suspensions; GitOps-managed workloads stay refused");
+            Vec::new()
+        }
+    }
 }
 
 /// Where one workload is, for the cluster side.

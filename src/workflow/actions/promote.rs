@@ -77,6 +77,7 @@ impl ChangeAction for PromoteAction<'_> {
             requested,
             as_user: None,
             source_as_user: None,
+            by: None,
         })
     }
 
@@ -101,7 +102,10 @@ impl ChangeAction for PromoteAction<'_> {
                 ),
                 kinds: self.0.kinds(),
                 name: self.0.target().name.to_string(),
-                allow_gitops: scope.place.environment.allow_gitops,
+                gitops: cluster::GitopsAllowed {
+                    all: scope.place.environment.allow_gitops,
+                    suspended: super::suspended_managers(ctx, &scope.place.env).await,
+                },
                 as_user: scope.as_user.clone(),
                 from_as_user: scope.source_as_user.clone(),
             };

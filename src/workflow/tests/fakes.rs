@@ -85,6 +85,7 @@ impl FakeCluster {
             to_revision,
             unchanged: false,
             warnings: Vec::new(),
+            managed_by: None,
         }
     }
 
@@ -164,6 +165,53 @@ impl Workloads for FakeCluster {
                 from: 1,
                 to: replicas,
             };
+            change.annotations_set.clear();
+            Ok(change)
+        })
+    }
+
+    fn gitops_read<'a>(
+        &'a self,
+        at: &'a Location,
+    ) -> BoxFuture<'a, Result<cluster::Reconciliation, cluster::Error>> {
+        Box::pin(async move {
+            self.acted(format!("read {}", at.name), true)?;
+            Ok(cluster::Reconciliation {
+                active: true,
+                restore: serde_json::json!({"prune": true}),
+                resource_version: "1".into(),
+                only_automated: true,
+            })
+        })
+    }
+
+    fn gitops_suspend<'a>(
+        &'a self,
+        at: &'a Location,
+        _seen: &'a cluster::Reconciliation,
+        until: chrono::DateTime<chrono::Utc>,
+        _by: &'a str,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, cluster::Error>> {
+        Box::pin(async move {
+            self.acted(format!("suspend {}", at.name), dry_run)?;
+            let mut change = self.change(at, dry_run, None);
+            change.operation = cluster::Operation::SuspendReconciliation { until };
+            change.annotations_set.clear();
+            Ok(change)
+        })
+    }
+
+    fn gitops_resume<'a>(
+        &'a self,
+        at: &'a Location,
+        _restore: &'a serde_json::Value,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, cluster::Error>> {
+        Box::pin(async move {
+            self.acted(format!("resume reconciliation {}", at.name), dry_run)?;
+            let mut change = self.change(at, dry_run, None);
+            change.operation = cluster::Operation::ResumeReconciliation;
             change.annotations_set.clear();
             Ok(change)
         })

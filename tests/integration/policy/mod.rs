@@ -459,6 +459,38 @@ const PROMISES: &[Promise] = &[
         "unfreeze, channels:incident",
     ),
     ("U02CAROL", RANDOM, "unfreeze", "prod", "*", "*", false, ""),
+    // Commanders suspend GitOps reconciliation in prod, from the incident channels; on-call
+    // alone may not.
+    (
+        "U02CAROL",
+        INCIDENT,
+        "gitops",
+        "prod",
+        "argocd",
+        "application/checkout",
+        true,
+        "role:incident-commander, prod, *, *, *, gitops, channels:incident",
+    ),
+    (
+        "U01ALICE",
+        INCIDENT,
+        "gitops",
+        "prod",
+        "argocd",
+        "application/checkout",
+        false,
+        "",
+    ),
+    (
+        "U02CAROL",
+        RANDOM,
+        "gitops",
+        "prod",
+        "argocd",
+        "kustomization/apps",
+        false,
+        "",
+    ),
     ("U01ALICE", INCIDENT, "freeze", "prod", "*", "*", false, ""),
     (
         "U03ERIN",

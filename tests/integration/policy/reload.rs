@@ -214,7 +214,7 @@ fn sighup_reloads_the_policy_and_a_broken_one_is_refused() {
         assert!(line.contains(what), "expected {what:?}, got {line:?}");
         line
     };
-    next("loaded 23 rules");
+    next("loaded 24 rules");
     next("watching");
     let hup = || {
         let status = Command::new("kill")
@@ -228,7 +228,7 @@ fn sighup_reloads_the_policy_and_a_broken_one_is_refused() {
     text.push_str("p, U09NEW, staging, *, *, *, status, *, allow\n");
     std::fs::write(&policy, &text).expect("write");
     hup();
-    next("reloaded: 24 rules");
+    next("reloaded: 25 rules");
     std::fs::write(&policy, "p, U01ALICE, prod, *, *, *, restrat, *, allow\n").expect("write");
     hup();
     next("refused, the previous policy stays in force");

@@ -117,7 +117,7 @@ impl Audit {
             env: args.value(ENV).map(EnvName::parse).transpose()?,
             actor: args.value(ACTOR).map(parse_actor).transpose()?,
             action: args.value(ACTION).map(Action::parse).transpose()?,
-            target: args.value(TARGET).map(Target::parse).transpose()?,
+            target: args.value(TARGET).map(Target::parse_any).transpose()?,
             outcome: args.value(OUTCOME).map(Phase::parse).transpose()?,
         })
     }

@@ -39,7 +39,7 @@ impl CanI {
                     usage: Self::USAGE,
                 });
             }
-            [action, target] => (Action::parse(action)?, Target::parse(target)?),
+            [action, target] => (Action::parse(action)?, Target::parse_any(target)?),
             [_, _, extra, ..] => {
                 return Err(ParseError::Unexpected {
                     command: Self::NAME,

@@ -73,7 +73,7 @@ pub enum ParseError {
     InvalidName(InvalidName),
 
     #[error(
-        "`{typed}` is not a workload kind; use deployment (deploy), statefulset (sts) or daemonset (ds), e.g. `deploy/checkout`"
+        "`{typed}` is not a workload kind; use deployment (deploy), statefulset (sts) or daemonset (ds), e.g. `deploy/checkout` (`gitops` takes application (app), kustomization (ks) or helmrelease (hr))"
     )]
     UnknownKind { typed: String },
 

@@ -13,6 +13,7 @@ mod audit;
 mod can_i;
 mod error;
 mod freeze;
+mod gitops;
 mod help;
 mod lexer;
 mod pause;
@@ -32,6 +33,7 @@ pub use audit::{Audit, Since};
 pub use can_i::CanI;
 pub use error::ParseError;
 pub use freeze::{Freeze, Unfreeze, Until};
+pub use gitops::{Gitops, GitopsOp, LONGEST as GITOPS_LONGEST};
 pub use help::Help;
 pub use lexer::{MAX_CHARS, Token};
 pub use pause::Pause;
@@ -56,6 +58,8 @@ pub enum Command {
     Scale(Scale),
     /// `pause` and `resume` (`Pause::resume`).
     Pause(Pause),
+    /// `gitops suspend|resume`.
+    Gitops(Gitops),
     Freeze(Freeze),
     Unfreeze(Unfreeze),
     Status(Status),
@@ -84,6 +88,7 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         CommandName::Scale => Command::Scale(Scale::parse(rest)?),
         CommandName::Pause => Command::Pause(Pause::parse(rest, false)?),
         CommandName::Resume => Command::Pause(Pause::parse(rest, true)?),
+        CommandName::Gitops => Command::Gitops(Gitops::parse(rest)?),
         CommandName::Freeze => Command::Freeze(Freeze::parse(rest)?),
         CommandName::Unfreeze => Command::Unfreeze(Unfreeze::parse(rest)?),
         CommandName::Status => Command::Status(Status::parse(rest)?),
@@ -105,6 +110,7 @@ impl Command {
             Command::Scale(_) => Some(Action::Scale),
             Command::Pause(p) if p.resume => Some(Action::Resume),
             Command::Pause(_) => Some(Action::Pause),
+            Command::Gitops(_) => Some(Action::Gitops),
             _ => None,
         }
     }
@@ -123,6 +129,7 @@ impl Command {
             Command::Scale(_) => CommandName::Scale,
             Command::Pause(p) if p.resume => CommandName::Resume,
             Command::Pause(_) => CommandName::Pause,
+            Command::Gitops(_) => CommandName::Gitops,
             Command::Freeze(_) => CommandName::Freeze,
             Command::Unfreeze(_) => CommandName::Unfreeze,
             Command::Status(_) => CommandName::Status,
@@ -143,6 +150,7 @@ impl fmt::Display for Command {
             Command::Promote(c) => c.fmt(f),
             Command::Scale(c) => c.fmt(f),
             Command::Pause(c) => c.fmt(f),
+            Command::Gitops(c) => c.fmt(f),
             Command::Freeze(c) => c.fmt(f),
             Command::Unfreeze(c) => c.fmt(f),
             Command::Status(c) => c.fmt(f),
@@ -164,6 +172,7 @@ pub enum CommandName {
     Scale,
     Pause,
     Resume,
+    Gitops,
     Freeze,
     Unfreeze,
     Status,
@@ -174,13 +183,14 @@ pub enum CommandName {
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 13] = [
+    pub const ALL: [CommandName; 14] = [
         CommandName::Restart,
         CommandName::Rollback,
         CommandName::Promote,
         CommandName::Scale,
         CommandName::Pause,
         CommandName::Resume,
+        CommandName::Gitops,
         CommandName::Freeze,
         CommandName::Unfreeze,
         CommandName::Status,
@@ -198,6 +208,7 @@ impl CommandName {
             CommandName::Scale => Scale::NAME,
             CommandName::Pause => Pause::PAUSE,
             CommandName::Resume => Pause::RESUME,
+            CommandName::Gitops => Gitops::NAME,
             CommandName::Freeze => Freeze::NAME,
             CommandName::Unfreeze => Unfreeze::NAME,
             CommandName::Status => Status::NAME,
@@ -216,6 +227,7 @@ impl CommandName {
             CommandName::Scale => Scale::USAGE,
             CommandName::Pause => Pause::PAUSE_USAGE,
             CommandName::Resume => Pause::RESUME_USAGE,
+            CommandName::Gitops => Gitops::USAGE,
             CommandName::Freeze => Freeze::USAGE,
             CommandName::Unfreeze => Unfreeze::USAGE,
             CommandName::Status => Status::USAGE,
@@ -235,6 +247,7 @@ impl CommandName {
             CommandName::Promote => Promote::FLAGS,
             CommandName::Scale => Scale::FLAGS,
             CommandName::Pause | CommandName::Resume => pause::FLAGS,
+            CommandName::Gitops => gitops::FLAGS,
             CommandName::Freeze => Freeze::FLAGS,
             CommandName::Unfreeze => Unfreeze::FLAGS,
             CommandName::Status | CommandName::History => status::FLAGS,
@@ -252,6 +265,7 @@ impl CommandName {
             CommandName::Scale => Scale::SUMMARY,
             CommandName::Pause => Pause::PAUSE_SUMMARY,
             CommandName::Resume => Pause::RESUME_SUMMARY,
+            CommandName::Gitops => Gitops::SUMMARY,
             CommandName::Freeze => Freeze::SUMMARY,
             CommandName::Unfreeze => Unfreeze::SUMMARY,
             CommandName::Status => Status::SUMMARY,
@@ -296,6 +310,8 @@ pub enum Action {
     Scale,
     Pause,
     Resume,
+    /// `gitops suspend|resume` of an Argo CD Application or a Flux object.
+    Gitops,
     Freeze,
     Unfreeze,
     Status,
@@ -308,13 +324,14 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Restart,
         Action::Rollback,
         Action::Promote,
         Action::Scale,
         Action::Pause,
         Action::Resume,
+        Action::Gitops,
         Action::Freeze,
         Action::Unfreeze,
         Action::Status,
@@ -333,6 +350,7 @@ impl Action {
             Action::Scale => "scale",
             Action::Pause => "pause",
             Action::Resume => "resume",
+            Action::Gitops => "gitops",
             Action::Freeze => "freeze",
             Action::Unfreeze => "unfreeze",
             Action::Status => "status",

@@ -114,7 +114,7 @@ impl Promote {
 
     pub fn kinds(&self) -> Vec<Kind> {
         match &self.subject {
-            Subject::App { .. } => Kind::ALL.to_vec(),
+            Subject::App { .. } => Kind::WORKLOADS.to_vec(),
             Subject::Workload { target } => vec![target.kind],
         }
     }

@@ -7,16 +7,35 @@ use serde::Serialize;
 use super::ParseError;
 use crate::names::WorkloadName;
 
-/// The workload kinds pitcrew acts on.
+/// The kinds of object pitcrew acts on: workloads, and the GitOps objects that deploy them
+/// (whose reconciliation `gitops suspend` pauses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Kind {
     Deployment,
     StatefulSet,
     DaemonSet,
+    /// An Argo CD `Application` (argoproj.io/v1alpha1).
+    Application,
+    /// A Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1).
+    Kustomization,
+    /// A Flux `HelmRelease` (helm.toolkit.fluxcd.io/v2).
+    HelmRelease,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet];
+    /// Every kind, as the policy's workload column may name them.
+    pub const ALL: [Kind; 6] = [
+        Kind::Deployment,
+        Kind::StatefulSet,
+        Kind::DaemonSet,
+        Kind::Application,
+        Kind::Kustomization,
+        Kind::HelmRelease,
+    ];
+    /// The workloads: what restart, rollback, promote, scale, pause and resume act on.
+    pub const WORKLOADS: [Kind; 3] = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet];
+    /// The GitOps objects: what `gitops suspend|resume` acts on.
+    pub const GITOPS: [Kind; 3] = [Kind::Application, Kind::Kustomization, Kind::HelmRelease];
 
     /// The lower-case name kubectl prints (`deployment`).
     pub fn as_str(self) -> &'static str {
@@ -24,18 +43,37 @@ impl Kind {
             Kind::Deployment => "deployment",
             Kind::StatefulSet => "statefulset",
             Kind::DaemonSet => "daemonset",
+            Kind::Application => "application",
+            Kind::Kustomization => "kustomization",
+            Kind::HelmRelease => "helmrelease",
         }
     }
 
+    pub fn is_workload(self) -> bool {
+        Kind::WORKLOADS.contains(&self)
+    }
+
     /// Accepts what kubectl accepts for these kinds: singular, plural, short name and the
-    /// group-qualified form, in any case (`Deploy`, `deployments.apps`, `sts`, `ds`).
+    /// group-qualified form, in any case (`Deploy`, `deployments.apps`, `sts`, `ds`,
+    /// `app`, `applications.argoproj.io`, `ks`, `hr`).
     pub fn parse(typed: &str) -> Result<Kind, ParseError> {
         let lower = typed.to_lowercase();
-        let bare = lower.strip_suffix(".apps").unwrap_or(&lower);
+        let bare = [
+            ".apps",
+            ".argoproj.io",
+            ".kustomize.toolkit.fluxcd.io",
+            ".helm.toolkit.fluxcd.io",
+        ]
+        .iter()
+        .find_map(|group| lower.strip_suffix(group))
+        .unwrap_or(&lower);
         match bare {
             "deployment" | "deployments" | "deploy" => Ok(Kind::Deployment),
             "statefulset" | "statefulsets" | "sts" => Ok(Kind::StatefulSet),
             "daemonset" | "daemonsets" | "ds" => Ok(Kind::DaemonSet),
+            "application" | "applications" | "app" | "apps" => Ok(Kind::Application),
+            "kustomization" | "kustomizations" | "ks" => Ok(Kind::Kustomization),
+            "helmrelease" | "helmreleases" | "hr" => Ok(Kind::HelmRelease),
             _ => Err(ParseError::UnknownKind {
                 typed: typed.to_string(),
             }),
@@ -57,14 +95,51 @@ pub struct Target {
 }
 
 impl Target {
+    /// A workload: `KIND/NAME` or a bare name (a Deployment). A GitOps object is refused with
+    /// the command that takes it.
     pub fn parse(typed: &str) -> Result<Target, ParseError> {
+        let target = Self::any(typed, Kind::Deployment)?;
+        if !target.kind.is_workload() {
+            return Err(ParseError::InvalidValue {
+                flag: "target",
+                reason: format!(
+                    "`{typed}` is a GitOps {}, not a workload: name the Deployment, StatefulSet or DaemonSet, or use `gitops suspend {target} …` to pause its reconciliation",
+                    target.kind
+                ),
+            });
+        }
+        Ok(target)
+    }
+
+    /// A GitOps object: `app/NAME` (Argo CD), `ks/NAME`, `hr/NAME` (Flux), or a bare name
+    /// (an Argo CD Application). A workload is refused.
+    pub fn parse_gitops(typed: &str) -> Result<Target, ParseError> {
+        let target = Self::any(typed, Kind::Application)?;
+        if target.kind.is_workload() {
+            return Err(ParseError::InvalidValue {
+                flag: "target",
+                reason: format!(
+                    "`{typed}` is a workload; name what deploys it: an Argo CD Application (`app/NAME`), a Flux Kustomization (`ks/NAME`) or HelmRelease (`hr/NAME`)"
+                ),
+            });
+        }
+        Ok(target)
+    }
+
+    /// Any kind (the policy's and the trail's questions: `can-i`, `audit --target`); a bare
+    /// name is a Deployment.
+    pub fn parse_any(typed: &str) -> Result<Target, ParseError> {
+        Self::any(typed, Kind::Deployment)
+    }
+
+    fn any(typed: &str, bare: Kind) -> Result<Target, ParseError> {
         match typed.split_once('/') {
             Some((kind, name)) => Ok(Target {
                 kind: Kind::parse(kind)?,
                 name: WorkloadName::parse(name)?,
             }),
             None => Ok(Target {
-                kind: Kind::Deployment,
+                kind: bare,
                 name: WorkloadName::parse(typed)?,
             }),
         }
