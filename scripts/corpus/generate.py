@@ -92,6 +92,19 @@ commands = [
     "freeze prod* --for 4h --reason CHG-77", "freeze ../prod --for 4h --reason CHG-77",
     "freeze prod --for 4h --reason CHG-77 --break-glass \"x\"", "unfreeze prod prod", "unfreeze *",
     "unfreeze prod --yes", "freeze prod —for 4h —reason “CHG-77”", "FREEZE PROD --FOR 4H --REASON CHG-77",
+    # gitops suspend / resume
+    "gitops", "gitops suspend", "gitops resume", "gitops suspend checkout", "gitops pause checkout --for 1h",
+    "gitops suspend checkout --for", "gitops suspend checkout --for 0s", "gitops suspend checkout --for -2h",
+    "gitops suspend checkout --for 99999999999999d", "gitops suspend checkout --for 8d",
+    "gitops suspend checkout --for 2h --for 3h", "gitops resume checkout --for 2h",
+    "gitops suspend deploy/checkout --for 1h", "gitops suspend pod/checkout --for 1h",
+    "gitops suspend app/ --for 1h", "gitops suspend app/../argocd --for 1h", "gitops suspend ks/a/b --for 1h",
+    "gitops suspend app/" + "a" * 300 + " --for 1h", "gitops suspend app/* --for 1h",
+    "gitops suspend <@U01ALICE> --for 1h", "gitops suspend app/checkout --for 1h --reason <!channel>",
+    "gitops suspend checkout checkout --for 1h", "gitops suspend checkout --for 1h -n ../argocd",
+    "gitops suspend checkout —for 2h —reason “CHG-77”", "GITOPS SUSPEND APP/CHECKOUT --FOR 2H",
+    "gitops suspend checkout --for 2h --reason PT4KHLK --break-glass 'x'", "restart app/checkout",
+    "gitops suspend hr/podinfo --for ٢h", "gitops resume ks/apps\u202e -e prod",
 ]
 for n in names:
     commands.append(f"restart {n} -e staging")

@@ -79,7 +79,13 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
         return;
     };
     // The namespaces the manifests name; created for real (idempotent), the rest dry-run.
-    for ns in ["pitcrew", "shop-staging", "shop-prod"] {
+    for ns in [
+        "pitcrew",
+        "shop-staging",
+        "shop-prod",
+        "argocd",
+        "flux-system",
+    ] {
         let _ = kubectl(&cluster, &["create", "namespace", ns], None);
     }
     let out = kubectl(
@@ -216,11 +222,32 @@ async fn pitcrew_works_with_only_the_shipped_rbac_and_says_what_is_missing() {
     // The shipped ClusterRole's rules, under a name of this test's own (cluster-scoped
     // objects are shared by tests running at the same time).
     let shipped = objects(&cluster, "rbac.yaml");
-    let rules = shipped
-        .iter()
-        .find(|o| o["kind"] == "ClusterRole")
-        .map(|r| r["rules"].clone())
-        .expect("a ClusterRole in deploy/rbac.yaml");
+    let rules_of = |name: &str| {
+        shipped
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == name)
+            .map(|r| r["rules"].clone())
+            .unwrap_or_else(|| panic!("ClusterRole {name} in deploy/rbac.yaml"))
+    };
+    // The workloads' rules and the GitOps objects' rules, bound here together (the test's
+    // Application lives beside the workload).
+    let mut rules = rules_of("pitcrew-workloads");
+    if let (Some(all), Some(gitops)) = (
+        rules.as_array_mut(),
+        rules_of("pitcrew-gitops").as_array().cloned(),
+    ) {
+        all.extend(gitops);
+    }
+    let app = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "checkout", "namespace": ns.name},
+        "spec": {"project": "default",
+                 "destination": {"server": "https://kubernetes.default.svc", "namespace": ns.name},
+                 "source": {"repoURL": "https://git.example.com/shop.git", "path": "checkout"},
+                 "syncPolicy": {"automated": {"prune": true}}}});
+    ok(
+        kubectl(&cluster, &["create", "-f", "-"], Some(&app.to_string())),
+        "create an Application",
+    );
     let role = format!("pitcrew-workloads-{}", ns.name);
     let cluster_role = |rules: &Value| {
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -279,6 +306,17 @@ async fn pitcrew_works_with_only_the_shipped_rbac_and_says_what_is_missing() {
         ),
         ("pause checkout -e staging", "paused deployment/checkout"),
         ("resume checkout -e staging", "resumed deployment/checkout"),
+        (
+            &format!(
+                "gitops suspend app/checkout -e staging -n {} --for 10m",
+                ns.name
+            ),
+            "suspended the reconciliation of application/checkout",
+        ),
+        (
+            &format!("gitops resume app/checkout -e staging -n {}", ns.name),
+            "resumed the reconciliation of application/checkout",
+        ),
     ] {
         let (code, out) = exec(&config, text);
         assert_eq!(code, 0, "`{text}` as the ServiceAccount:\n{out}");

@@ -358,6 +358,25 @@ const CASES: &[(&str, Expect)] = &[
         "pause checkout --break-glass “pagerduty down, pausing”",
         Ok("pause deployment/checkout --break-glass \"pagerduty down, pausing\""),
     ),
+    // --- gitops suspend, resume
+    (
+        "gitops suspend checkout -e prod --for 2h --reason CHG-7",
+        Ok("gitops suspend application/checkout -e prod --for 2h --reason CHG-7"),
+    ),
+    (
+        "GitOps Suspend ks/apps -n flux-system —for 90m --break-glass “argo down”",
+        Ok(
+            "gitops suspend kustomization/apps -n flux-system --for \"1h 30m\" --break-glass \"argo down\"",
+        ),
+    ),
+    (
+        "gitops resume helmreleases.helm.toolkit.fluxcd.io/podinfo -e prod --dry-run",
+        Ok("gitops resume helmrelease/podinfo -e prod --dry-run"),
+    ),
+    (
+        "can-i gitops app/checkout -e prod",
+        Ok("can-i gitops application/checkout -e prod"),
+    ),
     // --- freeze, unfreeze
     (
         "freeze prod --until 2026-12-27T08:00Z --reason CHG-77",

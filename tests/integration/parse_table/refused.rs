@@ -51,6 +51,25 @@ pub(super) const REFUSED: &[(&str, Expect)] = &[
     ("resume a b", Err("unexpected `b`")),
     ("pasue checkout", Err("did you mean `pause`?")),
     ("frezee prod", Err("did you mean `freeze`?")),
+    ("gitops suspend checkout", Err("how long: `--for 2h`")),
+    ("gitops resume checkout --for 1h", Err("resumes now")),
+    (
+        "gitops suspend deploy/checkout --for 1h",
+        Err("is a workload"),
+    ),
+    (
+        "gitops suspend checkout --for 8d",
+        Err("longer than a week"),
+    ),
+    (
+        "gitops stop checkout",
+        Err("`stop` is not `suspend` or `resume`"),
+    ),
+    (
+        "restart app/checkout",
+        Err("is a GitOps application, not a workload"),
+    ),
+    ("gitopz suspend checkout", Err("did you mean `gitops`?")),
     ("freeze", Err("`freeze` needs an environment")),
     (
         "freeze prod",
