@@ -105,6 +105,12 @@ commands = [
     "gitops suspend checkout —for 2h —reason “CHG-77”", "GITOPS SUSPEND APP/CHECKOUT --FOR 2H",
     "gitops suspend checkout --for 2h --reason PT4KHLK --break-glass 'x'", "restart app/checkout",
     "gitops suspend hr/podinfo --for ٢h", "gitops resume ks/apps\u202e -e prod",
+    # Argo Rollouts
+    "advance", "abort", "retry", "advance deploy/web", "advance rollout/", "advance rollout/web --full --full",
+    "abort rollout/web --full", "retry rollout/web rollout/api", "advance ro/" + "w" * 300,
+    "advance rollout/web --to-revision 2", "scale rollout/web --replicas 3", "promote rollout/web --from a --to b",
+    "advance rollout/<@U01ALICE>", "abort rollout/web —reason “CHG-1”", "ADVANCE RO/WEB --FULL",
+    "rollback rollout/web --to-revision -1", "restart rollouts.argoproj.io/web\u200b",
 ]
 for n in names:
     commands.append(f"restart {n} -e staging")

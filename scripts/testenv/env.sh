@@ -141,6 +141,19 @@ YAML
   kubectl create -f "$crds" >/dev/null || die "could not install the GitOps CRDs from $crds"
   kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null \
     || die "the GitOps CRDs did not become Established within 60 s"
+  # Argo Rollouts: its CRDs and its controller (so canary steps really pause and advance), and
+  # its kubectl plugin as the oracle for pitcrew's rollout/NAME actions.
+  local argo
+  argo="$("$PITCREW_ROOT/scripts/testenv/argo.sh")"
+  kubectl create -f "$argo/crds" >/dev/null || die "could not install the Argo Rollouts CRDs from $argo/crds"
+  kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null \
+    || die "the Argo Rollouts CRDs did not become Established within 60 s"
+  "$argo/rollouts-controller" --kubeconfig "$KUBECONFIG" --leader-elect=false \
+    --metricsport "$(free_port)" --healthzPort "$(free_port)" \
+    >"$PITCREW_RUN_DIR/rollouts-controller.log" 2>&1 &
+  _TESTENV_PIDS="$_TESTENV_PIDS $!"
+  export PITCREW_TEST_ARGO_ROLLOUTS="$argo/kubectl-argo-rollouts"
+  log "Argo Rollouts controller started (log: $PITCREW_RUN_DIR/rollouts-controller.log)"
   log "cluster ready: $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}') (KUBECONFIG=$KUBECONFIG)"
 }
 

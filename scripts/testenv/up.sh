@@ -12,7 +12,7 @@ testenv_start_cluster
 testenv_start_postgres
 testenv_install_tools
 {
-  for v in KUBECONFIG PITCREW_TEST_KUBECTL DATABASE_URL PITCREW_TEST_PG_BIN PITCREW_TEST_PG_USER \
+  for v in KUBECONFIG PITCREW_TEST_KUBECTL PITCREW_TEST_ARGO_ROLLOUTS DATABASE_URL PITCREW_TEST_PG_BIN PITCREW_TEST_PG_USER \
            PITCREW_TEST_PYTHON PITCREW_TEST_PRISM PATH; do
     printf 'export %s=%q\n' "$v" "${!v:-}"
   done

@@ -105,7 +105,7 @@ pub async fn follow_with_watch_timeout(
         .applied_objects()
         .map_ok(Workload::DaemonSet)
         .boxed(),
-        Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+        Kind::Application | Kind::Kustomization | Kind::HelmRelease | Kind::Rollout => {
             return Err(Error::NotAWorkload {
                 kind,
                 name: name.to_string(),

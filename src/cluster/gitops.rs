@@ -69,7 +69,7 @@ fn resource(kind: Kind) -> Result<ApiResource, Error> {
         Kind::Application => ("argoproj.io", "v1alpha1", "applications"),
         Kind::Kustomization => ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations"),
         Kind::HelmRelease => ("helm.toolkit.fluxcd.io", "v2", "helmreleases"),
-        Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet => {
+        Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::Rollout => {
             return Err(Error::Malformed {
                 what: format!("{kind} is a workload, not a GitOps object"),
             });

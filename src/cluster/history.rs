@@ -73,7 +73,7 @@ pub async fn history(
     Ok(revisions)
 }
 
-fn revision(
+pub(super) fn revision(
     meta: &ObjectMeta,
     number: i64,
     template: Option<&PodTemplateSpec>,

@@ -4,6 +4,8 @@
 //! Architecture invariant: only this module imports `kube` and `k8s_openapi`; the rest of
 //! pitcrew sees [`Workload`], [`Change`] and [`RolloutState`].
 
+mod argo;
+mod argo_state;
 mod connect;
 mod error;
 mod follow;
@@ -104,6 +106,10 @@ pub enum Operation {
     },
     /// A GitOps object's reconciliation resumed (`gitops resume`, or the deadline).
     ResumeReconciliation,
+    /// An Argo Rollout moved through its steps (`advance`, `abort`, `retry`).
+    Step {
+        verb: crate::command::StepVerb,
+    },
 }
 
 /// The annotation `kubectl apply` keeps its last configuration in.

@@ -61,7 +61,7 @@ impl Workload {
                 .await
                 .map_err(Error::api(doing))?
                 .map(Workload::DaemonSet),
-            Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+            Kind::Application | Kind::Kustomization | Kind::HelmRelease | Kind::Rollout => {
                 return Err(Error::NotAWorkload {
                     kind,
                     name: name.to_string(),
@@ -163,7 +163,7 @@ impl Workload {
                     .await
                     .map_err(Error::api(doing))?,
             ),
-            Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+            Kind::Application | Kind::Kustomization | Kind::HelmRelease | Kind::Rollout => {
                 return Err(Error::NotAWorkload {
                     kind,
                     name: name.to_string(),
@@ -195,7 +195,7 @@ async fn not_found(client: &Client, kind: Kind, namespace: &str, name: &str) -> 
         Kind::Deployment => list_names::<Deployment>(client, namespace).await,
         Kind::StatefulSet => list_names::<StatefulSet>(client, namespace).await,
         Kind::DaemonSet => list_names::<DaemonSet>(client, namespace).await,
-        Kind::Application | Kind::Kustomization | Kind::HelmRelease => Vec::new(),
+        Kind::Application | Kind::Kustomization | Kind::HelmRelease | Kind::Rollout => Vec::new(),
     };
     let mut suggestion = suggestion_suffix(name, names.iter().map(String::as_str));
     if suggestion.is_empty() && !names.is_empty() && names.len() <= 10 {

@@ -141,7 +141,11 @@ pub async fn autoscaler_of(
     let wanted = match kind {
         Kind::Deployment => "Deployment",
         Kind::StatefulSet => "StatefulSet",
-        Kind::DaemonSet | Kind::Application | Kind::Kustomization | Kind::HelmRelease => {
+        Kind::DaemonSet
+        | Kind::Application
+        | Kind::Kustomization
+        | Kind::HelmRelease
+        | Kind::Rollout => {
             return Ok(None);
         }
     };

@@ -81,6 +81,14 @@ pub trait Workloads: Send + Sync {
         dry_run: bool,
     ) -> BoxFuture<'a, Result<Change, Error>>;
 
+    /// An Argo Rollout's step: `kubectl argo rollouts promote [--full]`, `abort`, `retry`.
+    fn rollout_step<'a>(
+        &'a self,
+        at: &'a Location,
+        verb: crate::command::StepVerb,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>>;
+
     /// How a GitOps object (`at.kind` an Application, Kustomization or HelmRelease)
     /// reconciles now.
     fn gitops_read<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Reconciliation, Error>>;
@@ -145,6 +153,9 @@ impl Workloads for Clusters {
     ) -> BoxFuture<'a, Result<Change, Error>> {
         Box::pin(async move {
             let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            if at.kind == Kind::Rollout {
+                return super::argo::restart(client, &at.namespace, &at.name, now, dry_run).await;
+            }
             super::restart(client, &at.namespace, at.kind, &at.name, now, dry_run).await
         })
     }
@@ -157,6 +168,10 @@ impl Workloads for Clusters {
     ) -> BoxFuture<'a, Result<Change, Error>> {
         Box::pin(async move {
             let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            if at.kind == Kind::Rollout {
+                return super::argo::undo(client, &at.namespace, &at.name, to_revision, dry_run)
+                    .await;
+            }
             super::rollback(
                 client,
                 &at.namespace,
@@ -199,7 +214,23 @@ impl Workloads for Clusters {
     ) -> BoxFuture<'a, Result<Change, Error>> {
         Box::pin(async move {
             let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            if at.kind == Kind::Rollout {
+                return super::argo::set_paused(client, &at.namespace, &at.name, paused, dry_run)
+                    .await;
+            }
             super::set_paused(client, &at.namespace, &at.name, paused, dry_run).await
+        })
+    }
+
+    fn rollout_step<'a>(
+        &'a self,
+        at: &'a Location,
+        verb: crate::command::StepVerb,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, Error>> {
+        Box::pin(async move {
+            let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            super::argo::step(client, &at.namespace, &at.name, verb, dry_run).await
         })
     }
 
@@ -273,6 +304,17 @@ impl Workloads for Clusters {
     ) -> BoxFuture<'a, Result<Followed, Error>> {
         Box::pin(async move {
             let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            if at.kind == Kind::Rollout {
+                return super::argo_state::follow(
+                    client,
+                    &at.namespace,
+                    &at.name,
+                    timeout,
+                    cancel,
+                    progress,
+                )
+                .await;
+            }
             super::follow(
                 client,
                 &at.namespace,
@@ -292,6 +334,9 @@ impl Workloads for Clusters {
     ) -> BoxFuture<'a, Result<(RolloutState, Snapshot), Error>> {
         Box::pin(async move {
             let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            if at.kind == Kind::Rollout {
+                return super::argo_state::status(client, &at.namespace, &at.name).await;
+            }
             let workload = Workload::get(client, at.kind, &at.namespace, &at.name).await?;
             let state = super::rollout_state(&workload);
             let snapshot = super::snapshot(client, &at.namespace, &workload).await?;
@@ -302,6 +347,9 @@ impl Workloads for Clusters {
     fn history<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Vec<Revision>, Error>> {
         Box::pin(async move {
             let client = &self.client_as(&at.cluster, at.as_user.as_ref())?;
+            if at.kind == Kind::Rollout {
+                return super::argo_state::history(client, &at.namespace, &at.name).await;
+            }
             let workload = Workload::get(client, at.kind, &at.namespace, &at.name).await?;
             super::history(client, &at.namespace, &workload).await
         })

@@ -28,6 +28,10 @@ pub fn describe(change: &Change) -> String {
                 "{}/{} in {} already reconciles on its own: nothing to resume",
                 change.kind, change.name, change.namespace
             ),
+            Operation::Step { .. } => format!(
+                "{}/{} in {} already runs its newest version: nothing to promote",
+                change.kind, change.name, change.namespace
+            ),
             // kubectl: `deployment.apps/web skipped rollback (current template already matches
             // revision 3)`. No warning: nothing was rolled back for an apply to undo.
             _ => format!(
@@ -58,6 +62,18 @@ pub fn describe(change: &Change) -> String {
             "resumed the reconciliation of",
             "would resume the reconciliation of",
         ),
+        Operation::Step { verb } => match verb {
+            crate::command::StepVerb::Advance { full: false } => ("advanced", "would advance"),
+            crate::command::StepVerb::Advance { full: true } => {
+                ("fully promoted", "would fully promote")
+            }
+            crate::command::StepVerb::Abort => {
+                ("aborted the update of", "would abort the update of")
+            }
+            crate::command::StepVerb::Retry => {
+                ("retried the update of", "would retry the update of")
+            }
+        },
     };
     let verb = if change.dry_run { would } else { done };
     let to = match (&change.operation, change.to_revision) {

@@ -120,7 +120,8 @@ pub async fn run(
             | Command::Promote(_)
             | Command::Scale(_)
             | Command::Pause(_)
-            | Command::Gitops(_) => Outcome::BadInput {
+            | Command::Gitops(_)
+            | Command::Step(_) => Outcome::BadInput {
                 message: format!("`{command}` has no action behind it"),
             },
         }

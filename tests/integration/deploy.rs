@@ -248,6 +248,16 @@ async fn pitcrew_works_with_only_the_shipped_rbac_and_says_what_is_missing() {
         kubectl(&cluster, &["create", "-f", "-"], Some(&app.to_string())),
         "create an Application",
     );
+    let rollout = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+        "metadata": {"name": "web", "namespace": ns.name},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "app", "image": "shop/web:1"}]}},
+                 "strategy": {"canary": {}}}});
+    ok(
+        kubectl(&cluster, &["create", "-f", "-"], Some(&rollout.to_string())),
+        "create a Rollout",
+    );
     let role = format!("pitcrew-workloads-{}", ns.name);
     let cluster_role = |rules: &Value| {
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
@@ -306,6 +316,12 @@ async fn pitcrew_works_with_only_the_shipped_rbac_and_says_what_is_missing() {
         ),
         ("pause checkout -e staging", "paused deployment/checkout"),
         ("resume checkout -e staging", "resumed deployment/checkout"),
+        ("status rollout/web -e staging", "rollout/web in staging"),
+        ("restart rollout/web -e staging", "restarted rollout/web"),
+        (
+            "abort rollout/web -e staging",
+            "aborted the update of rollout/web",
+        ),
         (
             &format!(
                 "gitops suspend app/checkout -e staging -n {} --for 10m",

@@ -9,6 +9,7 @@ mod actions_edges;
 mod actions_pause;
 mod actions_scale;
 mod approvers;
+mod argo_rollouts;
 mod audit;
 mod cli;
 mod conformance;

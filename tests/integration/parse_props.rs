@@ -25,6 +25,11 @@ fn word() -> impl Strategy<Value = String> {
         Just("freeze".to_string()),
         Just("unfreeze".to_string()),
         Just("gitops".to_string()),
+        Just("advance".to_string()),
+        Just("abort".to_string()),
+        Just("retry".to_string()),
+        Just("--full".to_string()),
+        Just("rollout/web".to_string()),
         Just("gitops suspend".to_string()),
         Just("gitops resume".to_string()),
         Just("gitops suspend checkout --for 2h".to_string()),
@@ -188,6 +193,24 @@ fn grammar() -> impl Strategy<Value = String> {
         )
         .prop_map(with_replicas),
         mutating("pause", vec![]).prop_map(deployment_only),
+        (
+            prop::sample::select(vec!["advance", "abort", "retry"]),
+            prop::sample::select(vec!["", "rollout/", "ro/", "Rollouts/"]),
+            name(),
+            optional(vec![
+                flag("-e", name()).boxed(),
+                flag("-n", name()).boxed(),
+                reason().boxed(),
+                Just(vec!["--dry-run".to_string()]).boxed(),
+            ]),
+            any::<bool>(),
+        )
+            .prop_map(|(verb, kind, n, mut flags, full)| {
+                if verb == "advance" && full {
+                    flags.push(vec!["--full".to_string()]);
+                }
+                (vec![vec![verb.to_string(), format!("{kind}{n}")]], flags)
+            }),
         mutating("resume", vec![]).prop_map(deployment_only),
         mutating(
             "rollback",

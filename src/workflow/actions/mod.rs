@@ -14,6 +14,7 @@ mod promote;
 mod restart;
 mod rollback;
 mod scale;
+mod step;
 
 use futures::future::BoxFuture;
 
@@ -174,6 +175,7 @@ pub(super) fn for_command(command: &Command) -> Option<Box<dyn ChangeAction + '_
         Command::Scale(c) => Some(Box::new(scale::ScaleAction(c))),
         Command::Pause(c) => Some(Box::new(pause::PauseAction(c))),
         Command::Gitops(c) => Some(Box::new(gitops::GitopsAction(c))),
+        Command::Step(c) => Some(Box::new(step::StepAction(c))),
         Command::Freeze(_)
         | Command::Unfreeze(_)
         | Command::Status(_)
@@ -321,6 +323,7 @@ fn one_workload_finished(
 fn undo_words(undo: &Command) -> &'static str {
     match undo {
         Command::Scale(_) => "scale back",
+        Command::Step(_) => "go back to the stable version",
         _ => "roll back",
     }
 }

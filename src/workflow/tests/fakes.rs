@@ -170,6 +170,21 @@ impl Workloads for FakeCluster {
         })
     }
 
+    fn rollout_step<'a>(
+        &'a self,
+        at: &'a Location,
+        verb: crate::command::StepVerb,
+        dry_run: bool,
+    ) -> BoxFuture<'a, Result<Change, cluster::Error>> {
+        Box::pin(async move {
+            self.acted(format!("step {}", at.name), dry_run)?;
+            let mut change = self.change(at, dry_run, None);
+            change.operation = cluster::Operation::Step { verb };
+            change.annotations_set.clear();
+            Ok(change)
+        })
+    }
+
     fn gitops_read<'a>(
         &'a self,
         at: &'a Location,

@@ -358,6 +358,23 @@ const CASES: &[(&str, Expect)] = &[
         "pause checkout --break-glass “pagerduty down, pausing”",
         Ok("pause deployment/checkout --break-glass \"pagerduty down, pausing\""),
     ),
+    // --- Argo Rollouts
+    ("advance web -e prod", Ok("advance rollout/web -e prod")),
+    (
+        "Advance ro/web —full --reason CHG-7 --dry-run",
+        Ok("advance rollout/web --full --reason CHG-7 --dry-run"),
+    ),
+    (
+        "abort rollouts.argoproj.io/web -n shop",
+        Ok("abort rollout/web -n shop"),
+    ),
+    ("retry rollout/web", Ok("retry rollout/web")),
+    ("restart ro/web -e prod", Ok("restart rollout/web -e prod")),
+    (
+        "rollback rollout/web --to-revision 2",
+        Ok("rollback rollout/web --to-revision 2"),
+    ),
+    ("pause rollout/web", Ok("pause rollout/web")),
     // --- gitops suspend, resume
     (
         "gitops suspend checkout -e prod --for 2h --reason CHG-7",

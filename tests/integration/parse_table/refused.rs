@@ -41,9 +41,12 @@ pub(super) const REFUSED: &[(&str, Expect)] = &[
     ("scael checkout --replicas 2", Err("did you mean `scale`?")),
     (
         "pause sts/db -e prod",
-        Err("only Deployments can be paused"),
+        Err("only Deployments (and Argo Rollouts) can be paused"),
     ),
-    ("resume ds/agent", Err("only Deployments can be paused")),
+    (
+        "resume ds/agent",
+        Err("only Deployments (and Argo Rollouts) can be paused"),
+    ),
     (
         "pause checkout --to-revision 2",
         Err("`pause` has no flag `--to-revision`"),
@@ -52,6 +55,22 @@ pub(super) const REFUSED: &[(&str, Expect)] = &[
     ("pasue checkout", Err("did you mean `pause`?")),
     ("frezee prod", Err("did you mean `freeze`?")),
     ("gitops suspend checkout", Err("how long: `--for 2h`")),
+    (
+        "advance deploy/web",
+        Err("has none (`advance rollout/NAME`)"),
+    ),
+    (
+        "abort rollout/web --full",
+        Err("`abort` has no flag `--full`"),
+    ),
+    (
+        "scale rollout/web --replicas 2",
+        Err("an Argo Rollout's replicas belong in its spec"),
+    ),
+    (
+        "promote rollout/web --from staging --to prod",
+        Err("advance rollout/NAME"),
+    ),
     ("gitops resume checkout --for 1h", Err("resumes now")),
     (
         "gitops suspend deploy/checkout --for 1h",

@@ -40,8 +40,8 @@ impl Help {
                     s.push_str(&format!("  {:<9} {}\n", name.as_str(), name.summary()));
                 }
                 s.push_str(
-                    "Targets are KIND/NAME (deploy, sts, ds) or a bare Deployment name; gitops takes \
-                     app/NAME, ks/NAME or hr/NAME. --reason takes a PagerDuty incident or a Jira issue. `help COMMAND` shows its flags.",
+                    "Targets are KIND/NAME (deploy, sts, ds, rollout) or a bare Deployment name; gitops \
+                     takes app/NAME, ks/NAME or hr/NAME. --reason takes a PagerDuty incident or a Jira issue. `help COMMAND` shows its flags.",
                 );
                 s
             }

@@ -8,6 +8,7 @@
 //! Each command lives in its own file with its flags, usage, parser and canonical printing
 //! (`Display`): printing a command and parsing the text again gives the same command.
 
+mod action;
 mod args;
 mod audit;
 mod can_i;
@@ -23,12 +24,14 @@ mod restart;
 mod rollback;
 mod scale;
 mod status;
+mod steps;
 mod target;
 
 use std::fmt;
 
 use serde::Serialize;
 
+pub use action::Action;
 pub use audit::{Audit, Since};
 pub use can_i::CanI;
 pub use error::ParseError;
@@ -43,6 +46,7 @@ pub use restart::Restart;
 pub use rollback::Rollback;
 pub use scale::Scale;
 pub use status::{History, Status};
+pub use steps::{Step, StepVerb};
 pub use target::{Kind, Target};
 
 use crate::names::{EnvName, NamespaceName};
@@ -60,6 +64,8 @@ pub enum Command {
     Pause(Pause),
     /// `gitops suspend|resume`.
     Gitops(Gitops),
+    /// `advance`, `abort` and `retry` of an Argo Rollout.
+    Step(Step),
     Freeze(Freeze),
     Unfreeze(Unfreeze),
     Status(Status),
@@ -89,6 +95,11 @@ pub fn parse(text: &str) -> Result<Command, ParseError> {
         CommandName::Pause => Command::Pause(Pause::parse(rest, false)?),
         CommandName::Resume => Command::Pause(Pause::parse(rest, true)?),
         CommandName::Gitops => Command::Gitops(Gitops::parse(rest)?),
+        CommandName::Advance => {
+            Command::Step(Step::parse(rest, StepVerb::Advance { full: false })?)
+        }
+        CommandName::Abort => Command::Step(Step::parse(rest, StepVerb::Abort)?),
+        CommandName::Retry => Command::Step(Step::parse(rest, StepVerb::Retry)?),
         CommandName::Freeze => Command::Freeze(Freeze::parse(rest)?),
         CommandName::Unfreeze => Command::Unfreeze(Unfreeze::parse(rest)?),
         CommandName::Status => Command::Status(Status::parse(rest)?),
@@ -111,6 +122,11 @@ impl Command {
             Command::Pause(p) if p.resume => Some(Action::Resume),
             Command::Pause(_) => Some(Action::Pause),
             Command::Gitops(_) => Some(Action::Gitops),
+            Command::Step(s) => Some(match s.verb {
+                StepVerb::Advance { .. } => Action::Advance,
+                StepVerb::Abort => Action::Abort,
+                StepVerb::Retry => Action::Retry,
+            }),
             _ => None,
         }
     }
@@ -130,6 +146,11 @@ impl Command {
             Command::Pause(p) if p.resume => CommandName::Resume,
             Command::Pause(_) => CommandName::Pause,
             Command::Gitops(_) => CommandName::Gitops,
+            Command::Step(s) => match s.verb {
+                StepVerb::Advance { .. } => CommandName::Advance,
+                StepVerb::Abort => CommandName::Abort,
+                StepVerb::Retry => CommandName::Retry,
+            },
             Command::Freeze(_) => CommandName::Freeze,
             Command::Unfreeze(_) => CommandName::Unfreeze,
             Command::Status(_) => CommandName::Status,
@@ -151,6 +172,7 @@ impl fmt::Display for Command {
             Command::Scale(c) => c.fmt(f),
             Command::Pause(c) => c.fmt(f),
             Command::Gitops(c) => c.fmt(f),
+            Command::Step(c) => c.fmt(f),
             Command::Freeze(c) => c.fmt(f),
             Command::Unfreeze(c) => c.fmt(f),
             Command::Status(c) => c.fmt(f),
@@ -172,6 +194,9 @@ pub enum CommandName {
     Scale,
     Pause,
     Resume,
+    Advance,
+    Abort,
+    Retry,
     Gitops,
     Freeze,
     Unfreeze,
@@ -183,13 +208,16 @@ pub enum CommandName {
 }
 
 impl CommandName {
-    pub const ALL: [CommandName; 14] = [
+    pub const ALL: [CommandName; 17] = [
         CommandName::Restart,
         CommandName::Rollback,
         CommandName::Promote,
         CommandName::Scale,
         CommandName::Pause,
         CommandName::Resume,
+        CommandName::Advance,
+        CommandName::Abort,
+        CommandName::Retry,
         CommandName::Gitops,
         CommandName::Freeze,
         CommandName::Unfreeze,
@@ -209,6 +237,9 @@ impl CommandName {
             CommandName::Pause => Pause::PAUSE,
             CommandName::Resume => Pause::RESUME,
             CommandName::Gitops => Gitops::NAME,
+            CommandName::Advance => Step::ADVANCE,
+            CommandName::Abort => Step::ABORT,
+            CommandName::Retry => Step::RETRY,
             CommandName::Freeze => Freeze::NAME,
             CommandName::Unfreeze => Unfreeze::NAME,
             CommandName::Status => Status::NAME,
@@ -228,6 +259,9 @@ impl CommandName {
             CommandName::Pause => Pause::PAUSE_USAGE,
             CommandName::Resume => Pause::RESUME_USAGE,
             CommandName::Gitops => Gitops::USAGE,
+            CommandName::Advance => Step::ADVANCE_USAGE,
+            CommandName::Abort => Step::ABORT_USAGE,
+            CommandName::Retry => Step::RETRY_USAGE,
             CommandName::Freeze => Freeze::USAGE,
             CommandName::Unfreeze => Unfreeze::USAGE,
             CommandName::Status => Status::USAGE,
@@ -248,6 +282,8 @@ impl CommandName {
             CommandName::Scale => Scale::FLAGS,
             CommandName::Pause | CommandName::Resume => pause::FLAGS,
             CommandName::Gitops => gitops::FLAGS,
+            CommandName::Advance => steps::ADVANCE_FLAGS,
+            CommandName::Abort | CommandName::Retry => steps::FLAGS,
             CommandName::Freeze => Freeze::FLAGS,
             CommandName::Unfreeze => Unfreeze::FLAGS,
             CommandName::Status | CommandName::History => status::FLAGS,
@@ -266,6 +302,9 @@ impl CommandName {
             CommandName::Pause => Pause::PAUSE_SUMMARY,
             CommandName::Resume => Pause::RESUME_SUMMARY,
             CommandName::Gitops => Gitops::SUMMARY,
+            CommandName::Advance => Step::ADVANCE_SUMMARY,
+            CommandName::Abort => Step::ABORT_SUMMARY,
+            CommandName::Retry => Step::RETRY_SUMMARY,
             CommandName::Freeze => Freeze::SUMMARY,
             CommandName::Unfreeze => Unfreeze::SUMMARY,
             CommandName::Status => Status::SUMMARY,
@@ -297,91 +336,6 @@ fn unknown_command(typed: &str) -> ParseError {
         typed: typed.to_string(),
         suggestion: suggestion_suffix(typed, names),
         known: names.join(", "),
-    }
-}
-
-/// What the policy governs: the actions of commands, plus `approve` and `break-glass`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Action {
-    Restart,
-    Rollback,
-    Promote,
-    Scale,
-    Pause,
-    Resume,
-    /// `gitops suspend|resume` of an Argo CD Application or a Flux object.
-    Gitops,
-    Freeze,
-    Unfreeze,
-    Status,
-    History,
-    Audit,
-    Approve,
-    BreakGlass,
-    /// Reviewing a break-glass command after the fact (`pitcrew audit review`).
-    Review,
-}
-
-impl Action {
-    pub const ALL: [Action; 15] = [
-        Action::Restart,
-        Action::Rollback,
-        Action::Promote,
-        Action::Scale,
-        Action::Pause,
-        Action::Resume,
-        Action::Gitops,
-        Action::Freeze,
-        Action::Unfreeze,
-        Action::Status,
-        Action::History,
-        Action::Audit,
-        Action::Approve,
-        Action::BreakGlass,
-        Action::Review,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Restart => "restart",
-            Action::Rollback => "rollback",
-            Action::Promote => "promote",
-            Action::Scale => "scale",
-            Action::Pause => "pause",
-            Action::Resume => "resume",
-            Action::Gitops => "gitops",
-            Action::Freeze => "freeze",
-            Action::Unfreeze => "unfreeze",
-            Action::Status => "status",
-            Action::History => "history",
-            Action::Audit => "audit",
-            Action::Approve => "approve",
-            Action::BreakGlass => "break-glass",
-            Action::Review => "review",
-        }
-    }
-
-    pub fn parse(typed: &str) -> Result<Action, ParseError> {
-        let lower = typed.to_lowercase();
-        let names = Action::ALL.map(Action::as_str);
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str() == lower)
-            .ok_or_else(|| ParseError::InvalidValue {
-                flag: "action",
-                reason: format!(
-                    "`{typed}` is not an action{}; actions: {}",
-                    suggestion_suffix(typed, names),
-                    names.join(", ")
-                ),
-            })
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -56,11 +56,11 @@ impl Pause {
         resume: bool,
     ) -> Result<Self, ParseError> {
         let target = super::one_target(name, usage, args)?;
-        if target.kind != Kind::Deployment {
+        if !matches!(target.kind, Kind::Deployment | Kind::Rollout) {
             return Err(ParseError::InvalidValue {
                 flag: "target",
                 reason: format!(
-                    "only Deployments can be paused and resumed (as with kubectl), not {}; `{name} deploy/NAME`",
+                    "only Deployments (and Argo Rollouts) can be paused and resumed, as with kubectl, not {}; `{name} deploy/NAME`",
                     target.kind
                 ),
             });
@@ -112,6 +112,9 @@ mod tests {
         assert_eq!(r.to_string(), "resume deployment/checkout --dry-run");
         assert_eq!(parse(&r.to_string()).unwrap(), r);
         let e = parse("pause sts/db").unwrap_err().to_string();
-        assert!(e.contains("only Deployments can be paused"), "{e}");
+        assert!(
+            e.contains("only Deployments (and Argo Rollouts) can be paused"),
+            "{e}"
+        );
     }
 }

@@ -62,9 +62,14 @@ impl Promote {
             args,
         )?;
         let subject = if typed.contains('/') {
-            Subject::Workload {
-                target: Target::parse(typed)?,
+            let target = Target::parse(typed)?;
+            if target.kind == Kind::Rollout {
+                return Err(ParseError::InvalidValue {
+                    flag: "target",
+                    reason: "an Argo Rollout is promoted through its own steps: `advance rollout/NAME` (or `--full`)".into(),
+                });
             }
+            Subject::Workload { target }
         } else {
             Subject::App {
                 name: WorkloadName::parse(typed)?,

@@ -64,6 +64,12 @@ impl Scale {
                 reason: "a DaemonSet runs one pod per node and cannot be scaled; scale a Deployment or a StatefulSet".into(),
             });
         }
+        if target.kind == Kind::Rollout {
+            return Err(ParseError::InvalidValue {
+                flag: "target",
+                reason: "pitcrew scales Deployments and StatefulSets; an Argo Rollout's replicas belong in its spec (in Git), and its steps are moved with `advance`".into(),
+            });
+        }
         let Some(typed) = args.value(REPLICAS) else {
             return Err(ParseError::Missing {
                 command: Self::NAME,

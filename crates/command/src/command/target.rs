@@ -20,19 +20,24 @@ pub enum Kind {
     Kustomization,
     /// A Flux `HelmRelease` (helm.toolkit.fluxcd.io/v2).
     HelmRelease,
+    /// An Argo Rollouts `Rollout` (argoproj.io/v1alpha1): a workload with canary or
+    /// blue-green steps.
+    Rollout,
 }
 
 impl Kind {
     /// Every kind, as the policy's workload column may name them.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Deployment,
         Kind::StatefulSet,
         Kind::DaemonSet,
+        Kind::Rollout,
         Kind::Application,
         Kind::Kustomization,
         Kind::HelmRelease,
     ];
-    /// The workloads: what restart, rollback, promote, scale, pause and resume act on.
+    /// The built-in workloads: what promote and scale act on (and restart, rollback, pause
+    /// and resume, which also take Argo Rollouts).
     pub const WORKLOADS: [Kind; 3] = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet];
     /// The GitOps objects: what `gitops suspend|resume` acts on.
     pub const GITOPS: [Kind; 3] = [Kind::Application, Kind::Kustomization, Kind::HelmRelease];
@@ -46,11 +51,14 @@ impl Kind {
             Kind::Application => "application",
             Kind::Kustomization => "kustomization",
             Kind::HelmRelease => "helmrelease",
+            Kind::Rollout => "rollout",
         }
     }
 
+    /// Whether it runs pods (a built-in workload or an Argo Rollout), as opposed to a GitOps
+    /// object.
     pub fn is_workload(self) -> bool {
-        Kind::WORKLOADS.contains(&self)
+        Kind::WORKLOADS.contains(&self) || self == Kind::Rollout
     }
 
     /// Accepts what kubectl accepts for these kinds: singular, plural, short name and the
@@ -74,6 +82,7 @@ impl Kind {
             "application" | "applications" | "app" | "apps" => Ok(Kind::Application),
             "kustomization" | "kustomizations" | "ks" => Ok(Kind::Kustomization),
             "helmrelease" | "helmreleases" | "hr" => Ok(Kind::HelmRelease),
+            "rollout" | "rollouts" | "ro" => Ok(Kind::Rollout),
             _ => Err(ParseError::UnknownKind {
                 typed: typed.to_string(),
             }),
