@@ -284,3 +284,63 @@ async fn rollout_verbs_leave_twins_as_the_argo_rollouts_plugin_does() {
     t.plugin(&["restart", "b"]);
     t.same("restart").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blue_green_rollout_is_advanced_past_its_pre_promotion_pause_as_the_plugin_does() {
+    let Some(cluster) = TestCluster::connect().await else {
+        return;
+    };
+    let Some(plugin) = require_env(Part::Cluster, "PITCREW_TEST_ARGO_ROLLOUTS") else {
+        return;
+    };
+    let ns = cluster.namespace("argo-bg").await;
+    let r = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
+        "rollouts",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &ns.name, &r);
+    let services: Api<k8s_openapi::api::core::v1::Service> =
+        Api::namespaced(cluster.client.clone(), &ns.name);
+    for n in ["a", "b"] {
+        let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
+            "metadata": {"name": format!("{n}-active")},
+            "spec": {"selector": {"app": n}, "ports": [{"port": 80}]}
+        }))
+        .expect("a Service");
+        services
+            .create(&PostParams::default(), &service)
+            .await
+            .expect("create the Service");
+        let mut obj = rollout(n, "shop/web:1");
+        obj.data["spec"]["strategy"] = json!({"blueGreen": {
+            "activeService": format!("{n}-active"), "autoPromotionEnabled": false
+        }});
+        api.create(&PostParams::default(), &obj)
+            .await
+            .expect("create the Rollout");
+    }
+    let (_dir, config) = TestConfig::new(POLICY)
+        .set("rollout", "timeout", "60s")
+        .cluster(&cluster.kubeconfig)
+        .environment("staging", &ns.name)
+        .write();
+    let t = Twins {
+        api,
+        ns: ns.name.clone(),
+        plugin,
+        kubeconfig: cluster.kubeconfig.clone(),
+        config,
+    };
+    t.both("Healthy").await;
+    t.set_image("shop/web:2").await;
+    t.both("Paused").await;
+    let (code, out) = t.pitcrew("status rollout/a -e staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Paused - BlueGreenPause"), "{out}");
+    let (code, out) = t.pitcrew("advance rollout/a -e staging");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("advanced rollout/a"), "{out}");
+    t.plugin(&["promote", "b"]);
+    t.same("advance (blue-green)").await;
+    t.both("Healthy").await;
+}
