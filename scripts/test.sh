@@ -82,7 +82,7 @@ fi
 if [[ "$skip" == *tools* ]]; then
   log "SKIPPING the reference tools (PITCREW_TEST_SKIP=$skip): differential and conformance tests will report themselves skipped"
 else
-  step "installing the reference tools (pycasbin, Prism)"
+  step "installing the reference tools (pycasbin, Prism, Chromium)"
   testenv_install_tools
 fi
 

@@ -229,6 +229,14 @@ testenv_install_tools() {
   fi
   export PITCREW_TEST_PYTHON="$dir/venv/bin/python"
   export PITCREW_TEST_PRISM="$dir/node_modules/.bin/prism"
+  # Headless Chromium from Debian's package: the audit report is checked as a person sees it.
+  if ! command -v chromium >/dev/null; then
+    [[ $EUID -eq 0 ]] || die "Chromium is not installed and installing it needs root: run 'sudo apt-get install -y chromium'"
+    log "installing Debian's chromium (once; about a minute)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || die "apt-get install chromium failed"
+  fi
+  export PITCREW_TEST_CHROMIUM="$(command -v chromium)"
   log "tools ready: $("$PITCREW_TEST_PYTHON" -c 'import importlib.metadata as m; print("pycasbin", m.version("pycasbin"))'), prism $("$PITCREW_TEST_PRISM" --version 2>/dev/null)"
 }
 

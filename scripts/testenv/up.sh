@@ -13,7 +13,7 @@ testenv_start_postgres
 testenv_install_tools
 {
   for v in KUBECONFIG PITCREW_TEST_KUBECTL PITCREW_TEST_ARGO_ROLLOUTS DATABASE_URL PITCREW_TEST_PG_BIN PITCREW_TEST_PG_USER \
-           PITCREW_TEST_PYTHON PITCREW_TEST_PRISM PATH; do
+           PITCREW_TEST_PYTHON PITCREW_TEST_PRISM PITCREW_TEST_CHROMIUM PATH; do
     printf 'export %s=%q\n' "$v" "${!v:-}"
   done
 } >"$out"

@@ -7,6 +7,8 @@
 
 mod chain;
 pub mod render;
+pub mod report;
+pub mod report_html;
 mod store;
 
 pub use chain::{FIELDS, GENESIS, encode, hash};

@@ -268,6 +268,31 @@ pub enum AuditCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// The change report for a period: every command that changed something (who asked, the
+    /// justification as verified, who confirmed and approved, what changed, how it ended,
+    /// break-glass and its review), the refused attempts and the unreviewed break-glass
+    /// changes, with the chain verified and its head in the footer. Exit 1 if the chain is
+    /// broken.
+    Report {
+        #[command(flatten)]
+        trail: TrailArg,
+        /// Start of the period: a date (`2026-07-01`, midnight UTC), an RFC 3339 time, or a
+        /// duration back from now (`7d`).
+        #[arg(long)]
+        from: String,
+        /// End of the period (exclusive), in the same forms.
+        #[arg(long)]
+        to: String,
+        /// Only this environment.
+        #[arg(long, short = 'e')]
+        env: Option<String>,
+        /// `html` (one self-contained page), `csv` or `json` (the same fields).
+        #[arg(long, value_enum, default_value = "html")]
+        format: super::report::ReportFormat,
+        /// The file to write (default: standard output).
+        #[arg(long, short = 'o')]
+        out: Option<PathBuf>,
+    },
     /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
         #[command(flatten)]

@@ -13,6 +13,7 @@ mod config_check;
 mod exec;
 mod identity;
 mod policy;
+mod report;
 mod review;
 
 use crate::config::{self, Config, DatabaseConfig};
@@ -24,6 +25,7 @@ pub use args::*;
 use audit::*;
 use config_check::*;
 use exec::*;
+use report::*;
 use review::*;
 
 /// Entry point of the binary.
@@ -215,6 +217,21 @@ fn run(command: Command) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Audit(AuditCommand::Report {
+            trail,
+            from,
+            to,
+            env,
+            format,
+            out,
+        }) => runtime()?.block_on(audit_report(
+            &trail_database(&trail)?,
+            &from,
+            &to,
+            env,
+            format,
+            out,
+        )),
         Command::Audit(AuditCommand::Verify { trail }) => {
             runtime()?.block_on(audit_verify(&trail_database(&trail)?))
         }

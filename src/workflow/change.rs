@@ -134,6 +134,7 @@ impl Run<'_> {
                 Phase::Started,
                 json!({
                     "dry_run": dry_run,
+                    "confirmed": self.request.confirmed,
                     "identity": scope.as_user,
                     "approval_waived": self
                         .waived

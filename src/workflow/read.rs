@@ -252,6 +252,9 @@ impl Run<'_> {
                 };
             }
         };
+        if a.report {
+            return report_summary(a, since, &events, &explanation);
+        }
         // One line per command: its last event (the outcome, or how far it got).
         let mut last: Vec<&crate::audit::Record> = Vec::new();
         for e in &events {
@@ -305,5 +308,67 @@ impl Run<'_> {
             )
         };
         Outcome::Done { message }
+    }
+}
+
+/// `audit report`: the change report's counts for the period, and the CLI command that writes
+/// the report itself (chat is no place for a compliance document).
+fn report_summary(
+    a: &command::Audit,
+    since: chrono::DateTime<Utc>,
+    events: &[crate::audit::Record],
+    explanation: &str,
+) -> Outcome {
+    let now = Utc::now();
+    let env = a.env.as_ref().map(|e| e.to_string());
+    let report = crate::audit::report::build(
+        events,
+        &crate::db::stored_time(since),
+        &crate::db::stored_time(now),
+        env.as_deref(),
+        &crate::db::stored_time(now),
+    );
+    let (changes, refused, unreviewed) = report.counts();
+    let mut lines = vec![format!(
+        "Change report{} from {} to {} ({explanation}):",
+        env.as_deref()
+            .map(|e| format!(" for {e}"))
+            .unwrap_or_default(),
+        since.format("%Y-%m-%d %H:%M UTC"),
+        now.format("%Y-%m-%d %H:%M UTC"),
+    )];
+    lines.push(format!(
+        "{changes} change{}, {refused} refused attempt{}, {unreviewed} break-glass change{} not reviewed",
+        if changes == 1 { "" } else { "s" },
+        if refused == 1 { "" } else { "s" },
+        if unreviewed == 1 { "" } else { "s" },
+    ));
+    let self_approved = report
+        .changes
+        .iter()
+        .filter(|c| c.approved_by_requester)
+        .count();
+    if self_approved > 0 {
+        lines.push(format!(
+            "⚠ {self_approved} change(s) approved by their own requester"
+        ));
+    }
+    for c in &report.unreviewed {
+        lines.push(format!(
+            "  not reviewed: {} by {} at {} (audit id {})",
+            crate::audit::render::terminal_safe(&c.command),
+            c.requester,
+            c.at.get(..16).unwrap_or(&c.at).replace('T', " "),
+            c.correlation
+        ));
+    }
+    lines.push(format!(
+        "the report itself (HTML, CSV or JSON, with the chain verified): `pitcrew audit report --from {} --to {}{} --format html --out report.html`",
+        since.format("%Y-%m-%dT%H:%M:%SZ"),
+        now.format("%Y-%m-%dT%H:%M:%SZ"),
+        env.map(|e| format!(" --env {e}")).unwrap_or_default()
+    ));
+    Outcome::Done {
+        message: lines.join("\n"),
     }
 }

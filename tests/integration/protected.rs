@@ -429,6 +429,52 @@ async fn a_second_person_approves_once_and_the_command_then_runs_as_requested() 
     );
     let (_, none) = s.pitcrew(&["audit", "query", "--approver", "U01ALICE"]);
     assert!(!none.contains("restart"), "Alice approved nothing: {none}");
+
+    // The change report, field by field: the one prod change, asked by Alice, justified by
+    // the live incident, confirmed, approved by Carol (not by Alice), and what it changed.
+    let (code, json) = s.pitcrew(&[
+        "audit",
+        "report",
+        "--from",
+        "1h",
+        "--to",
+        "2099-01-01",
+        "--env",
+        "prod",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("the report as JSON");
+    let changes = report["changes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(changes.len(), 1, "{json}");
+    let c = &changes[0];
+    assert_eq!(c["requester"], "U01ALICE", "{c}");
+    assert_eq!(c["approvers"], serde_json::json!(["U02CAROL"]), "{c}");
+    assert_eq!(c["approved_by_requester"], false, "{c}");
+    assert_eq!(c["confirmed_by"], "U01ALICE", "{c}");
+    assert_eq!(c["justification_result"], "verified", "{c}");
+    assert!(
+        c["justification"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Q1OPEN"),
+        "{c}"
+    );
+    assert_eq!(c["outcome"], "succeeded", "{c}");
+    assert!(
+        c["changed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("revision 2 → 3"),
+        "{c}"
+    );
+    assert_eq!(report["chain"]["intact"], true, "{json}");
+    assert!(
+        report["changes"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|c| c["requester"] != c["approvers"][0]))
+    );
 }
 
 /// Two approvals need two people: the same approver clicking twice counts once and is told so;

@@ -395,6 +395,7 @@ async fn queries_filter_by_what_compliance_asks() {
 }
 
 mod approvers;
+mod report;
 mod review;
 mod reviewer;
 mod tools;

@@ -57,6 +57,8 @@ impl fmt::Display for Since {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Audit {
+    /// `audit report`: the change report's summary and counts rather than the commands.
+    pub report: bool,
     pub since: Option<Since>,
     pub env: Option<EnvName>,
     pub actor: Option<SlackUserId>,
@@ -98,21 +100,25 @@ const OUTCOME: Flag = Flag {
 
 impl Audit {
     pub const NAME: &'static str = "audit";
-    pub const USAGE: &'static str =
-        "audit [--since 24h] [--env ENV] [--actor @user] [--action A] [--target T] [--outcome O]";
+    pub const USAGE: &'static str = "audit [report] [--since 24h] [--env ENV] [--actor @user] [--action A] [--target T] [--outcome O]";
     pub const SUMMARY: &'static str = "summarise who did what, where and with which result";
     pub(crate) const FLAGS: &'static [Flag] = &[SINCE, ENV, ACTOR, ACTION, TARGET, OUTCOME];
 
     pub fn parse(tokens: &[Token]) -> Result<Self, ParseError> {
         let args = args::parse(Self::NAME, Self::USAGE, Self::FLAGS, tokens)?;
-        if let Some(extra) = args.positionals.first() {
-            return Err(ParseError::Unexpected {
-                command: Self::NAME,
-                arg: extra.clone(),
-                usage: Self::USAGE,
-            });
-        }
+        let report = match args.positionals.as_slice() {
+            [] => false,
+            [word] if word.eq_ignore_ascii_case("report") => true,
+            [extra] | [_, extra, ..] => {
+                return Err(ParseError::Unexpected {
+                    command: Self::NAME,
+                    arg: extra.clone(),
+                    usage: Self::USAGE,
+                });
+            }
+        };
         Ok(Audit {
+            report,
             since: args.value(SINCE).map(Since::parse).transpose()?,
             env: args.value(ENV).map(EnvName::parse).transpose()?,
             actor: args.value(ACTOR).map(parse_actor).transpose()?,
@@ -136,6 +142,9 @@ fn parse_actor(typed: &str) -> Result<SlackUserId, ParseError> {
 impl fmt::Display for Audit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(Self::NAME)?;
+        if self.report {
+            f.write_str(" report")?;
+        }
         if let Some(s) = &self.since {
             write!(f, " --since {s}")?;
         }

@@ -1,0 +1,91 @@
+//! `pitcrew audit report --from --to [--env] [--format html|csv|json] [--out FILE]`: the change
+//! report an auditor asks for, from the trail alone, with the whole chain verified and its
+//! head in the footer. See `audit::report`.
+
+use super::*;
+
+/// How the report is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Csv,
+    Json,
+}
+
+/// `--from`/`--to`: a date (`2026-07-01`, midnight UTC), an RFC 3339 time, or a duration back
+/// from now.
+fn report_time(flag: &str, value: &str) -> Result<String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let t = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        return Ok(crate::db::stored_time(t));
+    }
+    audit_time(flag, value)
+}
+
+pub(super) async fn audit_report(
+    database: &DatabaseConfig,
+    from: &str,
+    to: &str,
+    env: Option<String>,
+    format: ReportFormat,
+    out: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let (since, until) = (report_time("--from", from)?, report_time("--to", to)?);
+    if since >= until {
+        return Err(Error::Usage(format!(
+            "--from {from} is not before --to {to}: give the start of the period first"
+        )));
+    }
+    let store = audit_store(database, false).await?;
+    let records = store
+        .query(&crate::audit::Filter {
+            since: Some(since.clone()),
+            until: Some(until.clone()),
+            env: env.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let verified = store.verify().await?;
+    let now = crate::db::stored_time(chrono::Utc::now());
+    let mut report = crate::audit::report::build(&records, &since, &until, env.as_deref(), &now);
+    report.chain = Some(crate::audit::report::ChainCheck {
+        intact: verified.first_problem.is_none(),
+        events: verified.events,
+        head: verified.head.clone(),
+        first_problem: verified
+            .first_problem
+            .as_ref()
+            .map(|p| format!("event {}: {}", p.id, p.what)),
+    });
+    let text = match format {
+        ReportFormat::Html => crate::audit::report_html::render(&report),
+        ReportFormat::Csv => report.csv(),
+        ReportFormat::Json => report.json(),
+    };
+    let (changes, refused, unreviewed) = report.counts();
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot write the report to {}: {e}",
+                    path.display()
+                ))
+            })?;
+            eprintln!(
+                "wrote {} ({changes} changes, {refused} refused attempts, {unreviewed} break-glass not reviewed; chain {})",
+                path.display(),
+                if verified.first_problem.is_none() {
+                    "intact"
+                } else {
+                    "BROKEN"
+                }
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(if verified.first_problem.is_some() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
