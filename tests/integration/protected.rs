@@ -244,6 +244,19 @@ async fn protected_environments_act_only_on_a_live_reason_or_a_granted_break_gla
         out.contains("U01ALICE  denied"),
         "refusals are listed too: {out}"
     );
+    // `audit report` in chat: the counts, the unreviewed break-glass, and the CLI for the file.
+    let (code, out) = s.exec("U04FRANK", "audit report --since 1h -e prod");
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Change report for prod from"), "{out}");
+    assert!(
+        out.contains("2 changes, 5 refused attempts, 1 break-glass change not reviewed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not reviewed: restart deployment/checkout"),
+        "{out}"
+    );
+    assert!(out.contains("`pitcrew audit report --from "), "{out}");
     let (code, out) = s.exec("U04FRANK", "audit --actor @U02CAROL");
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("U01ALICE"), "filtered by actor: {out}");

@@ -458,6 +458,10 @@ const CASES: &[(&str, Expect)] = &[
     // --- audit
     ("audit", Ok("audit")),
     ("audit --since 24h", Ok("audit --since 1day")),
+    (
+        "audit report --since 7d -e prod",
+        Ok("audit report --since 7days --env prod"),
+    ),
     ("audit --since 7d", Ok("audit --since 7days")),
     ("audit --since 90m", Ok("audit --since \"1h 30m\"")),
     (
