@@ -293,6 +293,22 @@ pub enum AuditCommand {
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
     },
+    /// Every revision of an environment's workloads (ReplicaSets, ControllerRevisions) made in
+    /// the period that no pitcrew command made, with what the cluster says about who did.
+    /// Exit 0 when there is none (the evidence), 1 listing them. Needs the cluster and the
+    /// trail, no Slack/PagerDuty/Jira secret.
+    Drift {
+        /// The configuration (its clusters, environments and database).
+        #[arg(long, short = 'c', env = "PITCREW_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, short = 'e')]
+        env: String,
+        /// A duration back from now (`7d`) or an RFC 3339 time.
+        #[arg(long, default_value = "7d")]
+        since: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: super::drift::DriftFormat,
+    },
     /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
         #[command(flatten)]

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 mod args;
 mod audit;
 mod config_check;
+mod drift;
 mod exec;
 mod identity;
 mod policy;
@@ -24,6 +25,7 @@ use crate::{Error, Result};
 pub use args::*;
 use audit::*;
 use config_check::*;
+use drift::*;
 use exec::*;
 use report::*;
 use review::*;
@@ -232,6 +234,12 @@ fn run(command: Command) -> Result<ExitCode> {
             format,
             out,
         )),
+        Command::Audit(AuditCommand::Drift {
+            config,
+            env,
+            since,
+            format,
+        }) => runtime()?.block_on(audit_drift(config, &env, &since, format)),
         Command::Audit(AuditCommand::Verify { trail }) => {
             runtime()?.block_on(audit_verify(&trail_database(&trail)?))
         }

@@ -7,6 +7,7 @@
 mod argo;
 mod argo_state;
 mod connect;
+mod drift;
 mod error;
 mod follow;
 mod gitops;
@@ -21,6 +22,7 @@ mod status;
 mod workloads;
 
 pub use connect::{Clusters, Impersonation, Reachability, Unreachable, client_with_nodelay};
+pub use drift::{Revisioned, revisions_since};
 pub use error::Error;
 pub use follow::{Followed, follow, follow_with_watch_timeout};
 pub use gitops::{GitopsRef, Reconciliation, SUSPENDED_BY, SUSPENDED_UNTIL, manager_of};
@@ -110,6 +112,24 @@ pub enum Operation {
     Step {
         verb: crate::command::StepVerb,
     },
+}
+
+/// The annotation `kubectl rollout history` shows as each revision's CHANGE-CAUSE. pitcrew sets
+/// it on every change that makes a revision (restart, rollback, promote) to name the command,
+/// its requester and its audit id, so the history says who and why and `audit drift` can tell
+/// pitcrew's revisions from changes made around it.
+pub const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+
+/// `{"metadata": {"annotations": {change-cause}}}` merged into a patch body, when there is a
+/// cause to record.
+pub(crate) fn with_cause(mut patch: serde_json::Value, cause: Option<&str>) -> serde_json::Value {
+    if let (Some(cause), Some(body)) = (cause, patch.as_object_mut()) {
+        body.insert(
+            "metadata".into(),
+            serde_json::json!({"annotations": {CHANGE_CAUSE: cause}}),
+        );
+    }
+    patch
 }
 
 /// The annotation `kubectl apply` keeps its last configuration in.

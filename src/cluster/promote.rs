@@ -70,6 +70,7 @@ pub async fn promote(
     name: &str,
     gitops: &GitopsAllowed,
     dry_run: bool,
+    cause: Option<&str>,
 ) -> Result<Result<Vec<Change>, Mismatch>, Error> {
     let mut problems = Vec::new();
     let mut steps = Vec::new();
@@ -136,7 +137,7 @@ pub async fn promote(
     }
     let mut changes = Vec::new();
     for step in steps {
-        if let Some(change) = apply(destination.client, &step, dry_run).await? {
+        if let Some(change) = apply(destination.client, &step, dry_run, cause).await? {
             changes.push(change);
         }
     }
@@ -218,7 +219,12 @@ async fn pinned_images(
         .collect())
 }
 
-async fn apply(client: &Client, step: &Step, dry_run: bool) -> Result<Option<Change>, Error> {
+async fn apply(
+    client: &Client,
+    step: &Step,
+    dry_run: bool,
+    cause: Option<&str>,
+) -> Result<Option<Change>, Error> {
     let current = Workload::get(client, step.kind, &step.namespace, &step.name).await?;
     if current.images() == step.images {
         return Ok(None);
@@ -235,7 +241,10 @@ async fn apply(client: &Client, step: &Step, dry_run: bool) -> Result<Option<Cha
     if !init.is_empty() {
         spec["initContainers"] = serde_json::Value::Array(entries(init));
     }
-    let patch = serde_json::json!({"spec": {"template": {"spec": spec}}});
+    let patch = super::with_cause(
+        serde_json::json!({"spec": {"template": {"spec": spec}}}),
+        cause,
+    );
     let patched = Workload::patch(
         client,
         step.kind,

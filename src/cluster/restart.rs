@@ -25,6 +25,7 @@ pub async fn restart(
     name: &str,
     now: DateTime<Utc>,
     dry_run: bool,
+    cause: Option<&str>,
 ) -> Result<Change, Error> {
     let current = Workload::get(client, kind, namespace, name).await?;
     if let Workload::Deployment(d) = &current
@@ -57,9 +58,12 @@ pub async fn restart(
             stamp,
         });
     }
-    let patch = serde_json::json!({
-        "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
-    });
+    let patch = super::with_cause(
+        serde_json::json!({
+            "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
+        }),
+        cause,
+    );
     let patched = Workload::patch(
         client,
         kind,

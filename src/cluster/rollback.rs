@@ -48,16 +48,17 @@ pub async fn rollback(
     name: &str,
     to_revision: Option<i64>,
     dry_run: bool,
+    cause: Option<&str>,
 ) -> Result<Change, Error> {
     let current = Workload::get(client, kind, namespace, name).await?;
     let before = snapshot(client, namespace, &current).await?;
     let params = patch_params(dry_run);
     let rolled = match &current {
         Workload::Deployment(d) => {
-            rollback_deployment(client, namespace, d, &current, to_revision, &params).await?
+            rollback_deployment(client, namespace, d, &current, to_revision, &params, cause).await?
         }
         Workload::StatefulSet(_) | Workload::DaemonSet(_) => {
-            rollback_with_history(client, namespace, &current, to_revision, &params).await?
+            rollback_with_history(client, namespace, &current, to_revision, &params, cause).await?
         }
     };
     let (revision, after, unchanged) = match rolled {
@@ -112,6 +113,7 @@ async fn rollback_deployment(
     current: &Workload,
     to_revision: Option<i64>,
     params: &PatchParams,
+    cause: Option<&str>,
 ) -> Result<Rolled, Error> {
     let name = current.name();
     let sets = replica_sets(client, namespace, current).await?;
@@ -171,6 +173,10 @@ async fn rollback_deployment(
             annotations.insert(k.clone(), v.clone());
         }
     }
+    // kubectl carries the old revision's change-cause back; pitcrew names this rollback.
+    if let Some(cause) = cause {
+        annotations.insert(super::CHANGE_CAUSE.to_string(), cause.to_string());
+    }
     let patch: json_patch::Patch = serde_json::from_value(serde_json::json!([
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
@@ -196,6 +202,7 @@ async fn rollback_with_history(
     current: &Workload,
     to_revision: Option<i64>,
     params: &PatchParams,
+    cause: Option<&str>,
 ) -> Result<Rolled, Error> {
     let kind = current.kind();
     let name = current.name();
@@ -274,7 +281,7 @@ async fn rollback_with_history(
         namespace,
         &name,
         params,
-        &Patch::Strategic(data),
+        &Patch::Strategic(super::with_cause(data, cause)),
         doing,
     )
     .await?;

@@ -23,6 +23,9 @@ pub struct Location {
     pub name: String,
     /// Whom the requests act as (impersonation); `None`: pitcrew's own identity.
     pub as_user: Option<Impersonation>,
+    /// The change-cause a change that makes a revision records (`kubernetes.io/change-cause`:
+    /// the command, its requester, its audit id); `None` for reads.
+    pub cause: Option<String>,
 }
 
 /// A promotion: `name` (of `kinds`) from the source's namespaces into the destination's.
@@ -38,6 +41,8 @@ pub struct Promotion {
     pub as_user: Option<Impersonation>,
     /// Whom the source's reads act as.
     pub from_as_user: Option<Impersonation>,
+    /// The change-cause the destination's workloads record.
+    pub cause: Option<String>,
 }
 
 /// Called with each new rollout state while a rollout is followed.
@@ -156,7 +161,16 @@ impl Workloads for Clusters {
             if at.kind == Kind::Rollout {
                 return super::argo::restart(client, &at.namespace, &at.name, now, dry_run).await;
             }
-            super::restart(client, &at.namespace, at.kind, &at.name, now, dry_run).await
+            super::restart(
+                client,
+                &at.namespace,
+                at.kind,
+                &at.name,
+                now,
+                dry_run,
+                at.cause.as_deref(),
+            )
+            .await
         })
     }
 
@@ -179,6 +193,7 @@ impl Workloads for Clusters {
                 &at.name,
                 to_revision,
                 dry_run,
+                at.cause.as_deref(),
             )
             .await
         })
@@ -291,7 +306,16 @@ impl Workloads for Clusters {
                 client: &self.client_as(&p.to.0, p.as_user.as_ref())?,
                 namespaces: p.to.1.clone(),
             };
-            super::promote(&source, &destination, &p.kinds, &p.name, &p.gitops, dry_run).await
+            super::promote(
+                &source,
+                &destination,
+                &p.kinds,
+                &p.name,
+                &p.gitops,
+                dry_run,
+                p.cause.as_deref(),
+            )
+            .await
         })
     }
 

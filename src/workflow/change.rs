@@ -25,6 +25,7 @@ impl Run<'_> {
             actor: self.request.actor.to_string(),
             correlation: self.correlation.clone(),
             channel: self.request.channel.as_ref().map(|c| c.to_string()),
+            command: self.request.command.to_string(),
         });
         self.set_subject(a.action(), &scope, &target, asked.justification);
         let mut requested = serde_json::Map::new();
@@ -335,6 +336,7 @@ impl Run<'_> {
             kind: change.kind,
             name: change.name.clone(),
             as_user: scope.as_user.clone(),
+            cause: None,
         };
         let report = self.report;
         let progress = move |state: &RolloutState| {

@@ -81,6 +81,7 @@ async fn resume_one(ctx: &Context, store: &Suspensions, s: &Suspension) -> bool 
         kind: s.kind,
         name: s.name.clone(),
         as_user: None,
+        cause: None,
     };
     let result = ctx.clusters.gitops_resume(&at, &s.restore, false).await;
     let (phase, summary, ended) = match &result {

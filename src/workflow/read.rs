@@ -25,6 +25,7 @@ impl Run<'_> {
             kind: target.kind,
             name: target.name.to_string(),
             as_user: self.acting_as(&place).await?,
+            cause: None,
         };
         Ok((place, at))
     }

@@ -139,6 +139,7 @@ pub(super) async fn inspect(
         kind,
         name: name.clone(),
         as_user: None,
+        cause: None,
     };
     let (state, snapshot) = ctx.clusters.status(&at).await.map_err(|e| e.to_string())?;
     let images: Vec<String> = snapshot

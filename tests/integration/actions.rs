@@ -166,9 +166,39 @@ pub(crate) async fn observable(
 }
 
 pub(crate) async fn assert_twins_equal(cluster: &TestCluster, twins: &Twins, what: &str) {
+    compare_twins(cluster, twins, what, None).await
+}
+
+/// The change-cause pitcrew records in the oracle tests.
+const CAUSE: &str = "pitcrew: oracle test (by U01TEST, audit id c-oracle)";
+
+/// `kubectl rollout history` of pitcrew's twin names `cause` (a new revision, or a
+/// Deployment's reused ReplicaSet, whose annotations the controller updates; a StatefulSet's or
+/// DaemonSet's reused ControllerRevision keeps the cause it was made with).
+fn history_shows(cluster: &TestCluster, twins: &Twins, cause: &str) {
+    let history = cluster.kubectl(&twins.ours.name, &["rollout", "history", &twins.target()]);
+    assert!(
+        String::from_utf8_lossy(&history.stdout).contains(cause),
+        "`kubectl rollout history` shows who and why: {history:?}"
+    );
+}
+
+/// Equal but for the change-cause, which pitcrew sets to `cause` on its twin (kubectl leaves
+/// the last `set image`'s, or carries the old revision's back on undo).
+async fn compare_twins(cluster: &TestCluster, twins: &Twins, what: &str, cause: Option<&str>) {
     twins.wait_both(&cluster.client).await;
-    let ours = observable(&cluster.client, &twins.ours.name, twins.kind, twins.name).await;
-    let theirs = observable(&cluster.client, &twins.theirs.name, twins.kind, twins.name).await;
+    let mut ours = observable(&cluster.client, &twins.ours.name, twins.kind, twins.name).await;
+    let mut theirs = observable(&cluster.client, &twins.theirs.name, twins.kind, twins.name).await;
+    if let Some(cause) = cause {
+        let key = cluster::CHANGE_CAUSE;
+        let ours_cause = ours.1.as_object_mut().and_then(|a| a.remove(key));
+        assert_eq!(
+            ours_cause,
+            Some(Value::String(cause.into())),
+            "{what}: pitcrew's change-cause"
+        );
+        theirs.1.as_object_mut().and_then(|a| a.remove(key));
+    }
     assert_eq!(ours.0, theirs.0, "{what}: pod templates differ");
     assert_eq!(ours.1, theirs.1, "{what}: annotations differ");
     assert_eq!(ours.2, theirs.2, "{what}: revisions differ");
@@ -208,6 +238,7 @@ async fn restart_matches_kubectl(kind: Kind, name: &'static str) {
         name,
         Utc::now(),
         false,
+        Some(CAUSE),
     )
     .await
     .expect("restart");
@@ -215,7 +246,8 @@ async fn restart_matches_kubectl(kind: Kind, name: &'static str) {
     assert_eq!(change.after.revision, Some(3));
     assert_eq!(change.annotations_set[0].0, RESTARTED_AT);
     cluster.kubectl(&twins.theirs.name, &["rollout", "restart", &twins.target()]);
-    assert_twins_equal(&cluster, &twins, &format!("restart {kind}")).await;
+    compare_twins(&cluster, &twins, &format!("restart {kind}"), Some(CAUSE)).await;
+    history_shows(&cluster, &twins, CAUSE);
     let (template, _, revision) = observable(&cluster.client, &twins.ours.name, kind, name).await;
     assert_eq!(revision, Some(3), "a restart makes a new revision");
     assert_eq!(
@@ -237,9 +269,17 @@ async fn rollback_matches_kubectl(kind: Kind, name: &'static str, to: Option<i64
         "registry.invalid/app:3",
     ];
     let twins = Twins::new(&cluster, kind, name, &images).await;
-    let change = cluster::rollback(&cluster.client, &twins.ours.name, kind, name, to, false)
-        .await
-        .expect("rollback");
+    let change = cluster::rollback(
+        &cluster.client,
+        &twins.ours.name,
+        kind,
+        name,
+        to,
+        false,
+        Some(CAUSE),
+    )
+    .await
+    .expect("rollback");
     let expected_revision = to.unwrap_or(2);
     assert_eq!(change.to_revision, Some(expected_revision));
     let expected_image = images[(expected_revision - 1) as usize];
@@ -257,7 +297,13 @@ async fn rollback_matches_kubectl(kind: Kind, name: &'static str, to: Option<i64
     ];
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     cluster.kubectl(&twins.theirs.name, &args);
-    assert_twins_equal(&cluster, &twins, &format!("rollback {kind} to {to:?}")).await;
+    compare_twins(
+        &cluster,
+        &twins,
+        &format!("rollback {kind} to {to:?}"),
+        Some(CAUSE),
+    )
+    .await;
     let w = Workload::get(&cluster.client, kind, &twins.ours.name, name)
         .await
         .expect("get");
@@ -265,18 +311,18 @@ async fn rollback_matches_kubectl(kind: Kind, name: &'static str, to: Option<i64
         w.images(),
         vec![("app".to_string(), expected_image.to_string())]
     );
-    if let Workload::Deployment(d) = &w {
-        let cause = d
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get("kubernetes.io/change-cause"))
-            .cloned();
+    if kind == Kind::Deployment {
+        // kubectl carries the rolled-back revision's cause back; pitcrew names the rollback.
+        let theirs = Workload::get(&cluster.client, kind, &twins.theirs.name, name)
+            .await
+            .expect("get");
+        let cause = theirs.annotations().get(cluster::CHANGE_CAUSE).cloned();
         let expected = (expected_revision > 1).then(|| format!("set image {expected_image}"));
         assert_eq!(
             cause, expected,
-            "the change cause of the revision rolled back to"
+            "kubectl: the change cause of the revision rolled back to"
         );
+        history_shows(&cluster, &twins, CAUSE);
     }
 }
 
@@ -355,7 +401,7 @@ async fn refusals_say_why_and_change_nothing() {
         .await
         .expect("pause");
 
-    let err = cluster::rollback(c, &ns.name, Kind::Deployment, "single", None, false)
+    let err = cluster::rollback(c, &ns.name, Kind::Deployment, "single", None, false, None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NoHistory { .. }), "{err}");
@@ -363,28 +409,52 @@ async fn refusals_say_why_and_change_nothing() {
         err.to_string(),
         "deployment `single` has no earlier revision to roll back to"
     );
-    let err = cluster::rollback(c, &ns.name, Kind::StatefulSet, "single-db", None, false)
-        .await
-        .unwrap_err();
+    let err = cluster::rollback(
+        c,
+        &ns.name,
+        Kind::StatefulSet,
+        "single-db",
+        None,
+        false,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::NoHistory { .. }), "{err}");
-    let err = cluster::rollback(c, &ns.name, Kind::Deployment, "single", Some(7), false)
-        .await
-        .unwrap_err();
+    let err = cluster::rollback(
+        c,
+        &ns.name,
+        Kind::Deployment,
+        "single",
+        Some(7),
+        false,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "revision 7 of deployment `single` is not in its history (revisions: 1); see `history`"
     );
 
-    let err = cluster::restart(c, &ns.name, Kind::Deployment, "paused", Utc::now(), false)
-        .await
-        .unwrap_err();
+    let err = cluster::restart(
+        c,
+        &ns.name,
+        Kind::Deployment,
+        "paused",
+        Utc::now(),
+        false,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, Error::PausedRestart { .. }), "{err}");
     assert!(
         err.to_string()
             .contains("resume it first (`resume deployment/paused`"),
         "{err}"
     );
-    let err = cluster::rollback(c, &ns.name, Kind::Deployment, "paused", None, false)
+    let err = cluster::rollback(c, &ns.name, Kind::Deployment, "paused", None, false, None)
         .await
         .unwrap_err();
     assert!(matches!(err, Error::PausedRollback { .. }), "{err}");
@@ -393,9 +463,17 @@ async fn refusals_say_why_and_change_nothing() {
         "{err}"
     );
 
-    let err = cluster::restart(c, &ns.name, Kind::Deployment, "singel", Utc::now(), false)
-        .await
-        .unwrap_err();
+    let err = cluster::restart(
+        c,
+        &ns.name,
+        Kind::Deployment,
+        "singel",
+        Utc::now(),
+        false,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -433,7 +511,7 @@ async fn dry_runs_show_the_change_and_persist_nothing() {
         let ns = &twins.ours.name;
         let before = observable(c, ns, kind, name).await;
 
-        let restart = cluster::restart(c, ns, kind, name, Utc::now(), true)
+        let restart = cluster::restart(c, ns, kind, name, Utc::now(), true, None)
             .await
             .expect("dry-run restart");
         assert!(restart.dry_run);
@@ -444,7 +522,7 @@ async fn dry_runs_show_the_change_and_persist_nothing() {
         );
         assert_eq!(restart.annotations_set[0].0, RESTARTED_AT);
 
-        let rollback = cluster::rollback(c, ns, kind, name, None, true)
+        let rollback = cluster::rollback(c, ns, kind, name, None, true, None)
             .await
             .expect("dry-run rollback");
         assert_eq!(rollback.to_revision, Some(1), "{kind}");

@@ -41,6 +41,7 @@ async fn rollback_to_the_running_revision_is_skipped_like_kubectl(kind: Kind, na
         name,
         Some(2),
         false,
+        None,
     )
     .await
     .expect("a rollback to the running revision is not an error");
@@ -95,7 +96,7 @@ async fn on_delete_restart_says_pods_wait_for_deletion(kind: Kind, name: &'stati
     let fixture = Fixture::new(name).image(IMAGES[0]).replicas(2).on_delete();
     let twins = Twins::from_fixture(&cluster, kind, name, fixture, &IMAGES[..1]).await;
     let c = &cluster.client;
-    cluster::restart(c, &twins.ours.name, kind, name, Utc::now(), false)
+    cluster::restart(c, &twins.ours.name, kind, name, Utc::now(), false, None)
         .await
         .expect("restart");
     cluster.kubectl(&twins.theirs.name, &["rollout", "restart", &twins.target()]);
@@ -194,6 +195,7 @@ async fn rollback_of_an_apply_managed_workload_warns_like_kubectl() {
         "applied",
         None,
         false,
+        None,
     )
     .await
     .expect("rollback");
@@ -229,6 +231,7 @@ async fn rollback_of_an_apply_managed_workload_warns_like_kubectl() {
         "plain",
         None,
         true,
+        None,
     )
     .await
     .expect("dry-run rollback");
@@ -247,15 +250,32 @@ async fn a_second_restart_within_the_same_second_is_refused_like_kubectl() {
     let twins = Twins::new(&cluster, Kind::Deployment, "again", &IMAGES).await;
     let now = Utc::now();
     let ns = &twins.ours.name;
-    cluster::restart(&cluster.client, ns, Kind::Deployment, "again", now, false)
-        .await
-        .expect("the first restart");
+    cluster::restart(
+        &cluster.client,
+        ns,
+        Kind::Deployment,
+        "again",
+        now,
+        false,
+        None,
+    )
+    .await
+    .expect("the first restart");
     // The generation moves with every change of the spec, at once (the revision follows later).
     let api: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
         kube::Api::namespaced(cluster.client.clone(), ns);
     let generation = || async { api.get("again").await.expect("get").metadata.generation };
     let before = generation().await;
-    let second = cluster::restart(&cluster.client, ns, Kind::Deployment, "again", now, false).await;
+    let second = cluster::restart(
+        &cluster.client,
+        ns,
+        Kind::Deployment,
+        "again",
+        now,
+        false,
+        None,
+    )
+    .await;
     let Err(e) = second else {
         panic!("a second restart in the same second was accepted: {second:?}");
     };

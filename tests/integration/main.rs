@@ -14,6 +14,7 @@ mod audit;
 mod cli;
 mod conformance;
 mod deploy;
+mod drift;
 mod exec;
 mod faults;
 mod freeze;

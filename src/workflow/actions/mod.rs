@@ -54,6 +54,18 @@ pub(super) struct Requester {
     pub actor: String,
     pub correlation: String,
     pub channel: Option<String>,
+    /// The command's canonical text.
+    pub command: String,
+}
+
+impl Requester {
+    /// What a revision this change makes records as its `kubernetes.io/change-cause`.
+    pub fn cause(&self) -> String {
+        format!(
+            "pitcrew: {} (by {}, audit id {})",
+            self.command, self.actor, self.correlation
+        )
+    }
 }
 
 impl<'c> Scope<'c> {
@@ -251,6 +263,7 @@ fn location(scope: &Scope<'_>, target: &Target) -> cluster::Location {
         kind: target.kind,
         name: target.name.to_string(),
         as_user: scope.as_user.clone(),
+        cause: scope.by.as_ref().map(Requester::cause),
     }
 }
 

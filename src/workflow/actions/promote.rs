@@ -108,6 +108,7 @@ impl ChangeAction for PromoteAction<'_> {
                 },
                 as_user: scope.as_user.clone(),
                 from_as_user: scope.source_as_user.clone(),
+                cause: scope.by.as_ref().map(super::Requester::cause),
             };
             match ctx.clusters.promote(&promotion, dry_run).await? {
                 Ok(changes) => Ok(changes),

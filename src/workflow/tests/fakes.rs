@@ -265,6 +265,7 @@ impl Workloads for FakeCluster {
                 kind: Kind::Deployment,
                 name: p.name.clone(),
                 as_user: None,
+                cause: None,
             };
             let mut change = self.change(&at, dry_run, None);
             change.annotations_set.clear();
