@@ -57,6 +57,42 @@ pub struct RefusedRow {
     pub why: String,
 }
 
+/// A revision of a workload that no pitcrew command made (`pitcrew audit drift`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftRow {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub revision: i64,
+    pub created: Option<String>,
+    /// Why the trail does not account for it.
+    pub why: String,
+    pub images: Vec<String>,
+    /// The field managers that wrote the workload around then.
+    pub writers: Vec<String>,
+}
+
+impl DriftRow {
+    /// One line for people.
+    pub fn line(&self) -> String {
+        format!(
+            "{}/{} in {} revision {} at {}: {}; images {}; written by {}",
+            self.kind.to_lowercase(),
+            self.name,
+            self.namespace,
+            self.revision,
+            self.created.as_deref().unwrap_or("?"),
+            self.why,
+            self.images.join(", "),
+            if self.writers.is_empty() {
+                "(not recorded)".to_string()
+            } else {
+                self.writers.join(", ")
+            }
+        )
+    }
+}
+
 /// What the chain's verification said when the report was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainCheck {
@@ -81,6 +117,10 @@ pub struct Report {
     pub period_head: Option<(i64, String)>,
     /// Filled in by the CLI, which verifies the whole chain.
     pub chain: Option<ChainCheck>,
+    /// Revisions no pitcrew command made, when a cluster was asked (`None`: not checked, and
+    /// `drift_note` says why).
+    pub drift: Option<Vec<DriftRow>>,
+    pub drift_note: Option<String>,
 }
 
 fn detail(r: &Record) -> Value {
@@ -146,6 +186,8 @@ pub fn build(
         unreviewed,
         period_head: records.last().map(|r| (r.id, r.hash.clone())),
         chain: None,
+        drift: None,
+        drift_note: None,
     }
 }
 
@@ -335,6 +377,25 @@ impl Report {
             ];
             cells.extend(std::iter::repeat_n(String::new(), 8));
             cells.push(r.why.clone());
+            cells.extend(std::iter::repeat_n(String::new(), 2));
+            out.push_str(&line(cells));
+        }
+        for d in self.drift.iter().flatten() {
+            let mut cells = vec![
+                "drift".into(),
+                d.created.clone().unwrap_or_default(),
+                String::new(),
+                d.writers.join(" "),
+                String::new(),
+                String::new(),
+                String::new(),
+                format!("{}/{}", d.kind.to_lowercase(), d.name),
+                d.namespace.clone(),
+            ];
+            cells.extend(std::iter::repeat_n(String::new(), 5));
+            cells.push(format!("revision {}: {}", d.revision, d.images.join(", ")));
+            cells.push(String::new());
+            cells.push(d.why.clone());
             cells.extend(std::iter::repeat_n(String::new(), 2));
             out.push_str(&line(cells));
         }

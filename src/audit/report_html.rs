@@ -100,12 +100,19 @@ pub fn render(report: &Report) -> String {
         .map(|e| format!(" in <b>{}</b>", esc(e)))
         .unwrap_or_else(|| " in every environment".into());
     let (changes, refused, unreviewed) = report.counts();
+    let drift = match &report.drift {
+        Some(rows) => format!(
+            "<span><b>{}</b> changes made outside pitcrew</span>",
+            rows.len()
+        ),
+        None => String::new(),
+    };
     let mut page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
          <title>pitcrew change report {from} – {to}</title><style>{STYLE}</style></head><body>\n\
          <h1>Change report</h1><p class=\"meta\">From {from} to {to} (UTC){scope}; generated {gen} by pitcrew from its audit trail.</p>\n\
-         <p class=\"counts\"><span><b>{changes}</b> changes</span><span><b>{refused}</b> refused attempts</span><span><b>{unreviewed}</b> break-glass changes not reviewed</span></p>\n",
+         <p class=\"counts\"><span><b>{changes}</b> changes</span><span><b>{refused}</b> refused attempts</span><span><b>{unreviewed}</b> break-glass changes not reviewed</span>{drift}</p>\n",
         from = esc(&report.from),
         to = esc(&report.to),
         gen = esc(&report.generated_at),
@@ -127,6 +134,33 @@ pub fn render(report: &Report) -> String {
             "<table>{CHANGE_HEAD}<tbody>\n{}</tbody></table>\n<p>Review each with <code>pitcrew audit review ID --as REVIEWER --note \"…\"</code>.</p>\n",
             change_rows(&report.unreviewed)
         ));
+    }
+    page.push_str("<h2>Changes made outside pitcrew</h2>\n");
+    match (&report.drift, &report.drift_note) {
+        (Some(rows), _) if rows.is_empty() => page.push_str(
+            "<p class=\"ok\">None: every revision of the period's workloads was made by a pitcrew command in this report.</p>\n",
+        ),
+        (Some(rows), _) => {
+            page.push_str("<table><thead><tr><th>Workload, revision</th><th>Made (UTC)</th><th>Why not pitcrew's</th><th>Images</th><th>Written by</th></tr></thead><tbody>\n");
+            for d in rows {
+                page.push_str(&format!(
+                    "<tr><td>{}/{} in {} revision {}</td><td>{}</td><td class=\"bad\">{}</td><td><code>{}</code></td><td>{}</td></tr>\n",
+                    esc(&d.kind.to_lowercase()),
+                    esc(&d.name),
+                    esc(&d.namespace),
+                    d.revision,
+                    esc(d.created.as_deref().unwrap_or("?")),
+                    esc(&d.why),
+                    esc(&d.images.join(", ")),
+                    esc(&d.writers.join(", "))
+                ));
+            }
+            page.push_str("</tbody></table>\n");
+        }
+        (None, note) => page.push_str(&format!(
+            "<p>{}</p>\n",
+            esc(note.as_deref().unwrap_or("not checked"))
+        )),
     }
     page.push_str("<h2>Refused attempts</h2>\n");
     if report.refused.is_empty() {

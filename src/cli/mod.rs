@@ -227,6 +227,7 @@ fn run(command: Command) -> Result<ExitCode> {
             format,
             out,
         }) => runtime()?.block_on(audit_report(
+            &trail,
             &trail_database(&trail)?,
             &from,
             &to,

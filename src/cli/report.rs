@@ -22,7 +22,58 @@ fn report_time(flag: &str, value: &str) -> Result<String> {
     audit_time(flag, value)
 }
 
+/// Drift in the period, when the configuration names clusters that answer; otherwise why not.
+async fn drift_in(
+    trail: &TrailArg,
+    store: &crate::audit::AuditStore,
+    env: Option<&str>,
+    since: &str,
+    until: &str,
+) -> (Option<Vec<crate::audit::report::DriftRow>>, Option<String>) {
+    let default = PathBuf::from("config/pitcrew.toml");
+    let Some(path) = trail
+        .config
+        .clone()
+        .or_else(|| default.is_file().then_some(default))
+    else {
+        return (
+            None,
+            Some("not checked: give --config so the report can ask the clusters".into()),
+        );
+    };
+    let config = match Config::load_for_tools(&path, &config::process_env) {
+        Ok(c) => c,
+        Err(e) => return (None, Some(format!("not checked: {e}"))),
+    };
+    let clusters = match crate::cluster::Clusters::connect(&config, None).await {
+        Ok(c) => c,
+        Err(e) => return (None, Some(format!("not checked: {e}"))),
+    };
+    let Ok(since_at) = chrono::DateTime::parse_from_rfc3339(since) else {
+        return (
+            None,
+            Some("not checked: the period's start is not a time".into()),
+        );
+    };
+    let mut all = Vec::new();
+    for (name, environment) in &config.environments {
+        if env.is_some_and(|e| e != name.as_str()) {
+            continue;
+        }
+        match crate::workflow::drift(&clusters, store, environment, since_at.to_utc()).await {
+            Ok((_, found)) => all.extend(
+                found
+                    .into_iter()
+                    .filter(|d| d.created.as_deref().is_none_or(|c| c < until)),
+            ),
+            Err(e) => return (None, Some(format!("not checked: {name}'s cluster: {e}"))),
+        }
+    }
+    (Some(all), None)
+}
+
 pub(super) async fn audit_report(
+    trail: &TrailArg,
     database: &DatabaseConfig,
     from: &str,
     to: &str,
@@ -57,6 +108,8 @@ pub(super) async fn audit_report(
             .as_ref()
             .map(|p| format!("event {}: {}", p.id, p.what)),
     });
+    (report.drift, report.drift_note) =
+        drift_in(trail, &store, env.as_deref(), &since, &until).await;
     let text = match format {
         ReportFormat::Html => crate::audit::report_html::render(&report),
         ReportFormat::Csv => report.csv(),

@@ -141,6 +141,14 @@ pub trait Workloads: Send + Sync {
     /// The workload's revisions, oldest first (`history`).
     fn history<'a>(&'a self, at: &'a Location) -> BoxFuture<'a, Result<Vec<Revision>, Error>>;
 
+    /// Every revision of `namespace`'s workloads made since `since` (`audit drift`).
+    fn revisions_since<'a>(
+        &'a self,
+        cluster: &'a ClusterName,
+        namespace: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<super::Revisioned>, Error>>;
+
     /// Every cluster's API server version, or why it cannot be reached (`/readyz`).
     fn reachability(&self, timeout: Duration) -> BoxFuture<'_, Reachability>;
 }
@@ -365,6 +373,18 @@ impl Workloads for Clusters {
             let state = super::rollout_state(&workload);
             let snapshot = super::snapshot(client, &at.namespace, &workload).await?;
             Ok((state, snapshot))
+        })
+    }
+
+    fn revisions_since<'a>(
+        &'a self,
+        cluster: &'a ClusterName,
+        namespace: &'a str,
+        since: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<Vec<super::Revisioned>, Error>> {
+        Box::pin(async move {
+            let client = self.client(cluster)?;
+            super::revisions_since(client, namespace, since).await
         })
     }
 

@@ -157,6 +157,28 @@ impl Run<'_> {
         }
     }
 
+    /// `N changes made outside pitcrew` in the environments asked about, or why not known.
+    async fn drift_line(&self, a: &command::Audit, since: chrono::DateTime<Utc>) -> String {
+        let mut found = 0;
+        for (name, environment) in &self.ctx.config.environments {
+            if a.env.as_ref().is_some_and(|e| e != name) {
+                continue;
+            }
+            match super::drift(
+                self.ctx.clusters.as_ref(),
+                self.ctx.audit.as_ref(),
+                environment,
+                since,
+            )
+            .await
+            {
+                Ok((_, rows)) => found += rows.len(),
+                Err(e) => return format!("changes made outside pitcrew: not known ({name}: {e})"),
+            }
+        }
+        format!("{found} change(s) made outside pitcrew (`pitcrew audit drift` lists them)")
+    }
+
     pub(super) async fn history(&self, target: &Target, scope: &command::Scope) -> Outcome {
         let (place, at) = match self.read_access(Action::History, target, scope).await {
             Ok(x) => x,
@@ -254,7 +276,8 @@ impl Run<'_> {
             }
         };
         if a.report {
-            return report_summary(a, since, &events, &explanation);
+            let drift = self.drift_line(a, since).await;
+            return report_summary(a, since, &events, &explanation, drift);
         }
         // One line per command: its last event (the outcome, or how far it got).
         let mut last: Vec<&crate::audit::Record> = Vec::new();
@@ -319,6 +342,7 @@ fn report_summary(
     since: chrono::DateTime<Utc>,
     events: &[crate::audit::Record],
     explanation: &str,
+    drift: String,
 ) -> Outcome {
     let now = Utc::now();
     let env = a.env.as_ref().map(|e| e.to_string());
@@ -344,6 +368,7 @@ fn report_summary(
         if refused == 1 { "" } else { "s" },
         if unreviewed == 1 { "" } else { "s" },
     ));
+    lines.push(drift);
     let self_approved = report
         .changes
         .iter()

@@ -87,6 +87,39 @@ async fn changes_made_beside_pitcrew_are_found_and_pitcrews_own_are_not() {
         third["writers"].to_string().contains("kubectl"),
         "who made it: {third}"
     );
+    // The change report (given the configuration, so it can ask the cluster) lists the same,
+    // and so does the chat summary's count.
+    let (code, json) = run(&[
+        "audit",
+        "report",
+        "--from",
+        "1h",
+        "--to",
+        "2099-01-01",
+        "-e",
+        "staging",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let revisions: Vec<i64> = report["drift"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["revision"].as_i64())
+        .collect();
+    assert_eq!(revisions, [1, 3], "{json}");
+    let (code, out) = crate::common::cli::exec(
+        &config,
+        &[],
+        "U01DEV",
+        None,
+        false,
+        "audit report --since 1h -e staging",
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 change(s) made outside pitcrew"), "{out}");
     let (code, table) = run(&["audit", "drift", "-e", "staging", "--since", "1h"]);
     assert_eq!(code, 1, "{table}");
     assert!(

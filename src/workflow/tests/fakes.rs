@@ -170,6 +170,15 @@ impl Workloads for FakeCluster {
         })
     }
 
+    fn revisions_since<'a>(
+        &'a self,
+        _cluster: &'a ClusterName,
+        _namespace: &'a str,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> BoxFuture<'a, Result<Vec<cluster::Revisioned>, cluster::Error>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
     fn rollout_step<'a>(
         &'a self,
         at: &'a Location,

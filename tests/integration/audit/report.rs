@@ -226,6 +226,10 @@ async fn the_change_report_lists_what_an_auditor_asks_for_on_both_back_ends() {
         let html = std::fs::read_to_string(&page).expect("the page");
         assert!(!html.contains("<script>"), "{label}: trail text is escaped");
         assert!(
+            html.contains("not checked: give --config so the report can ask the clusters"),
+            "{label}: says drift was not looked for without a cluster"
+        );
+        assert!(
             !html.contains("src=") && !html.contains("href=") && !html.contains("@import"),
             "{label}: self-contained"
         );
