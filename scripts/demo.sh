@@ -117,10 +117,11 @@ promote checkout --from staging --to prod --reason CHG-42
 press 1
 as U06HEIDI
 press 1
-# Frank from compliance reads what happened.
+# Frank from compliance reads what happened, and the change report's counts.
 in C01OPS
 as U04FRANK
 audit --since 1h
+audit report --since 1h -e prod
 SCRIPT
 "$pitcrew" chat --as U03DAVE --channel C01INCIDENT --server "http://127.0.0.1:$serve_port" \
   --slack-listen "127.0.0.1:$chat_port" --script "$PITCREW_RUN_DIR/incident.txt"
@@ -136,6 +137,24 @@ kubectl -n shop-prod rollout history deployment/checkout | sed 's/^/  /'
 say "7/7 the audit trail those commands left (hash-chained, in the SQLite file)"
 "$pitcrew" audit query --config "$cfg" --since 1h --env prod
 "$pitcrew" audit verify --config "$cfg"
+echo
+echo "The change report compliance asks for (every prod change: who asked, the verified incident or"
+echo "ticket, who approved; checked here: each was approved by someone other than its requester):"
+"$pitcrew" audit report --config "$cfg" --from 1h --to 2099-01-01 --env prod --format json \
+  >"$PITCREW_RUN_DIR/report.json"
+python3 - "$PITCREW_RUN_DIR/report.json" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+for c in report["changes"]:
+    print(f"  {c['at'][11:19]}  {c['command']}")
+    print(f"            asked by {c['requester']}, justified by {c['justification']}, "
+          f"approved by {', '.join(c['approvers']) or 'nobody'}: {c['outcome']}")
+    assert c["approvers"] and c["requester"] not in c["approvers"], f"requester approved: {c}"
+print(f"  {len(report['changes'])} prod changes, none approved by its requester; "
+      f"{len(report['refused'])} refused attempts; chain {'intact' if report['chain']['intact'] else 'BROKEN'}")
+PY
+"$pitcrew" audit report --config "$cfg" --from 1h --to 2099-01-01 --env prod \
+  --out "$PITCREW_RUN_DIR/change-report.html" 2>&1 | sed 's/^/  /'
 echo
 echo "What the stand-ins received as write-back (notes on the incident, comments on the ticket):"
 sed 's/^/  /' "$PITCREW_RUN_DIR/pagerduty-standin.log" "$PITCREW_RUN_DIR/jira-standin.log"

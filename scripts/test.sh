@@ -35,13 +35,15 @@ log "cargo: $(cargo --version), go: $(command -v go >/dev/null && go version | a
 export CARGO_TARGET_DIR="$(testenv_cargo_target)"
 log "cargo target directory: $CARGO_TARGET_DIR"
 
-# The control plane's Go build (cold: about 8 minutes) and the cargo builds below are both
+# The Go builds (the control plane, cold: about 8 minutes; Argo Rollouts) and the cargo builds below are both
 # long on a new machine: start the Go build now, in the background, and wait for it only
 # when the cluster starts. Its output goes to a log, shown if it fails.
 go_build_log="$(mktemp "${TMPDIR:-/tmp}/pitcrew-go-build.XXXXXX")"
 go_build_pid=""
 if [[ "$skip" != *cluster* ]] && command -v go >/dev/null; then
-  scripts/testenv/build.sh >"$go_build_log" 2>&1 &
+  # Then Argo Rollouts (controller and plugin, about 3 minutes cold) and the GitOps CRDs.
+  { scripts/testenv/build.sh && scripts/testenv/argo.sh && scripts/testenv/crds.sh; } \
+    >"$go_build_log" 2>&1 &
   go_build_pid=$!
 fi
 wait_for_go_build() {

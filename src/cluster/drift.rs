@@ -52,6 +52,26 @@ fn writers_around(meta: &ObjectMeta, at: Option<DateTime<Utc>>) -> Vec<String> {
         .collect()
 }
 
+/// Every object of kind `K` in `namespace`.
+async fn list<K>(client: &Client, namespace: &str) -> Result<std::vec::IntoIter<K>, Error>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&K::DynamicType::default()).to_string();
+    Ok(Api::<K>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(Error::api(format!(
+            "listing the {kind}s of namespace {namespace}"
+        )))?
+        .items
+        .into_iter())
+}
+
 /// The revisions of every Deployment, StatefulSet and DaemonSet in `namespace` made at or
 /// after `since`, oldest first.
 pub async fn revisions_since(
@@ -59,34 +79,20 @@ pub async fn revisions_since(
     namespace: &str,
     since: DateTime<Utc>,
 ) -> Result<Vec<Revisioned>, Error> {
-    let doing = |what: &str| format!("listing the {what} of namespace {namespace}");
-    let lp = ListParams::default();
     let mut workloads: Vec<Workload> = Vec::new();
     workloads.extend(
-        Api::<Deployment>::namespaced(client.clone(), namespace)
-            .list(&lp)
-            .await
-            .map_err(Error::api(doing("Deployments")))?
-            .items
-            .into_iter()
+        list::<Deployment>(client, namespace)
+            .await?
             .map(Workload::Deployment),
     );
     workloads.extend(
-        Api::<StatefulSet>::namespaced(client.clone(), namespace)
-            .list(&lp)
-            .await
-            .map_err(Error::api(doing("StatefulSets")))?
-            .items
-            .into_iter()
+        list::<StatefulSet>(client, namespace)
+            .await?
             .map(Workload::StatefulSet),
     );
     workloads.extend(
-        Api::<DaemonSet>::namespaced(client.clone(), namespace)
-            .list(&lp)
-            .await
-            .map_err(Error::api(doing("DaemonSets")))?
-            .items
-            .into_iter()
+        list::<DaemonSet>(client, namespace)
+            .await?
             .map(Workload::DaemonSet),
     );
     let mut out = Vec::new();

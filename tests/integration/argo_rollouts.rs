@@ -23,6 +23,9 @@ struct Twins {
     plugin: String,
     kubeconfig: String,
     config: std::path::PathBuf,
+    /// Kept for the test's length: the namespace and the configuration's directory.
+    _namespace: crate::common::cluster::TestNamespace,
+    _dir: tempfile::TempDir,
 }
 
 fn rollout(name: &str, image: &str) -> DynamicObject {
@@ -46,6 +49,61 @@ fn rollout(name: &str, image: &str) -> DynamicObject {
 }
 
 impl Twins {
+    /// Twin Rollouts `a` and `b` (`make(name)`) in a new namespace holding `services` first,
+    /// both Healthy, and pitcrew configured with the namespace as `staging`. `None` when the
+    /// plugin is not there (outside CI, skipped).
+    async fn start(
+        cluster: &TestCluster,
+        prefix: &str,
+        services: &[&str],
+        make: impl Fn(&str) -> DynamicObject,
+    ) -> Option<Twins> {
+        let plugin = require_env(Part::Cluster, "PITCREW_TEST_ARGO_ROLLOUTS")?;
+        let ns = cluster.namespace(prefix).await;
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &ns.name,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
+                "rollouts",
+            ),
+        );
+        let service_api: Api<k8s_openapi::api::core::v1::Service> =
+            Api::namespaced(cluster.client.clone(), &ns.name);
+        for name in services {
+            let service = serde_json::from_value(json!({
+                "metadata": {"name": name},
+                "spec": {"selector": {"app": name.split('-').next()}, "ports": [{"port": 80}]}
+            }))
+            .expect("a Service");
+            service_api
+                .create(&PostParams::default(), &service)
+                .await
+                .expect("create the Service");
+        }
+        for n in ["a", "b"] {
+            api.create(&PostParams::default(), &make(n))
+                .await
+                .expect("create the Rollout");
+        }
+        let (dir, config) = TestConfig::new(POLICY)
+            .set("rollout", "timeout", "60s")
+            .cluster(&cluster.kubeconfig)
+            .environment("staging", &ns.name)
+            .write();
+        let t = Twins {
+            api,
+            ns: ns.name.clone(),
+            plugin,
+            kubeconfig: cluster.kubeconfig.clone(),
+            config,
+            _namespace: ns,
+            _dir: dir,
+        };
+        t.both("Healthy").await;
+        Some(t)
+    }
+
     /// pitcrew on `a`, as U01DEV in staging.
     fn pitcrew(&self, text: &str) -> (i32, String) {
         crate::common::cli::exec(&self.config, &[], "U01DEV", None, true, text)
@@ -151,33 +209,10 @@ async fn rollout_verbs_leave_twins_as_the_argo_rollouts_plugin_does() {
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let Some(plugin) = require_env(Part::Cluster, "PITCREW_TEST_ARGO_ROLLOUTS") else {
+    let Some(t) = Twins::start(&cluster, "argo", &[], |n| rollout(n, "shop/web:1")).await else {
         return;
     };
-    let ns = cluster.namespace("argo").await;
-    let r = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
-        "rollouts",
-    );
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &ns.name, &r);
-    for n in ["a", "b"] {
-        api.create(&PostParams::default(), &rollout(n, "shop/web:1"))
-            .await
-            .expect("create the Rollout");
-    }
-    let (_dir, config) = TestConfig::new(POLICY)
-        .set("rollout", "timeout", "60s")
-        .cluster(&cluster.kubeconfig)
-        .environment("staging", &ns.name)
-        .write();
-    let t = Twins {
-        api,
-        ns: ns.name.clone(),
-        plugin,
-        kubeconfig: cluster.kubeconfig.clone(),
-        config,
-    };
-    t.both("Healthy").await;
+    let ns = &t._namespace;
 
     // A new version stops at the first pause step (setWeight 50).
     t.set_image("shop/web:2").await;
@@ -290,48 +325,17 @@ async fn a_blue_green_rollout_is_advanced_past_its_pre_promotion_pause_as_the_pl
     let Some(cluster) = TestCluster::connect().await else {
         return;
     };
-    let Some(plugin) = require_env(Part::Cluster, "PITCREW_TEST_ARGO_ROLLOUTS") else {
-        return;
-    };
-    let ns = cluster.namespace("argo-bg").await;
-    let r = ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
-        "rollouts",
-    );
-    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), &ns.name, &r);
-    let services: Api<k8s_openapi::api::core::v1::Service> =
-        Api::namespaced(cluster.client.clone(), &ns.name);
-    for n in ["a", "b"] {
-        let service: k8s_openapi::api::core::v1::Service = serde_json::from_value(json!({
-            "metadata": {"name": format!("{n}-active")},
-            "spec": {"selector": {"app": n}, "ports": [{"port": 80}]}
-        }))
-        .expect("a Service");
-        services
-            .create(&PostParams::default(), &service)
-            .await
-            .expect("create the Service");
+    let blue_green = |n: &str| {
         let mut obj = rollout(n, "shop/web:1");
         obj.data["spec"]["strategy"] = json!({"blueGreen": {
             "activeService": format!("{n}-active"), "autoPromotionEnabled": false
         }});
-        api.create(&PostParams::default(), &obj)
-            .await
-            .expect("create the Rollout");
-    }
-    let (_dir, config) = TestConfig::new(POLICY)
-        .set("rollout", "timeout", "60s")
-        .cluster(&cluster.kubeconfig)
-        .environment("staging", &ns.name)
-        .write();
-    let t = Twins {
-        api,
-        ns: ns.name.clone(),
-        plugin,
-        kubeconfig: cluster.kubeconfig.clone(),
-        config,
+        obj
     };
-    t.both("Healthy").await;
+    let Some(t) = Twins::start(&cluster, "argo-bg", &["a-active", "b-active"], blue_green).await
+    else {
+        return;
+    };
     t.set_image("shop/web:2").await;
     t.both("Paused").await;
     let (code, out) = t.pitcrew("status rollout/a -e staging");

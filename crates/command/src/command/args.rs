@@ -42,6 +42,28 @@ pub const DRY_RUN: Flag = Flag {
     example: None,
 };
 
+/// A length typed after `flag` (`4h`, `2d`): a minute at least, `longest` at most, in
+/// seconds. The refusals say why (`too_long`) and what to type (`like`).
+pub fn duration(
+    flag: &'static str,
+    typed: &str,
+    longest: std::time::Duration,
+    too_long: &str,
+    like: &str,
+) -> Result<u64, ParseError> {
+    match humantime::parse_duration(typed) {
+        Ok(d) if d.as_secs() >= 60 && d <= longest => Ok(d.as_secs()),
+        Ok(d) if d > longest => Err(ParseError::InvalidValue {
+            flag,
+            reason: format!("`{typed}` is {too_long}"),
+        }),
+        _ => Err(ParseError::InvalidValue {
+            flag,
+            reason: format!("`{typed}` is not a duration of a minute or more, {like}"),
+        }),
+    }
+}
+
 /// What a command line held, once flags are recognised.
 #[derive(Debug, Default)]
 pub struct Args {

@@ -160,19 +160,13 @@ fn parse_time(typed: &str) -> Result<DateTime<Utc>, ParseError> {
 }
 
 fn parse_duration(typed: &str) -> Result<u64, ParseError> {
-    match humantime::parse_duration(typed) {
-        Ok(d) if d.as_secs() >= 60 && d <= LONGEST => Ok(d.as_secs()),
-        Ok(d) if d > LONGEST => Err(ParseError::InvalidValue {
-            flag: "--for",
-            reason: format!(
-                "`{typed}` is longer than a year; a standing freeze belongs in the configuration ([[environments.ENV.freezes]])"
-            ),
-        }),
-        _ => Err(ParseError::InvalidValue {
-            flag: "--for",
-            reason: format!("`{typed}` is not a duration of a minute or more, like `4h` or `2d`"),
-        }),
-    }
+    args::duration(
+        "--for",
+        typed,
+        LONGEST,
+        "longer than a year; a standing freeze belongs in the configuration ([[environments.ENV.freezes]])",
+        "like `4h` or `2d`",
+    )
 }
 
 fn parse_reason(typed: &str) -> Result<String, ParseError> {

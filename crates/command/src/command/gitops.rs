@@ -128,19 +128,13 @@ impl Gitops {
 }
 
 fn parse_duration(typed: &str) -> Result<u64, ParseError> {
-    match humantime::parse_duration(typed) {
-        Ok(d) if d.as_secs() >= 60 && d <= LONGEST => Ok(d.as_secs()),
-        Ok(d) if d > LONGEST => Err(ParseError::InvalidValue {
-            flag: "--for",
-            reason: format!(
-                "`{typed}` is longer than a week; a longer stop of reconciliation belongs in Git (turn automated sync or `suspend` off there)"
-            ),
-        }),
-        _ => Err(ParseError::InvalidValue {
-            flag: "--for",
-            reason: format!("`{typed}` is not a duration of a minute or more, like `30m` or `2h`"),
-        }),
-    }
+    args::duration(
+        "--for",
+        typed,
+        LONGEST,
+        "longer than a week; a longer stop of reconciliation belongs in Git (turn automated sync or `suspend` off there)",
+        "like `30m` or `2h`",
+    )
 }
 
 impl fmt::Display for Gitops {
