@@ -84,7 +84,7 @@ fi
 if [[ "$skip" == *tools* ]]; then
   log "SKIPPING the reference tools (PITCREW_TEST_SKIP=$skip): differential and conformance tests will report themselves skipped"
 else
-  step "installing the reference tools (pycasbin, Prism, Chromium)"
+  step "installing the reference tools (pycasbin, Prism, Chromium, rsyslog)"
   testenv_install_tools
 fi
 

@@ -21,6 +21,7 @@ pub mod outbox;
 pub mod policy;
 pub mod resolve;
 pub mod serve;
+pub mod siem;
 pub mod telemetry;
 pub mod workflow;
 

@@ -89,6 +89,9 @@ pub struct Metrics {
     pub action_seconds: Family<ActionLabels, Histogram>,
     /// Write-back and announcements not yet delivered (set when scraped).
     pub outbox_depth: Gauge,
+    /// Audit events the SIEM stream has not delivered yet, and those it delivered.
+    pub siem_backlog: Gauge,
+    pub siem_sent: prometheus_client::metrics::counter::Counter,
     /// Rows in the tables that grow with traffic (pruned by `housekeeping`).
     pub table_rows: Family<TableLabels, Gauge>,
     /// Rules in the policy in force, and refused reloads since start (set when scraped).
@@ -167,6 +170,18 @@ impl Metrics {
             "Write-back and announcements not yet delivered",
             outbox_depth.clone(),
         );
+        let siem_backlog = Gauge::default();
+        registry.register(
+            "siem_backlog",
+            "Audit events not yet delivered to the SIEM ([audit.syslog])",
+            siem_backlog.clone(),
+        );
+        let siem_sent = prometheus_client::metrics::counter::Counter::default();
+        registry.register(
+            "siem_events_sent",
+            "Audit events delivered to the SIEM (at least once; receivers de-duplicate by id)",
+            siem_sent.clone(),
+        );
         let table_rows = Family::<TableLabels, Gauge>::default();
         registry.register(
             "table_rows",
@@ -200,6 +215,8 @@ impl Metrics {
             actions,
             action_seconds,
             outbox_depth,
+            siem_backlog,
+            siem_sent,
             table_rows,
             policy_rules,
             policy_reload_failures,

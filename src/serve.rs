@@ -118,6 +118,19 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
     let probe = tokio::spawn(probe_slack(bot.clone()));
     let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));
+    // The trail streamed to the SIEM, when one is configured (from where it has it).
+    let siem = match (&ctx.config.audit.syslog, &ctx.db) {
+        (Some(cfg), Some(db)) => Some(tokio::spawn(crate::siem::stream_syslog(
+            db.clone(),
+            cfg.clone(),
+            crate::siem::Gauges {
+                backlog: ctx.metrics.siem_backlog.clone(),
+                sent: ctx.metrics.siem_sent.clone(),
+            },
+            ctx.cancelled(),
+        ))),
+        _ => None,
+    };
     let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -222,6 +235,9 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let _ = tokio::time::timeout(FINAL_WAIT, async {
         let _ = watcher.await;
         let _ = outbox.await;
+        if let Some(siem) = siem {
+            let _ = siem.await;
+        }
     })
     .await;
     probe.abort();

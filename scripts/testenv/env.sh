@@ -237,6 +237,14 @@ testenv_install_tools() {
       || die "apt-get install chromium failed"
   fi
   export PITCREW_TEST_CHROMIUM="$(command -v chromium)"
+  # rsyslog from Debian's package: a real syslog receiver for the SIEM stream.
+  if [[ ! -x /usr/sbin/rsyslogd ]]; then
+    [[ $EUID -eq 0 ]] || die "rsyslog is not installed and installing it needs root: run 'sudo apt-get install -y rsyslog'"
+    log "installing Debian's rsyslog (once)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog >/dev/null) \
+      || die "apt-get install rsyslog failed"
+  fi
+  export PITCREW_TEST_RSYSLOGD=/usr/sbin/rsyslogd
   log "tools ready: $("$PITCREW_TEST_PYTHON" -c 'import importlib.metadata as m; print("pycasbin", m.version("pycasbin"))'), prism $("$PITCREW_TEST_PRISM" --version 2>/dev/null)"
 }
 

@@ -130,6 +130,7 @@ pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> 
             .clone()
             .map(|a| a.trim_start_matches('@').to_string()),
         through_id: None,
+        after_id: None,
         limit: a.limit,
     })
 }

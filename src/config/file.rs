@@ -71,7 +71,11 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rollout", &["timeout", "update_interval"]),
-    ("audit", &["review_reminder_after"]),
+    ("audit", &["review_reminder_after", "syslog"]),
+    (
+        "audit.syslog",
+        &["address", "app_name", "hostname", "facility"],
+    ),
     (
         "identity",
         &[
@@ -338,14 +342,27 @@ pub(crate) struct AuditSection {
     /// channel, once.
     #[serde(deserialize_with = "duration")]
     pub review_reminder_after: Duration,
+    /// Every event streamed to a SIEM as RFC 5424 syslog over TCP.
+    pub syslog: Option<SyslogSection>,
 }
 
 impl Default for AuditSection {
     fn default() -> Self {
         Self {
             review_reminder_after: Duration::from_secs(24 * 3600),
+            syslog: None,
         }
     }
+}
+
+/// `[audit.syslog]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct SyslogSection {
+    pub address: String,
+    pub app_name: Option<String>,
+    pub hostname: Option<String>,
+    pub facility: Option<u8>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -145,6 +145,22 @@ pub struct AuditConfig {
     /// Unreviewed break-glass commands are brought up in the announce channel this long after
     /// they ran (once each).
     pub review_reminder_after: Duration,
+    /// Where every event is streamed as syslog, if anywhere.
+    pub syslog: Option<SyslogConfig>,
+}
+
+/// `[audit.syslog]`: RFC 5424 messages over TCP with octet-counting framing (RFC 6587).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogConfig {
+    /// `host:port` of the receiver.
+    pub address: String,
+    /// RFC 5424 APP-NAME (default `pitcrew`).
+    pub app_name: String,
+    /// RFC 5424 HOSTNAME (default: the `HOSTNAME` environment variable, a pod's name, else
+    /// `pitcrew`), taken when the stream starts.
+    pub hostname: Option<String>,
+    /// RFC 5424 facility, 0–23 (default 13, log audit).
+    pub facility: u8,
 }
 
 #[derive(Debug, Clone)]

@@ -12,6 +12,7 @@ use super::*;
 use crate::names::{ClusterName, EnvName, NamespaceName, SlackChannelId, SlackTeamId};
 
 mod approvers;
+mod audit;
 mod freezes;
 mod places;
 use places::{clusters, environments};
@@ -350,6 +351,11 @@ fn typed(
     );
     let audit = super::AuditConfig {
         review_reminder_after,
+        syslog: file
+            .audit
+            .syslog
+            .as_ref()
+            .and_then(|s| audit::syslog(loc, s, problems)),
     };
 
     Config {

@@ -31,6 +31,7 @@ mod promote;
 mod protected;
 mod replicas;
 mod serve;
+mod siem;
 mod slack;
 mod socket_mode;
 mod storage;

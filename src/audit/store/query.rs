@@ -21,6 +21,8 @@ pub struct Filter {
     pub approver: Option<String>,
     /// Only events with an id up to this one.
     pub through_id: Option<i64>,
+    /// Only events after this id (a SIEM shipper's cursor).
+    pub after_id: Option<i64>,
     pub limit: Option<i64>,
 }
 
@@ -104,6 +106,15 @@ impl AuditStore {
             .map_err(|e| self.db.error(e))
     }
 
+    /// The newest event's id (0 for an empty trail).
+    pub async fn last_id(&self) -> Result<i64> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM audit_events")
+            .fetch_one(self.db.pool())
+            .await
+            .map_err(|e| self.db.error(e))?;
+        Ok(id.unwrap_or(0))
+    }
+
     /// Events matching `filter`, oldest first.
     pub async fn query(&self, filter: &Filter) -> Result<Vec<Record>> {
         let mut clauses = Vec::new();
@@ -134,6 +145,9 @@ impl AuditStore {
         if let Some(id) = filter.through_id {
             // An integer, formatted: nothing a user typed.
             clauses.push(format!("id <= {id}"));
+        }
+        if let Some(id) = filter.after_id {
+            clauses.push(format!("id > {id}"));
         }
         let mut sql = format!("SELECT {COLUMNS} FROM audit_events");
         if !clauses.is_empty() {

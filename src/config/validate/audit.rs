@@ -1,0 +1,65 @@
+//! `[audit.syslog]`: where the trail is streamed, checked for what RFC 5424 allows in its
+//! header fields.
+
+use super::*;
+use crate::config::SyslogConfig;
+use crate::config::file::SyslogSection;
+
+/// RFC 5424's PRINTUSASCII, 1 to `max` characters.
+fn header_field(value: &str, max: usize) -> bool {
+    (1..=max).contains(&value.len()) && value.bytes().all(|b| (33..=126).contains(&b))
+}
+
+pub(super) fn syslog(
+    loc: &Locator<'_>,
+    s: &SyslogSection,
+    problems: &mut Vec<Problem>,
+) -> Option<SyslogConfig> {
+    let key = |k: &'static str| ["audit", "syslog", k];
+    let mut ok = true;
+    let port = s.address.rsplit_once(':').and_then(|(host, port)| {
+        (!host.is_empty()).then_some(())?;
+        port.parse::<u16>().ok().filter(|p| *p > 0)
+    });
+    if port.is_none() {
+        ok = false;
+        problems.push(loc.problem(
+            &key("address"),
+            format!(
+                "`{}` is not HOST:PORT; write it like \"siem.example.com:514\" (TCP, RFC 6587 octet counting)",
+                s.address
+            ),
+        ));
+    }
+    let app_name = s.app_name.clone().unwrap_or_else(|| "pitcrew".into());
+    if !header_field(&app_name, 48) {
+        ok = false;
+        problems.push(loc.problem(
+            &key("app_name"),
+            "1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
+        ));
+    }
+    if let Some(h) = &s.hostname
+        && !header_field(h, 255)
+    {
+        ok = false;
+        problems.push(loc.problem(
+            &key("hostname"),
+            "1 to 255 printable ASCII characters without spaces (RFC 5424 HOSTNAME)",
+        ));
+    }
+    let facility = s.facility.unwrap_or(13);
+    if facility > 23 {
+        ok = false;
+        problems.push(loc.problem(
+            &key("facility"),
+            "a syslog facility number, 0 to 23 (13 is log audit, 10 authpriv)",
+        ));
+    }
+    ok.then(|| SyslogConfig {
+        address: s.address.clone(),
+        app_name,
+        hostname: s.hostname.clone(),
+        facility,
+    })
+}

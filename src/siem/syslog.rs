@@ -1,0 +1,135 @@
+//! One audit event as an RFC 5424 syslog message, framed by octet counting (RFC 6587 3.4.1:
+//! `LENGTH SP MESSAGE`), as rsyslog's `imtcp` and every SIEM's syslog input read it.
+//!
+//! The header says when, where and what (`MSGID` is the phase); the structured data carries the
+//! event's id, hash and the chain link (`[pitcrew@32473 id="42" hash="…" prev="…" …]`), so a
+//! receiver de-duplicates by id and can check the chain; the message body is the whole event as
+//! JSON. Text typed by people reaches the message only inside JSON strings and escaped SD
+//! parameter values; control characters never pass. Audit events hold no secrets.
+
+use crate::audit::Record;
+use crate::config::SyslogConfig;
+
+/// The private enterprise number in the SD-ID (`pitcrew@32473`: 32473 is IANA's number
+/// reserved for documentation and examples, RFC 5612).
+const SD_ID: &str = "pitcrew@32473";
+
+/// RFC 5424 severities: 4 warning for refusals and failures, 5 notice for the rest.
+fn severity(phase: &str) -> u8 {
+    match phase {
+        "denied" | "failed" | "interrupted" => 4,
+        _ => 5,
+    }
+}
+
+/// An SD-PARAM value: `"`, `\` and `]` escaped (RFC 5424 6.3.3), control characters replaced.
+fn param(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '"' | '\\' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A header field: printable ASCII without spaces (RFC 5424's PRINTUSASCII), `-` when empty.
+fn header(value: &str, max: usize) -> String {
+    let v: String = value
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(max)
+        .collect();
+    if v.is_empty() { "-".into() } else { v }
+}
+
+/// The framed message for `r`.
+pub fn frame(r: &Record, cfg: &SyslogConfig, hostname: &str) -> Vec<u8> {
+    let pri = u16::from(cfg.facility) * 8 + u16::from(severity(&r.phase));
+    let mut sd = format!(
+        "[{SD_ID} id=\"{}\" hash=\"{}\" prev=\"{}\" correlation=\"{}\" actor=\"{}\"",
+        r.id,
+        param(&r.hash),
+        param(&r.prev_hash),
+        param(&r.correlation),
+        param(&r.actor_id)
+    );
+    for (k, v) in [
+        ("action", &r.action),
+        ("env", &r.env),
+        ("reason", &r.reason),
+    ] {
+        if let Some(v) = v {
+            sd.push_str(&format!(" {k}=\"{}\"", param(v)));
+        }
+    }
+    sd.push(']');
+    // serde_json escapes every control character in strings; the body is one line.
+    let body = serde_json::to_string(r).unwrap_or_default();
+    let message = format!(
+        "<{pri}>1 {} {} {} - {} {sd} {body}",
+        header(&r.at, 64),
+        header(hostname, 255),
+        header(&cfg.app_name, 48),
+        header(&r.phase, 32),
+    );
+    let mut framed = format!("{} ", message.len()).into_bytes();
+    framed.extend_from_slice(message.as_bytes());
+    framed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> Record {
+        Record {
+            id: 7,
+            at: "2026-12-05T09:00:00.123Z".into(),
+            correlation: "c-1".into(),
+            phase: "denied".into(),
+            actor_id: "U01ALICE".into(),
+            command_text: "restart x --break-glass \"a]b\\c\nd\"".into(),
+            env: Some("prod".into()),
+            reason: Some("x\"]".into()),
+            hash: "h".into(),
+            prev_hash: "p".into(),
+            actor_name: None,
+            team: None,
+            channel: None,
+            action: None,
+            cluster: None,
+            namespace: None,
+            kind: None,
+            name: None,
+            detail: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_message_is_framed_escaped_and_one_line() {
+        let cfg = SyslogConfig {
+            address: "127.0.0.1:514".into(),
+            app_name: "pitcrew".into(),
+            hostname: None,
+            facility: 13,
+        };
+        let framed = String::from_utf8(frame(&record(), &cfg, "host 1")).unwrap();
+        let (len, message) = framed.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), message.len());
+        // facility 13, warning: 13 * 8 + 4.
+        assert!(
+            message.starts_with(
+                "<108>1 2026-12-05T09:00:00.123Z host1 pitcrew - denied [pitcrew@32473 id=\"7\""
+            ),
+            "{message}"
+        );
+        assert!(message.contains(r#"reason="x\"\]""#), "{message}");
+        assert!(!message.contains('\n'), "one line: {message}");
+    }
+}
