@@ -290,8 +290,26 @@ async fn reconcile_and_log(ctx: &Context) -> Result<(), crate::workflow::Reconci
 async fn keep_reconciling(ctx: Arc<Context>) {
     let mut tick = tokio::time::interval(crate::workflow::locks::LEASE);
     tick.tick().await;
+    // Retention verifies the whole chain: hourly, not every lease period.
+    let mut retention_due = std::time::Instant::now();
     loop {
         tick.tick().await;
+        if std::time::Instant::now() >= retention_due {
+            retention_due = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+            match crate::workflow::keep_retention(&ctx, chrono::Utc::now()).await {
+                Ok((archived, removed)) => {
+                    if let Some(a) = archived {
+                        tracing::info!(file = %a.file.display(), events = a.events, through = a.through_id, "archived audit events past retain_online");
+                    }
+                    for f in removed {
+                        tracing::info!(file = %f.display(), "removed an archive past retain_total");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit retention could not run; retrying in an hour")
+                }
+            }
+        }
         if let Err(e) = reconcile_and_log(&ctx).await {
             tracing::warn!(error = %e, "cannot reconcile interrupted commands; retrying");
         }

@@ -9,6 +9,7 @@ mod chain;
 pub mod render;
 pub mod report;
 pub mod report_html;
+pub mod retention;
 mod store;
 
 pub use chain::{FIELDS, GENESIS, encode, hash};

@@ -313,6 +313,9 @@ pub enum AuditCommand {
     Verify {
         #[command(flatten)]
         trail: TrailArg,
+        /// Check an archive file on its own instead (every hash, every link; no database).
+        #[arg(long, value_name = "FILE")]
+        archive: Option<PathBuf>,
     },
     /// Export, then remove events older than a date, keeping the chain verifiable (an archive
     /// boundary event records what was removed). Without --yes it only exports and says what

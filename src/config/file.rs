@@ -71,7 +71,16 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("rollout", &["timeout", "update_interval"]),
-    ("audit", &["review_reminder_after", "syslog"]),
+    (
+        "audit",
+        &[
+            "review_reminder_after",
+            "syslog",
+            "retain_online",
+            "retain_total",
+            "archive_dir",
+        ],
+    ),
     (
         "audit.syslog",
         &["address", "app_name", "hostname", "facility"],
@@ -344,6 +353,13 @@ pub(crate) struct AuditSection {
     pub review_reminder_after: Duration,
     /// Every event streamed to a SIEM as RFC 5424 syslog over TCP.
     pub syslog: Option<SyslogSection>,
+    /// Events older than this move from the database to archive files in `archive_dir`.
+    #[serde(deserialize_with = "optional_duration")]
+    pub retain_online: Option<Duration>,
+    /// Archive files whose newest event is older than this are removed.
+    #[serde(deserialize_with = "optional_duration")]
+    pub retain_total: Option<Duration>,
+    pub archive_dir: Option<PathBuf>,
 }
 
 impl Default for AuditSection {
@@ -351,6 +367,9 @@ impl Default for AuditSection {
         Self {
             review_reminder_after: Duration::from_secs(24 * 3600),
             syslog: None,
+            retain_online: None,
+            retain_total: None,
+            archive_dir: None,
         }
     }
 }

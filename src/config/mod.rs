@@ -147,6 +147,17 @@ pub struct AuditConfig {
     pub review_reminder_after: Duration,
     /// Where every event is streamed as syslog, if anywhere.
     pub syslog: Option<SyslogConfig>,
+    /// Retention: events older than `online` move to archive files in `dir`; archives whose
+    /// newest event is older than `total` are removed. `None`: everything stays online.
+    pub retention: Option<Retention>,
+}
+
+/// `[audit] retain_online`, `retain_total`, `archive_dir`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub online: Duration,
+    pub total: Option<Duration>,
+    pub dir: PathBuf,
 }
 
 /// `[audit.syslog]`: RFC 5424 messages over TCP with octet-counting framing (RFC 6587).

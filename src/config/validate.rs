@@ -356,6 +356,7 @@ fn typed(
             .syslog
             .as_ref()
             .and_then(|s| audit::syslog(loc, s, problems)),
+        retention: audit::retention(loc, base, &file.audit, problems),
     };
 
     Config {

@@ -38,6 +38,7 @@ mod read;
 mod reconcile;
 pub mod render;
 mod request;
+mod retention;
 mod reviews;
 #[cfg(test)]
 mod tests;
@@ -65,6 +66,7 @@ pub use gitops_deadline::resume_due;
 pub use plan::{Plan, PlannedChange};
 pub use reconcile::{ReconcileError, Reconciled, reconcile, workload_lock_key};
 pub use request::{Event, Outcome, Pending, Request};
+pub use retention::keep_retention;
 pub use reviews::remind_unreviewed;
 
 /// How long before its lease could run out an action stops retrying to record its outcome

@@ -63,3 +63,48 @@ pub(super) fn syslog(
         facility,
     })
 }
+
+/// `retain_online` (at least a day) with `archive_dir`, and `retain_total` beyond it.
+pub(super) fn retention(
+    loc: &Locator<'_>,
+    base: &Path,
+    a: &crate::config::file::AuditSection,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::config::Retention> {
+    let key = |k: &'static str| ["audit", k];
+    let Some(online) = a.retain_online else {
+        if a.retain_total.is_some() || a.archive_dir.is_some() {
+            problems.push(loc.problem(
+                &key("retain_online"),
+                "retain_total and archive_dir need retain_online (how long events stay in the database, e.g. \"90d\")",
+            ));
+        }
+        return None;
+    };
+    let mut ok = true;
+    if online < std::time::Duration::from_secs(24 * 3600) {
+        ok = false;
+        problems.push(loc.problem(
+            &key("retain_online"),
+            "at least a day (\"90d\" keeps three months online, as PCI DSS 10.5.1 asks)",
+        ));
+    }
+    if let Some(total) = a.retain_total
+        && total <= online
+    {
+        ok = false;
+        problems.push(loc.problem(
+            &key("retain_total"),
+            "longer than retain_online: archives are kept beyond what stays online (\"400d\")",
+        ));
+    }
+    let Some(dir) = &a.archive_dir else {
+        problems.push(loc.problem(&key("archive_dir"), "where archive files go, e.g. \"/var/lib/pitcrew/archive\" (a volume that is backed up)"));
+        return None;
+    };
+    ok.then(|| crate::config::Retention {
+        online,
+        total: a.retain_total,
+        dir: resolve(base, dir),
+    })
+}

@@ -396,6 +396,7 @@ async fn queries_filter_by_what_compliance_asks() {
 
 mod approvers;
 mod report;
+mod retention;
 mod review;
 mod reviewer;
 mod tools;
