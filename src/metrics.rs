@@ -40,6 +40,12 @@ pub struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DestinationLabels {
+    /// `syslog` or `https` (from the configuration, never from input).
+    pub destination: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabels {
     /// One of `housekeeping::TABLES`.
     pub table: &'static str,
@@ -89,8 +95,8 @@ pub struct Metrics {
     pub action_seconds: Family<ActionLabels, Histogram>,
     /// Write-back and announcements not yet delivered (set when scraped).
     pub outbox_depth: Gauge,
-    /// Audit events the SIEM stream has not delivered yet, and those it delivered.
-    pub siem_backlog: Gauge,
+    /// Audit events each SIEM stream has not delivered yet, and those they delivered.
+    pub siem_backlog: Family<DestinationLabels, Gauge>,
     pub siem_sent: prometheus_client::metrics::counter::Counter,
     /// Rows in the tables that grow with traffic (pruned by `housekeeping`).
     pub table_rows: Family<TableLabels, Gauge>,
@@ -170,10 +176,10 @@ impl Metrics {
             "Write-back and announcements not yet delivered",
             outbox_depth.clone(),
         );
-        let siem_backlog = Gauge::default();
+        let siem_backlog = Family::<DestinationLabels, Gauge>::default();
         registry.register(
             "siem_backlog",
-            "Audit events not yet delivered to the SIEM ([audit.syslog])",
+            "Audit events not yet delivered to the SIEM, by destination (syslog, https)",
             siem_backlog.clone(),
         );
         let siem_sent = prometheus_client::metrics::counter::Counter::default();

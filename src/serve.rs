@@ -119,18 +119,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let probe = tokio::spawn(probe_slack(bot.clone()));
     let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));
     // The trail streamed to the SIEM, when one is configured (from where it has it).
-    let siem = match (&ctx.config.audit.syslog, &ctx.db) {
-        (Some(cfg), Some(db)) => Some(tokio::spawn(crate::siem::stream_syslog(
-            db.clone(),
-            cfg.clone(),
-            crate::siem::Gauges {
-                backlog: ctx.metrics.siem_backlog.clone(),
-                sent: ctx.metrics.siem_sent.clone(),
-            },
-            ctx.cancelled(),
-        ))),
-        _ => None,
-    };
+    let siem = siem_streams(&ctx)?;
     let mut app = axum::Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
@@ -235,8 +224,8 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let _ = tokio::time::timeout(FINAL_WAIT, async {
         let _ = watcher.await;
         let _ = outbox.await;
-        if let Some(siem) = siem {
-            let _ = siem.await;
+        for s in siem {
+            let _ = s.await;
         }
     })
     .await;
@@ -501,4 +490,43 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The SIEM streams the configuration asks for, each a background task until shutdown.
+fn siem_streams(ctx: &Arc<Context>) -> crate::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let Some(db) = &ctx.db else {
+        return Ok(Vec::new());
+    };
+    let gauges = |name: &str| crate::siem::Gauges {
+        backlog: ctx
+            .metrics
+            .siem_backlog
+            .get_or_create(&crate::metrics::DestinationLabels {
+                destination: name.to_string(),
+            })
+            .clone(),
+        sent: ctx.metrics.siem_sent.clone(),
+    };
+    let mut streams = Vec::new();
+    if let Some(cfg) = &ctx.config.audit.syslog {
+        streams.push(tokio::spawn(crate::siem::stream(
+            db.clone(),
+            crate::siem::SyslogSink::new(cfg.clone()),
+            gauges("syslog"),
+            ctx.cancelled(),
+        )));
+    }
+    if let Some(url) = &ctx.config.audit.https {
+        let sink = crate::siem::HttpsSink::new(url.clone(), ctx.config.secrets.siem_token.clone())
+            .map_err(|e| {
+                crate::Error::Usage(format!("cannot build the SIEM's HTTPS client: {e}"))
+            })?;
+        streams.push(tokio::spawn(crate::siem::stream(
+            db.clone(),
+            sink,
+            gauges("https"),
+            ctx.cancelled(),
+        )));
+    }
+    Ok(streams)
 }

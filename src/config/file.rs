@@ -79,8 +79,10 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "retain_online",
             "retain_total",
             "archive_dir",
+            "https",
         ],
     ),
+    ("audit.https", &["url"]),
     (
         "audit.syslog",
         &["address", "app_name", "hostname", "facility"],
@@ -360,6 +362,15 @@ pub(crate) struct AuditSection {
     #[serde(deserialize_with = "optional_duration")]
     pub retain_total: Option<Duration>,
     pub archive_dir: Option<PathBuf>,
+    /// Every event posted to a SIEM as OCSF JSON over HTTPS.
+    pub https: Option<HttpsSection>,
+}
+
+/// `[audit.https]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct HttpsSection {
+    pub url: String,
 }
 
 impl Default for AuditSection {
@@ -370,6 +381,7 @@ impl Default for AuditSection {
             retain_online: None,
             retain_total: None,
             archive_dir: None,
+            https: None,
         }
     }
 }

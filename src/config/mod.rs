@@ -150,6 +150,8 @@ pub struct AuditConfig {
     /// Retention: events older than `online` move to archive files in `dir`; archives whose
     /// newest event is older than `total` are removed. `None`: everything stays online.
     pub retention: Option<Retention>,
+    /// Where every event is posted as OCSF JSON, if anywhere (`SIEM_TOKEN` as bearer token).
+    pub https: Option<reqwest::Url>,
 }
 
 /// `[audit] retain_online`, `retain_total`, `archive_dir`.

@@ -17,6 +17,8 @@ pub struct Secrets {
     pub jira_api_token: Option<SecretString>,
     /// A PostgreSQL URL usually carries a password, so it is a secret too.
     pub database_url: Option<SecretString>,
+    /// The bearer token `[audit.https]` sends to the SIEM, if it wants one.
+    pub siem_token: Option<SecretString>,
 }
 
 /// A secret variable that could not be read: the name of the variable and why, never the value.
@@ -34,6 +36,7 @@ pub const SECRET_VARIABLES: &[&str] = &[
     "JIRA_EMAIL",
     "JIRA_API_TOKEN",
     "DATABASE_URL",
+    "SIEM_TOKEN",
 ];
 
 impl Secrets {
@@ -51,6 +54,7 @@ impl Secrets {
             jira_email: get("JIRA_EMAIL"),
             jira_api_token: get("JIRA_API_TOKEN"),
             database_url: get("DATABASE_URL"),
+            siem_token: get("SIEM_TOKEN"),
         };
         (secrets, problems)
     }

@@ -357,6 +357,11 @@ fn typed(
             .as_ref()
             .and_then(|s| audit::syslog(loc, s, problems)),
         retention: audit::retention(loc, base, &file.audit, problems),
+        https: file
+            .audit
+            .https
+            .as_ref()
+            .and_then(|h| audit::https_url(loc, &h.url, problems)),
     };
 
     Config {

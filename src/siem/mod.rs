@@ -1,37 +1,43 @@
 //! The audit trail streamed to a SIEM as it is written: every event, in order, at least once,
-//! each carrying its id and hash so the receiver de-duplicates (`syslog.rs` frames them).
+//! each carrying its id and hash so the receiver de-duplicates. Two sinks: RFC 5424 syslog over
+//! TCP (`syslog.rs`) and OCSF JSON over HTTPS (`ocsf.rs`).
 //!
 //! The trail itself is the durable queue: a `siem_cursors` row per destination says how far the
 //! receiver has the trail. A shipper (one per destination at a time, by a lease on that row)
-//! reads the events after the cursor, writes them, makes sure the connection is still open a
-//! moment later (a receiver that stopped closes it, and what it had not read is lost with it),
-//! and only then moves the cursor, compare-and-set. A receiver that is down delays the stream
-//! and never a command; `/metrics` shows the backlog (`pitcrew_siem_backlog`) and what was sent.
+//! reads the events after the cursor, hands them to its sink, and only when the sink says they
+//! were delivered moves the cursor, compare-and-set. A receiver that is down delays the stream
+//! (retried with backoff) and never a command; `/metrics` shows the backlog per destination
+//! (`pitcrew_siem_backlog{destination}`) and what was sent.
 
+mod ocsf;
 mod syslog;
 
 use std::time::Duration;
 
 use chrono::Utc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use futures::future::BoxFuture;
 
-use crate::audit::{AuditStore, Filter};
-use crate::config::SyslogConfig;
+use crate::audit::{AuditStore, Filter, Record};
 use crate::db::{Database, stored_time};
 
-pub use syslog::frame;
+pub use ocsf::HttpsSink;
+pub use syslog::{SyslogSink, frame};
 
-/// The destination's name in `siem_cursors`.
-const SYSLOG: &str = "syslog";
-/// Events sent in one write.
+/// Events handed to a sink at once.
 const BATCH: i64 = 500;
 /// How long a shipper holds the destination.
 const LEASE: Duration = Duration::from_secs(30);
-/// How long after a write the connection must still be open for the batch to count.
-const SETTLE: Duration = Duration::from_millis(300);
-/// How often the trail is looked at when there is nothing new, or the receiver is away.
+/// How often the trail is looked at when there is nothing new; the first wait after a failure.
 const IDLE: Duration = Duration::from_millis(500);
+/// The longest wait between tries while the receiver is away.
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// Where events go. `send` returns once the receiver has them (or says why not).
+pub trait Sink: Send {
+    /// The destination's name in `siem_cursors` and in `/metrics`.
+    fn name(&self) -> &'static str;
+    fn send<'a>(&'a mut self, events: &'a [Record]) -> BoxFuture<'a, Result<(), String>>;
+}
 
 /// What the stream reports to `/metrics`.
 #[derive(Clone, Default)]
@@ -40,30 +46,31 @@ pub struct Gauges {
     pub sent: prometheus_client::metrics::counter::Counter,
 }
 
-/// Streams the trail to `[audit.syslog]` until `stop` resolves.
-pub async fn stream_syslog(
+/// Streams the trail to `sink` until `stop` resolves.
+pub async fn stream(
     db: Database,
-    cfg: SyslogConfig,
+    mut sink: impl Sink,
     gauges: Gauges,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let me = uuid::Uuid::now_v7().to_string();
-    let hostname = cfg
-        .hostname
-        .clone()
-        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "pitcrew".into());
     let store = AuditStore::new(db.clone());
-    let mut conn: Option<TcpStream> = None;
+    let mut failures: u32 = 0;
     tokio::pin!(stop);
     loop {
-        let wait = match ship_once(&db, &store, &cfg, &hostname, &me, &mut conn, &gauges).await {
-            Ok(true) => Duration::ZERO,
-            Ok(false) => IDLE,
-            Err(e) => {
-                tracing::warn!(destination = %cfg.address, error = %e, "the SIEM stream waits; nothing is lost, it resumes from where the receiver has it");
-                conn = None;
+        let wait = match ship_once(&db, &store, &mut sink, &me, &gauges).await {
+            Ok(true) => {
+                failures = 0;
+                Duration::ZERO
+            }
+            Ok(false) => {
+                failures = 0;
                 IDLE
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(destination = sink.name(), error = %e, "the SIEM stream waits; nothing is lost, it resumes from where the receiver has it");
+                (IDLE * 2u32.saturating_pow(failures.min(6))).min(BACKOFF_MAX)
             }
         };
         tokio::select! {
@@ -77,17 +84,15 @@ pub async fn stream_syslog(
 async fn ship_once(
     db: &Database,
     store: &AuditStore,
-    cfg: &SyslogConfig,
-    hostname: &str,
+    sink: &mut impl Sink,
     me: &str,
-    conn: &mut Option<TcpStream>,
     gauges: &Gauges,
 ) -> Result<bool, String> {
-    let cursor = claim(db, me).await.map_err(|e| e.to_string())?;
-    let last = store.last_id().await.map_err(|e| e.to_string())?;
-    let Some(cursor) = cursor else {
+    let name = sink.name();
+    let Some(cursor) = claim(db, me, name).await.map_err(|e| e.to_string())? else {
         return Ok(false);
     };
+    let last = store.last_id().await.map_err(|e| e.to_string())?;
     gauges.backlog.set(last - cursor);
     if last <= cursor {
         return Ok(false);
@@ -103,43 +108,11 @@ async fn ship_once(
     let Some(newest) = events.last().map(|e| e.id) else {
         return Ok(false);
     };
-    let mut bytes = Vec::new();
-    for e in &events {
-        bytes.extend(frame(e, cfg, hostname));
-    }
-    if conn.is_none() {
-        let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&cfg.address))
-            .await
-            .map_err(|_| format!("connecting to {} timed out", cfg.address))?
-            .map_err(|e| format!("cannot connect to {}: {e}", cfg.address))?;
-        *conn = Some(stream);
-    }
-    let Some(stream) = conn.as_mut() else {
-        return Ok(false);
-    };
-    stream
-        .write_all(&bytes)
-        .await
-        .map_err(|e| format!("writing to {}: {e}", cfg.address))?;
-    stream
-        .flush()
-        .await
-        .map_err(|e| format!("writing to {}: {e}", cfg.address))?;
-    // A receiver sends nothing back; a closed connection reads as end of file.
-    let mut probe = [0u8; 1];
-    match tokio::time::timeout(SETTLE, stream.read(&mut probe)).await {
-        Err(_) => {}
-        Ok(Ok(0)) => {
-            return Err(format!("{} closed the connection", cfg.address));
-        }
-        Ok(Err(e)) => return Err(format!("{}: {e}", cfg.address)),
-        // A receiver that talks back (it should not): the connection is open.
-        Ok(Ok(_)) => {}
-    }
+    sink.send(&events).await?;
     let moved = db
         .execute(
             "UPDATE siem_cursors SET last_id = $1 WHERE destination = $2 AND last_id = $3",
-            vec![newest.into(), SYSLOG.into(), cursor.into()],
+            vec![newest.into(), name.into(), cursor.into()],
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -151,12 +124,12 @@ async fn ship_once(
 }
 
 /// The cursor, when this shipper holds the destination's lease (taken or renewed here).
-async fn claim(db: &Database, me: &str) -> Result<Option<i64>, sqlx::Error> {
+async fn claim(db: &Database, me: &str, name: &str) -> Result<Option<i64>, sqlx::Error> {
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(30));
     db.execute(
         "INSERT INTO siem_cursors (destination, last_id) VALUES ($1, 0) ON CONFLICT (destination) DO NOTHING",
-        vec![SYSLOG.into()],
+        vec![name.into()],
     )
     .await?;
     let held = db
@@ -166,7 +139,7 @@ async fn claim(db: &Database, me: &str) -> Result<Option<i64>, sqlx::Error> {
             vec![
                 me.into(),
                 stored_time(until).into(),
-                SYSLOG.into(),
+                name.into(),
                 me.into(),
                 stored_time(now).into(),
             ],
@@ -176,7 +149,7 @@ async fn claim(db: &Database, me: &str) -> Result<Option<i64>, sqlx::Error> {
         return Ok(None);
     }
     let last: i64 = sqlx::query_scalar("SELECT last_id FROM siem_cursors WHERE destination = $1")
-        .bind(SYSLOG)
+        .bind(name)
         .fetch_one(db.pool())
         .await?;
     Ok(Some(last))

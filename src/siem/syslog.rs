@@ -7,8 +7,90 @@
 //! JSON. Text typed by people reaches the message only inside JSON strings and escaped SD
 //! parameter values; control characters never pass. Audit events hold no secrets.
 
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
 use crate::audit::Record;
 use crate::config::SyslogConfig;
+
+/// How long after a write the connection must still be open for the batch to count: a
+/// receiver that stopped closes it, and what it had not read yet is lost with it.
+const SETTLE: Duration = Duration::from_millis(300);
+
+/// RFC 5424 over TCP to `[audit.syslog]`, one connection kept open.
+pub struct SyslogSink {
+    cfg: SyslogConfig,
+    hostname: String,
+    conn: Option<TcpStream>,
+}
+
+impl SyslogSink {
+    pub fn new(cfg: SyslogConfig) -> SyslogSink {
+        let hostname = cfg
+            .hostname
+            .clone()
+            .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| "pitcrew".into());
+        SyslogSink {
+            cfg,
+            hostname,
+            conn: None,
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let address = self.cfg.address.clone();
+        if self.conn.is_none() {
+            let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&address))
+                .await
+                .map_err(|_| format!("connecting to {address} timed out"))?
+                .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+            self.conn = Some(stream);
+        }
+        let Some(stream) = self.conn.as_mut() else {
+            return Err(format!("no connection to {address}"));
+        };
+        stream
+            .write_all(bytes)
+            .await
+            .map_err(|e| format!("writing to {address}: {e}"))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| format!("writing to {address}: {e}"))?;
+        // A receiver sends nothing back; a closed connection reads as end of file.
+        let mut probe = [0u8; 1];
+        match tokio::time::timeout(SETTLE, stream.read(&mut probe)).await {
+            Err(_) | Ok(Ok(1..)) => Ok(()),
+            Ok(Ok(0)) => Err(format!("{address} closed the connection")),
+            Ok(Err(e)) => Err(format!("{address}: {e}")),
+        }
+    }
+}
+
+impl super::Sink for SyslogSink {
+    fn name(&self) -> &'static str {
+        "syslog"
+    }
+
+    fn send<'a>(&'a mut self, events: &'a [Record]) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut bytes = Vec::new();
+            for e in events {
+                bytes.extend(frame(e, &self.cfg, &self.hostname));
+            }
+            let sent = self.write(&bytes).await;
+            if sent.is_err() {
+                // Reconnect next time; the batch is sent again from the cursor.
+                self.conn = None;
+            }
+            sent
+        })
+    }
+}
 
 /// The private enterprise number in the SD-ID (`pitcrew@32473`: 32473 is IANA's number
 /// reserved for documentation and examples, RFC 5612).

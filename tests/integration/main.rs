@@ -32,6 +32,7 @@ mod protected;
 mod replicas;
 mod serve;
 mod siem;
+mod siem_https;
 mod slack;
 mod socket_mode;
 mod storage;

@@ -136,7 +136,7 @@ fn backlog(metrics: &pitcrew::metrics::Metrics) -> String {
     metrics
         .render()
         .lines()
-        .find(|l| l.starts_with("pitcrew_siem_backlog"))
+        .find(|l| l.starts_with("pitcrew_siem_backlog{destination=\"syslog\"}"))
         .unwrap_or_default()
         .to_string()
 }
@@ -166,11 +166,16 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
             facility: 13,
         };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let stream = tokio::spawn(pitcrew::siem::stream_syslog(
+        let stream = tokio::spawn(pitcrew::siem::stream(
             t.db().clone(),
-            cfg,
+            pitcrew::siem::SyslogSink::new(cfg),
             pitcrew::siem::Gauges {
-                backlog: metrics.siem_backlog.clone(),
+                backlog: metrics
+                    .siem_backlog
+                    .get_or_create(&pitcrew::metrics::DestinationLabels {
+                        destination: "syslog".into(),
+                    })
+                    .clone(),
                 sent: metrics.siem_sent.clone(),
             },
             async move {
@@ -180,7 +185,7 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
         until("the first 200 events", || rsyslog.received().0.len() == 200).await;
         // Delivered is when the connection was still open a moment after the write.
         until("the first batch confirmed", || {
-            backlog(&metrics) == "pitcrew_siem_backlog 0"
+            backlog(&metrics) == "pitcrew_siem_backlog{destination=\"syslog\"} 0"
         })
         .await;
 
@@ -188,7 +193,7 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
         rsyslog.stop();
         store.append_many(events(201, 100)).await.expect("append");
         until("the backlog of 100", || {
-            backlog(&metrics) == "pitcrew_siem_backlog 100"
+            backlog(&metrics) == "pitcrew_siem_backlog{destination=\"syslog\"} 100"
         })
         .await;
 
@@ -196,7 +201,7 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
         rsyslog.start();
         until("all 300 events", || rsyslog.received().0.len() == 300).await;
         until("the drained backlog", || {
-            backlog(&metrics) == "pitcrew_siem_backlog 0"
+            backlog(&metrics) == "pitcrew_siem_backlog{destination=\"syslog\"} 0"
         })
         .await;
         let _ = stop_tx.send(());

@@ -108,3 +108,33 @@ pub(super) fn retention(
         dir: resolve(base, dir),
     })
 }
+
+/// `[audit.https] url`: HTTPS (plain HTTP only to this machine, for a local receiver), taken
+/// exactly as written.
+pub(super) fn https_url(
+    loc: &Locator<'_>,
+    value: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<reqwest::Url> {
+    let key = ["audit", "https", "url"];
+    match reqwest::Url::parse(value) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => Some(u),
+        Ok(u)
+            if u.scheme() == "http"
+                && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")) =>
+        {
+            Some(u)
+        }
+        Ok(_) => {
+            problems.push(loc.problem(
+                &key,
+                format!("`{value}` must be an https:// URL (events leave the cluster; plain http only to 127.0.0.1)"),
+            ));
+            None
+        }
+        Err(e) => {
+            problems.push(loc.problem(&key, format!("`{value}` is not a URL: {e}")));
+            None
+        }
+    }
+}
