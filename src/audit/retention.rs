@@ -95,16 +95,27 @@ pub fn verify_archive(file: &Path) -> Result<ArchiveCheck, Error> {
     })
 }
 
-/// Archives every event older than `before` into `dir`: the chain is verified first, the file
-/// written and verified on its own, and only then are the events removed behind a boundary
-/// event. `None` when nothing is that old.
-pub async fn archive_before(
+/// An export written and verified on its own: what `archive_before` removes behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    pub file: PathBuf,
+    pub sha256: String,
+    pub events: usize,
+    pub through_id: i64,
+    /// The whole chain's size and head when the export was made.
+    pub chain_events: u64,
+    pub chain_head: String,
+}
+
+/// Exports every event older than `before` to `file`, then reads the file back and verifies it
+/// on its own. The chain is verified first: a broken trail is not exported. `None` when nothing
+/// (but earlier archive boundaries) is that old. Nothing is removed.
+pub async fn export_before(
     store: &AuditStore,
     before: DateTime<Utc>,
-    dir: &Path,
-    actor: &str,
+    file: &Path,
     now: DateTime<Utc>,
-) -> Result<Option<Archived>, Error> {
+) -> Result<Option<Exported>, Error> {
     let report = store.verify().await?;
     if let Some(p) = &report.first_problem {
         return Err(Error::AuditWrite(format!(
@@ -122,13 +133,13 @@ pub async fn archive_before(
             ..Filter::default()
         })
         .await?;
-    // Only a boundary event may be left at the start: nothing to archive but it.
     if events.iter().all(|e| e.phase == "archived") {
         return Ok(None);
     }
     let removed_head = events.last().map(|e| e.hash.clone()).unwrap_or_default();
-    std::fs::create_dir_all(dir).map_err(|e| problem(dir, e.to_string()))?;
-    let file = dir.join(format!("pitcrew-audit-archive-through-{through}.json"));
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| problem(dir, e.to_string()))?;
+    }
     let document = serde_json::json!({
         "format": FORMAT,
         "exported_at": stored_time(now),
@@ -137,29 +148,63 @@ pub async fn archive_before(
         "events": events,
     });
     let text =
-        serde_json::to_string_pretty(&document).map_err(|e| problem(&file, e.to_string()))? + "\n";
-    std::fs::write(&file, &text).map_err(|e| problem(&file, e.to_string()))?;
-    let check = verify_archive(&file)?;
+        serde_json::to_string_pretty(&document).map_err(|e| problem(file, e.to_string()))? + "\n";
+    std::fs::write(file, &text).map_err(|e| problem(file, e.to_string()))?;
+    let check = verify_archive(file)?;
     if check.last_id != Some(through) || check.events != events.len() {
         return Err(problem(
-            &file,
+            file,
             "reads back differently from what was written".into(),
         ));
     }
-    let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-    let boundary = store
-        .archive_through(
-            through,
-            actor,
-            &format!("archive events before {before_text}"),
-            serde_json::json!({"file": file.display().to_string(), "sha256": sha256, "events": events.len()}),
-        )
-        .await?;
-    Ok(Some(Archived {
-        file,
-        sha256,
+    Ok(Some(Exported {
+        file: file.to_path_buf(),
+        sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
         events: events.len(),
         through_id: through,
+        chain_events: report.events,
+        chain_head: report.head,
+    }))
+}
+
+/// Removes the events an export holds, behind an archive boundary event.
+pub async fn remove_exported(
+    store: &AuditStore,
+    e: &Exported,
+    actor: &str,
+) -> Result<Record, Error> {
+    store
+        .archive_through(
+            e.through_id,
+            actor,
+            &format!("archive events through {}", e.through_id),
+            serde_json::json!({"file": e.file.display().to_string(), "sha256": e.sha256, "events": e.events}),
+        )
+        .await
+}
+
+/// Archives every event older than `before` into `dir`: exported and verified
+/// (`export_before`), then removed behind a boundary event. `None` when nothing is that old.
+pub async fn archive_before(
+    store: &AuditStore,
+    before: DateTime<Utc>,
+    dir: &Path,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Archived>, Error> {
+    let Some(through) = store.last_id_before(&stored_time(before)).await? else {
+        return Ok(None);
+    };
+    let file = dir.join(format!("pitcrew-audit-archive-through-{through}.json"));
+    let Some(exported) = export_before(store, before, &file, now).await? else {
+        return Ok(None);
+    };
+    let boundary = remove_exported(store, &exported, actor).await?;
+    Ok(Some(Archived {
+        file: exported.file,
+        sha256: exported.sha256,
+        events: exported.events,
+        through_id: exported.through_id,
         boundary_id: boundary.id,
     }))
 }

@@ -84,6 +84,15 @@ pub(super) fn audit_time(flag: &str, value: &str) -> Result<String> {
     Ok(crate::db::stored_time(t))
 }
 
+/// Like [`audit_time`], also taking a date (`2026-07-01`: midnight UTC).
+pub(super) fn audit_date_or_time(flag: &str, value: &str) -> Result<String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        let t = day.and_time(chrono::NaiveTime::MIN).and_utc();
+        return Ok(crate::db::stored_time(t));
+    }
+    audit_time(flag, value)
+}
+
 pub(super) fn audit_filter(a: &AuditFilterArgs) -> Result<crate::audit::Filter> {
     let (kind, name) = match &a.target {
         Some(t) => {
@@ -232,70 +241,55 @@ pub(super) async fn audit_export(
     })
 }
 
-/// `pitcrew audit archive`: verify, export the old events, then (with --yes) remove them
-/// behind a boundary event, and verify again.
+/// `pitcrew audit archive`: verify, export the old events (the file read back and verified on
+/// its own), then (with --yes) remove them behind a boundary event, and verify again.
 pub(super) async fn audit_archive(
     database: &DatabaseConfig,
     before: &str,
     output: Option<PathBuf>,
     yes: bool,
 ) -> Result<ExitCode> {
-    use sha2::Digest;
+    use crate::audit::retention::{export_before, remove_exported};
     let store = audit_store(database, true).await?;
-    let report = store.verify().await?;
-    if let Some(p) = &report.first_problem {
-        println!(
-            "refusing to archive: the audit trail is broken at event {} ({}); nothing was changed",
-            p.id, p.what
-        );
-        return Ok(ExitCode::from(1));
-    }
-    let Some(through) = store.last_id_before(before).await? else {
-        println!("no audit event is older than {before}; nothing was changed");
-        return Ok(ExitCode::SUCCESS);
-    };
-    let events = store
-        .query(&crate::audit::Filter {
-            through_id: Some(through),
-            ..crate::audit::Filter::default()
-        })
-        .await?;
-    let removed_head = events.last().map(|e| e.hash.clone()).unwrap_or_default();
+    let before_at = chrono::DateTime::parse_from_rfc3339(before)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| Error::Usage(format!("--before: {e}")))?;
+    let through = store
+        .last_id_before(&crate::db::stored_time(before_at))
+        .await?
+        .unwrap_or_default();
     let path = output
         .unwrap_or_else(|| PathBuf::from(format!("pitcrew-audit-archive-through-{through}.json")));
-    let document = serde_json::json!({
-        "format": "pitcrew-audit-export-v1",
-        "exported_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "archive": {"before": before, "through_id": through, "removed_head_hash": removed_head},
-        "chain": {"events": report.events, "head": report.head, "intact": true},
-        "events": events,
-    });
-    let text = write_json_file(&path, &document)?;
-    let digest = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    let exported = match export_before(&store, before_at, &path, chrono::Utc::now()).await {
+        Ok(Some(e)) => e,
+        Ok(None) => {
+            println!("no audit event is older than {before}; nothing was changed");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => {
+            println!("{e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
     println!(
-        "exported {} events (ids up to {through}, older than {before}) to {} (sha256 {digest})",
-        events.len(),
-        path.display()
+        "exported {} events (ids up to {}, older than {before}) to {} (sha256 {}; verified on its own)",
+        exported.events,
+        exported.through_id,
+        path.display(),
+        exported.sha256
     );
     if !yes {
         println!(
             "nothing was removed; keep the export, then run again with --yes to remove these {} events",
-            events.len()
+            exported.events
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let boundary = store
-        .archive_through(
-            through,
-            "pitcrew-cli",
-            &format!("audit archive --before {before}"),
-            serde_json::json!({"file": path.display().to_string(), "sha256": digest, "events": events.len()}),
-        )
-        .await?;
+    let boundary = remove_exported(&store, &exported, "pitcrew-cli").await?;
     let after = store.verify().await?;
     println!(
         "removed {} events behind archive boundary event {}; the remaining chain of {} events {}",
-        events.len(),
+        exported.events,
         boundary.id,
         after.events,
         if after.first_problem.is_none() {

@@ -271,12 +271,7 @@ fn run(command: Command) -> Result<ExitCode> {
             yes,
         }) => {
             let database = trail_database(&trail)?;
-            let before = if before.len() == 10 && before.as_bytes().get(4) == Some(&b'-') {
-                format!("{before}T00:00:00Z")
-            } else {
-                before
-            };
-            let before = audit_time("--before", &before)?;
+            let before = audit_date_or_time("--before", &before)?;
             runtime()?.block_on(audit_archive(&database, &before, output, yes))
         }
         Command::Identity { config, user, env } => {

@@ -12,16 +12,6 @@ pub enum ReportFormat {
     Json,
 }
 
-/// `--from`/`--to`: a date (`2026-07-01`, midnight UTC), an RFC 3339 time, or a duration back
-/// from now.
-fn report_time(flag: &str, value: &str) -> Result<String> {
-    if let Ok(day) = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d") {
-        let t = day.and_time(chrono::NaiveTime::MIN).and_utc();
-        return Ok(crate::db::stored_time(t));
-    }
-    audit_time(flag, value)
-}
-
 /// Drift in the period, when the configuration names clusters that answer; otherwise why not.
 async fn drift_in(
     trail: &TrailArg,
@@ -81,7 +71,10 @@ pub(super) async fn audit_report(
     format: ReportFormat,
     out: Option<PathBuf>,
 ) -> Result<ExitCode> {
-    let (since, until) = (report_time("--from", from)?, report_time("--to", to)?);
+    let (since, until) = (
+        audit_date_or_time("--from", from)?,
+        audit_date_or_time("--to", to)?,
+    );
     if since >= until {
         return Err(Error::Usage(format!(
             "--from {from} is not before --to {to}: give the start of the period first"
