@@ -237,12 +237,13 @@ testenv_install_tools() {
       || die "apt-get install chromium failed"
   fi
   export PITCREW_TEST_CHROMIUM="$(command -v chromium)"
-  # rsyslog from Debian's package: a real syslog receiver for the SIEM stream.
-  if [[ ! -x /usr/sbin/rsyslogd ]]; then
-    [[ $EUID -eq 0 ]] || die "rsyslog is not installed and installing it needs root: run 'sudo apt-get install -y rsyslog'"
-    log "installing Debian's rsyslog (once)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog >/dev/null) \
-      || die "apt-get install rsyslog failed"
+  # rsyslog from Debian's packages (with its TLS driver): a real syslog receiver for the SIEM
+  # stream; openssl makes the test certificates.
+  if [[ ! -x /usr/sbin/rsyslogd ]] || ! dpkg -s rsyslog-gnutls >/dev/null 2>&1 || ! command -v openssl >/dev/null; then
+    [[ $EUID -eq 0 ]] || die "rsyslog, rsyslog-gnutls or openssl is missing and installing them needs root: run 'sudo apt-get install -y rsyslog rsyslog-gnutls openssl'"
+    log "installing Debian's rsyslog, rsyslog-gnutls and openssl (once)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-gnutls openssl >/dev/null) \
+      || die "apt-get install rsyslog rsyslog-gnutls openssl failed"
   fi
   export PITCREW_TEST_RSYSLOGD=/usr/sbin/rsyslogd
   log "tools ready: $("$PITCREW_TEST_PYTHON" -c 'import importlib.metadata as m; print("pycasbin", m.version("pycasbin"))'), prism $("$PITCREW_TEST_PRISM" --version 2>/dev/null)"

@@ -85,7 +85,9 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
     ("audit.https", &["url"]),
     (
         "audit.syslog",
-        &["address", "app_name", "hostname", "facility"],
+        &[
+            "address", "app_name", "hostname", "facility", "tls", "ca_file",
+        ],
     ),
     (
         "identity",
@@ -394,6 +396,8 @@ pub(crate) struct SyslogSection {
     pub app_name: Option<String>,
     pub hostname: Option<String>,
     pub facility: Option<u8>,
+    pub tls: bool,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -174,6 +174,10 @@ pub struct SyslogConfig {
     pub hostname: Option<String>,
     /// RFC 5424 facility, 0–23 (default 13, log audit).
     pub facility: u8,
+    /// TLS (RFC 5425), checking the receiver's certificate against `ca_file` (PEM), or the
+    /// system's roots when there is none, for the address's host name.
+    pub tls: bool,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -355,7 +355,7 @@ fn typed(
             .audit
             .syslog
             .as_ref()
-            .and_then(|s| audit::syslog(loc, s, problems)),
+            .and_then(|s| audit::syslog(loc, base, s, problems)),
         retention: audit::retention(loc, base, &file.audit, problems),
         https: file
             .audit
@@ -579,6 +579,7 @@ pub(super) fn serving_problems(config: &Config) -> Vec<Problem> {
             &mut problems,
         ),
     }
+    problems.extend(audit::serving(config));
     problems
 }
 

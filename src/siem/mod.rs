@@ -74,9 +74,20 @@ pub async fn stream(
             }
         };
         tokio::select! {
-            _ = &mut stop => return,
+            _ = &mut stop => break,
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+    // Hand the destination over at once rather than after the lease runs out.
+    let released = db
+        .execute(
+            "UPDATE siem_cursors SET leased_by = NULL, leased_until = NULL \
+             WHERE destination = $1 AND leased_by = $2",
+            vec![sink.name().into(), me.as_str().into()],
+        )
+        .await;
+    if let Err(e) = released {
+        tracing::debug!(error = %e, "cannot release the SIEM stream's lease; it runs out");
     }
 }
 

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::audit::Record;
@@ -20,11 +20,46 @@ use crate::config::SyslogConfig;
 /// receiver that stopped closes it, and what it had not read yet is lost with it.
 const SETTLE: Duration = Duration::from_millis(300);
 
-/// RFC 5424 over TCP to `[audit.syslog]`, one connection kept open.
+/// A connection, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
+
+/// RFC 5424 over TCP (or TLS, RFC 5425) to `[audit.syslog]`, one connection kept open.
 pub struct SyslogSink {
     cfg: SyslogConfig,
     hostname: String,
-    conn: Option<TcpStream>,
+    conn: Option<Box<dyn Io>>,
+}
+
+/// The TLS client for `cfg`: its `ca_file`'s certificates as the only roots, or the system's.
+fn tls_connector(cfg: &SyslogConfig) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls_pki_types::pem::PemObject;
+    crate::install_crypto_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    match &cfg.ca_file {
+        Some(file) => {
+            let certs = rustls_pki_types::CertificateDer::pem_file_iter(file)
+                .map_err(|e| format!("reading {}: {e}", file.display()))?;
+            for cert in certs {
+                let cert = cert.map_err(|e| format!("reading {}: {e}", file.display()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("a certificate in {}: {e}", file.display()))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                // A system certificate rustls cannot use is skipped, as browsers do.
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
 
 impl SyslogSink {
@@ -41,14 +76,35 @@ impl SyslogSink {
         }
     }
 
+    async fn connect(&self) -> Result<Box<dyn Io>, String> {
+        let address = &self.cfg.address;
+        let tcp = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(address))
+            .await
+            .map_err(|_| format!("connecting to {address} timed out"))?
+            .map_err(|e| format!("cannot connect to {address}: {e}"))?;
+        if !self.cfg.tls {
+            return Ok(Box::new(tcp));
+        }
+        let host = address
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+            .unwrap_or(address);
+        let name = rustls_pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| format!("{host} is not a TLS server name: {e}"))?;
+        let tls = tokio::time::timeout(
+            Duration::from_secs(5),
+            tls_connector(&self.cfg)?.connect(name, tcp),
+        )
+        .await
+        .map_err(|_| format!("the TLS handshake with {address} timed out"))?
+        .map_err(|e| format!("TLS with {address}: {e}"))?;
+        Ok(Box::new(tls))
+    }
+
     async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
         let address = self.cfg.address.clone();
         if self.conn.is_none() {
-            let stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&address))
-                .await
-                .map_err(|_| format!("connecting to {address} timed out"))?
-                .map_err(|e| format!("cannot connect to {address}: {e}"))?;
-            self.conn = Some(stream);
+            self.conn = Some(self.connect().await?);
         }
         let Some(stream) = self.conn.as_mut() else {
             return Err(format!("no connection to {address}"));
@@ -200,6 +256,8 @@ mod tests {
             app_name: "pitcrew".into(),
             hostname: None,
             facility: 13,
+            tls: false,
+            ca_file: None,
         };
         let framed = String::from_utf8(frame(&record(), &cfg, "host 1")).unwrap();
         let (len, message) = framed.split_once(' ').unwrap();

@@ -45,6 +45,8 @@ impl Workspace {
             "/etc/pitcrew/kubeconfigs/staging-eu.yaml",
             kubeconfig.to_str().expect("utf-8 path"),
         );
+        // The SIEM's CA the example names, beside the configuration (resolved against it).
+        std::fs::write(dir.path().join("config/siem-ca.pem"), "").expect("siem-ca.pem");
         std::fs::write(dir.path().join("config/pitcrew.toml"), text).expect("write config");
         Workspace { dir }
     }

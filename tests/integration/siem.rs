@@ -17,6 +17,8 @@ struct Rsyslog {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Listen with TLS (rsyslog's gtls driver), with a certificate for 127.0.0.1.
+    tls: bool,
 }
 
 impl Rsyslog {
@@ -26,11 +28,23 @@ impl Rsyslog {
 
     fn start(&mut self) {
         let conf = self.dir.path().join("rsyslog.conf");
+        let d = self.dir.path().display();
+        let (global, module) = if self.tls {
+            (
+                format!(
+                    " DefaultNetstreamDriver=\"gtls\" DefaultNetstreamDriverCAFile=\"{d}/ca.pem\" \
+                     DefaultNetstreamDriverCertFile=\"{d}/server.pem\" DefaultNetstreamDriverKeyFile=\"{d}/server.key\""
+                ),
+                " StreamDriver.Name=\"gtls\" StreamDriver.Mode=\"1\" StreamDriver.AuthMode=\"anon\"",
+            )
+        } else {
+            (String::new(), "")
+        };
         std::fs::write(
             &conf,
             format!(
-                "global(workDirectory=\"{dir}\")\n\
-                 module(load=\"imtcp\")\n\
+                "global(workDirectory=\"{dir}\"{global})\n\
+                 module(load=\"imtcp\"{module})\n\
                  template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
                  ruleset(name=\"siem\") {{ action(type=\"omfile\" file=\"{out}\" template=\"raw\") }}\n\
                  input(type=\"imtcp\" port=\"{port}\" address=\"127.0.0.1\" ruleset=\"siem\")\n",
@@ -156,6 +170,7 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
             dir: tempfile::tempdir().expect("tempdir"),
             port: free_port(),
             child: None,
+            tls: false,
         };
         rsyslog.start();
         let metrics = pitcrew::metrics::Metrics::new();
@@ -164,6 +179,8 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
             app_name: "pitcrew".into(),
             hostname: Some("replica-1".into()),
             facility: 13,
+            tls: false,
+            ca_file: None,
         };
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let stream = tokio::spawn(pitcrew::siem::stream(
@@ -251,4 +268,150 @@ fn check_file_is_ours(path: &Path, label: &str) {
         "{label}: unexpected lines in {}",
         path.display()
     );
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it (openssl), in `dir`; and a second CA that
+/// signed nothing.
+fn certificates(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for ca in ["ca", "other-ca"] {
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.pem"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=pitcrew test {ca}"),
+        ]);
+    }
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_events_arrive_and_an_untrusted_receiver_gets_nothing() {
+    let Some(bin) = require_env(Part::Tools, "PITCREW_TEST_RSYSLOGD") else {
+        return;
+    };
+    let t = TestDb::sqlite().await;
+    t.db().migrate().await.expect("migrate");
+    let store = AuditStore::new(t.db().clone());
+    store.append_many(events(1, 50)).await.expect("append");
+    let mut rsyslog = Rsyslog {
+        bin,
+        dir: tempfile::tempdir().expect("tempdir"),
+        port: free_port(),
+        child: None,
+        tls: true,
+    };
+    certificates(rsyslog.dir.path());
+    rsyslog.start();
+    let stream_with = |ca: &str| {
+        let metrics = pitcrew::metrics::Metrics::new();
+        let cfg = pitcrew::config::SyslogConfig {
+            address: format!("127.0.0.1:{}", rsyslog.port),
+            app_name: "pitcrew".into(),
+            hostname: None,
+            facility: 13,
+            tls: true,
+            ca_file: Some(rsyslog.dir.path().join(ca)),
+        };
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(pitcrew::siem::stream(
+            t.db().clone(),
+            pitcrew::siem::SyslogSink::new(cfg),
+            pitcrew::siem::Gauges {
+                backlog: metrics
+                    .siem_backlog
+                    .get_or_create(&pitcrew::metrics::DestinationLabels {
+                        destination: "syslog".into(),
+                    })
+                    .clone(),
+                sent: metrics.siem_sent.clone(),
+            },
+            async move {
+                let _ = stop_rx.await;
+            },
+        ));
+        (metrics, stop_tx, task)
+    };
+    // A receiver whose certificate does not chain to the configured CA: nothing is sent.
+    let (metrics, stop, task) = stream_with("other-ca.pem");
+    until("the backlog of 50", || {
+        backlog(&metrics) == "pitcrew_siem_backlog{destination=\"syslog\"} 50"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        rsyslog.received().1,
+        0,
+        "nothing reaches an untrusted receiver"
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+    // Its own CA: every event arrives, over TLS.
+    let (metrics, stop, task) = stream_with("ca.pem");
+    until("all 50 events over TLS", || {
+        rsyslog.received().0.len() == 50
+    })
+    .await;
+    until("the drained backlog", || {
+        backlog(&metrics) == "pitcrew_siem_backlog{destination=\"syslog\"} 0"
+    })
+    .await;
+    let _ = stop.send(());
+    let _ = task.await;
+    let ids: Vec<i64> = rsyslog.received().0.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (1..=50).collect::<Vec<_>>());
+    t.cleanup().await;
 }

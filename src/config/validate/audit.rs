@@ -12,6 +12,7 @@ fn header_field(value: &str, max: usize) -> bool {
 
 pub(super) fn syslog(
     loc: &Locator<'_>,
+    base: &Path,
     s: &SyslogSection,
     problems: &mut Vec<Problem>,
 ) -> Option<SyslogConfig> {
@@ -56,11 +57,18 @@ pub(super) fn syslog(
             "a syslog facility number, 0 to 23 (13 is log audit, 10 authpriv)",
         ));
     }
+    let ca_file = s.ca_file.as_ref().map(|f| resolve(base, f));
+    if ca_file.is_some() && !s.tls {
+        ok = false;
+        problems.push(loc.problem(&key("ca_file"), "ca_file is for TLS: set `tls = true` too"));
+    }
     ok.then(|| SyslogConfig {
         address: s.address.clone(),
         app_name,
         hostname: s.hostname.clone(),
         facility,
+        tls: s.tls,
+        ca_file,
     })
 }
 
@@ -137,4 +145,21 @@ pub(super) fn https_url(
             None
         }
     }
+}
+
+/// What only `serve` needs: the SIEM's CA, read when the stream starts. A missing file refuses
+/// to serve, rather than a stream that never connects.
+pub(super) fn serving(config: &Config) -> Option<Problem> {
+    let f = config.audit.syslog.as_ref()?.ca_file.as_ref()?;
+    (!f.is_file()).then(|| Problem {
+        place: Place::File {
+            path: config.source.clone(),
+            line: None,
+            key: "audit.syslog.ca_file".into(),
+        },
+        message: format!(
+            "{} is not a file (the PEM certificate(s) the SIEM's certificate must chain to)",
+            f.display()
+        ),
+    })
 }
