@@ -115,6 +115,38 @@ impl Drop for Rsyslog {
     }
 }
 
+/// A running stream of the trail in `db` to `sink`: its metrics, the switch that stops it, and
+/// its task.
+pub(crate) fn spawn_stream(
+    db: &pitcrew::db::Database,
+    sink: impl pitcrew::siem::Sink + 'static,
+) -> (
+    pitcrew::metrics::Metrics,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let metrics = pitcrew::metrics::Metrics::new();
+    let gauges = pitcrew::siem::Gauges {
+        backlog: metrics
+            .siem_backlog
+            .get_or_create(&pitcrew::metrics::DestinationLabels {
+                destination: sink.name().into(),
+            })
+            .clone(),
+        sent: metrics.siem_sent.clone(),
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(pitcrew::siem::stream(
+        db.clone(),
+        sink,
+        gauges,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    (metrics, stop_tx, task)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -173,7 +205,6 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
             tls: false,
         };
         rsyslog.start();
-        let metrics = pitcrew::metrics::Metrics::new();
         let cfg = pitcrew::config::SyslogConfig {
             address: format!("127.0.0.1:{}", rsyslog.port),
             app_name: "pitcrew".into(),
@@ -182,23 +213,7 @@ async fn every_event_reaches_rsyslog_once_per_id_in_order_through_an_outage() {
             tls: false,
             ca_file: None,
         };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let stream = tokio::spawn(pitcrew::siem::stream(
-            t.db().clone(),
-            pitcrew::siem::SyslogSink::new(cfg),
-            pitcrew::siem::Gauges {
-                backlog: metrics
-                    .siem_backlog
-                    .get_or_create(&pitcrew::metrics::DestinationLabels {
-                        destination: "syslog".into(),
-                    })
-                    .clone(),
-                sent: metrics.siem_sent.clone(),
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        ));
+        let (metrics, stop_tx, stream) = spawn_stream(t.db(), pitcrew::siem::SyslogSink::new(cfg));
         until("the first 200 events", || rsyslog.received().0.len() == 200).await;
         // Delivered is when the connection was still open a moment after the write.
         until("the first batch confirmed", || {
@@ -357,7 +372,6 @@ async fn over_tls_events_arrive_and_an_untrusted_receiver_gets_nothing() {
     certificates(rsyslog.dir.path());
     rsyslog.start();
     let stream_with = |ca: &str| {
-        let metrics = pitcrew::metrics::Metrics::new();
         let cfg = pitcrew::config::SyslogConfig {
             address: format!("127.0.0.1:{}", rsyslog.port),
             app_name: "pitcrew".into(),
@@ -366,24 +380,7 @@ async fn over_tls_events_arrive_and_an_untrusted_receiver_gets_nothing() {
             tls: true,
             ca_file: Some(rsyslog.dir.path().join(ca)),
         };
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(pitcrew::siem::stream(
-            t.db().clone(),
-            pitcrew::siem::SyslogSink::new(cfg),
-            pitcrew::siem::Gauges {
-                backlog: metrics
-                    .siem_backlog
-                    .get_or_create(&pitcrew::metrics::DestinationLabels {
-                        destination: "syslog".into(),
-                    })
-                    .clone(),
-                sent: metrics.siem_sent.clone(),
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        ));
-        (metrics, stop_tx, task)
+        spawn_stream(t.db(), pitcrew::siem::SyslogSink::new(cfg))
     };
     // A receiver whose certificate does not chain to the configured CA: nothing is sent.
     let (metrics, stop, task) = stream_with("other-ca.pem");

@@ -50,24 +50,7 @@ async fn events_reach_an_https_receiver_as_ocsf_through_its_failures() {
         let url = reqwest::Url::parse(&format!("{}/ingest", server.uri())).expect("url");
         let sink = pitcrew::siem::HttpsSink::new(url, Some("s3cret-token".to_string().into()))
             .expect("client");
-        let metrics = pitcrew::metrics::Metrics::new();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let stream = tokio::spawn(pitcrew::siem::stream(
-            t.db().clone(),
-            sink,
-            pitcrew::siem::Gauges {
-                backlog: metrics
-                    .siem_backlog
-                    .get_or_create(&pitcrew::metrics::DestinationLabels {
-                        destination: "https".into(),
-                    })
-                    .clone(),
-                sent: metrics.siem_sent.clone(),
-            },
-            async move {
-                let _ = stop_rx.await;
-            },
-        ));
+        let (metrics, stop_tx, stream) = crate::siem::spawn_stream(t.db(), sink);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ok = server
