@@ -81,6 +81,14 @@ pub struct NewEvent {
 }
 
 impl Record {
+    /// `kind/name`, or empty for an event about no workload.
+    pub fn target(&self) -> String {
+        match (&self.kind, &self.name) {
+            (Some(k), Some(n)) => format!("{k}/{n}"),
+            _ => String::new(),
+        }
+    }
+
     /// A new event in this event's command (same correlation, actor, command and target), in
     /// `phase` with `detail`: what start-up reconciliation appends to close a command.
     pub fn follow_up(&self, phase: &str, detail: serde_json::Value) -> NewEvent {

@@ -38,13 +38,6 @@ pub fn csv_cell(s: &str) -> String {
     format!("\"{}\"", defused.replace('"', "\"\""))
 }
 
-fn target(r: &Record) -> String {
-    match (&r.kind, &r.name) {
-        (Some(k), Some(n)) => format!("{k}/{n}"),
-        _ => String::new(),
-    }
-}
-
 /// The event as JSON, with its command's `requester` and `approvers` added.
 fn with_parties(r: &Record, parties: &PartiesByCommand) -> serde_json::Value {
     let mut v = serde_json::to_value(r).unwrap_or_default();
@@ -118,7 +111,7 @@ fn table(records: &[Record]) -> String {
                 r.phase.to_string(),
                 terminal_safe(&r.actor_id),
                 terminal_safe(r.env.as_deref().unwrap_or("")),
-                terminal_safe(&target(r)),
+                terminal_safe(&r.target()),
                 terminal_safe(&r.command_text),
             ]
         })

@@ -162,7 +162,7 @@ pub fn build(
                 requester: requested.actor_id.clone(),
                 command: requested.command_text.clone(),
                 env: requested.env.clone().unwrap_or_default(),
-                target: target(requested),
+                target: requested.target(),
                 why: text(detail(denied).pointer("/outcome/message")),
             });
             continue;
@@ -188,13 +188,6 @@ pub fn build(
         chain: None,
         drift: None,
         drift_note: None,
-    }
-}
-
-fn target(r: &Record) -> String {
-    match (&r.kind, &r.name) {
-        (Some(k), Some(n)) => format!("{k}/{n}"),
-        _ => String::new(),
     }
 }
 
@@ -247,7 +240,7 @@ fn change_row(correlation: &str, requested: &Record, story: &[&Record]) -> Optio
         command: requested.command_text.clone(),
         action: requested.action.clone().unwrap_or_default(),
         env: requested.env.clone().unwrap_or_default(),
-        target: target(requested),
+        target: requested.target(),
         namespace: requested.namespace.clone().unwrap_or_default(),
         justification: words,
         break_glass: result == "break-glass",
@@ -260,14 +253,19 @@ fn change_row(correlation: &str, requested: &Record, story: &[&Record]) -> Optio
     })
 }
 
-/// `kind/name in ns: revision a → b; container: image → image` for each change recorded.
-fn changed(end: &Value) -> String {
-    let list: Vec<Value> = match (end.get("change"), end.get("changes")) {
+/// The changes an outcome event's detail records: its `change`, or each of its `changes`.
+pub fn recorded_changes(detail: &Value) -> Vec<Value> {
+    match (detail.get("change"), detail.get("changes")) {
         (Some(one), _) => vec![one.clone()],
         (None, Some(Value::Array(many))) => many.clone(),
         _ => Vec::new(),
-    };
-    list.iter()
+    }
+}
+
+/// `kind/name in ns: revision a → b; container: image → image` for each change recorded.
+fn changed(end: &Value) -> String {
+    recorded_changes(end)
+        .iter()
         .map(|c| {
             let mut parts = vec![format!(
                 "{}/{} in {}",

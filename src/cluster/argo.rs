@@ -20,7 +20,7 @@ use crate::command::{Kind, StepVerb};
 pub const REVISION: &str = "rollout.argoproj.io/revision";
 /// The label Argo Rollouts adds to each ReplicaSet's template (left out of comparisons and of
 /// a template put back, as the plugin does).
-const HASH_LABEL: &str = "rollouts-pod-template-hash";
+pub(super) const HASH_LABEL: &str = "rollouts-pod-template-hash";
 
 pub(super) fn resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -39,21 +39,15 @@ pub(super) async fn get(
     namespace: &str,
     name: &str,
 ) -> Result<DynamicObject, Error> {
-    let not_found = |suggestion: String| Error::NotFound {
-        kind: Kind::Rollout,
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-        suggestion,
-    };
-    match api(client, namespace).get_opt(name).await {
-        Ok(Some(o)) => Ok(o),
-        Ok(None) => Err(not_found(String::new())),
-        Err(kube::Error::Api(s)) if s.code == 404 => Err(not_found(
-            " (the cluster does not serve rollouts.argoproj.io: is Argo Rollouts installed?)"
-                .into(),
-        )),
-        Err(e) => Err(Error::api(format!("reading rollout {namespace}/{name}"))(e)),
-    }
+    super::objects::get_custom(
+        &api(client, namespace),
+        Kind::Rollout,
+        namespace,
+        name,
+        "rollouts.argoproj.io",
+        "Argo Rollouts",
+    )
+    .await
 }
 
 /// The revision and images a Rollout runs (its template's).
@@ -330,29 +324,19 @@ pub async fn undo(
             name: name.to_string(),
         })?,
     };
-    let mut template = rs
-        .spec
-        .as_ref()
-        .and_then(|s| s.template.clone())
-        .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
-        .unwrap_or(Value::Null);
-    if let Some(labels) = template
-        .pointer_mut("/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        labels.remove(HASH_LABEL);
-    }
-    let mut current = obj
-        .data
-        .pointer("/spec/template")
-        .cloned()
-        .unwrap_or(Value::Null);
-    if let Some(labels) = current
-        .pointer_mut("/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        labels.remove(HASH_LABEL);
-    }
+    let template = without_hash(
+        rs.spec
+            .as_ref()
+            .and_then(|s| s.template.clone())
+            .map(|t| serde_json::to_value(t).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null),
+    );
+    let current = without_hash(
+        obj.data
+            .pointer("/spec/template")
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
     let mut c = change(&obj, Operation::Rollback, namespace, dry_run);
     c.to_revision = Some(*revision);
     if derivative(&current, &template) {
@@ -376,6 +360,17 @@ pub async fn undo(
             "rolling back rollout {namespace}/{name}"
         )))?;
     Ok(c)
+}
+
+/// A pod template without Argo Rollouts' hash label.
+fn without_hash(mut template: Value) -> Value {
+    if let Some(labels) = template
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove(HASH_LABEL);
+    }
+    template
 }
 
 /// apimachinery's `Semantic.DeepDerivative(a, b)`: every field set in `a` equals `b`'s (unset,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use kube::api::DynamicObject;
 use serde_json::Value;
 
-use super::argo::{get, replica_sets};
+use super::argo::{HASH_LABEL, get, replica_sets};
 use super::{Client, Error, Followed, Revision, RolloutState};
 
 /// How often a followed Rollout is read (a poll: the controller writes its status often, and a
@@ -109,8 +109,7 @@ pub fn state(obj: &DynamicObject) -> RolloutState {
 }
 
 /// Whether the Rollout waits at a pause (a step's, or a person's `spec.paused`), observed.
-fn paused(obj: &DynamicObject) -> bool {
-    let s = state(obj);
+fn paused(s: &RolloutState) -> bool {
     s.message.starts_with("Paused")
 }
 
@@ -152,7 +151,7 @@ pub async fn follow(
             if now.failed.is_some() {
                 return Ok(Followed::Failed { state: now });
             }
-            if now.done || paused(&obj) {
+            if now.done || paused(&now) {
                 return Ok(Followed::Complete { state: now });
             }
             tokio::time::sleep(POLL).await;
@@ -195,7 +194,7 @@ pub async fn history(client: &Client, namespace: &str, name: &str) -> Result<Vec
                 .metadata
                 .labels
                 .as_ref()
-                .and_then(|l| l.get("rollouts-pod-template-hash"))
+                .and_then(|l| l.get(HASH_LABEL))
                 .cloned()
                 .unwrap_or_default();
             let template = rs.spec.as_ref().and_then(|s| s.template.as_ref());

@@ -100,29 +100,15 @@ async fn get(
     namespace: &str,
     name: &str,
 ) -> Result<DynamicObject, Error> {
-    let found = api(client, kind, namespace)?
-        .get_opt(name)
-        .await
-        .map_err(|e| match &e {
-            // The CRD is not installed: the API server does not know the resource at all.
-            kube::Error::Api(s) if s.code == 404 => Error::NotFound {
-                kind,
-                name: name.to_string(),
-                namespace: namespace.to_string(),
-                suggestion: format!(
-                    " (the cluster does not serve {}: is {} installed?)",
-                    kind_plural(kind),
-                    installer(kind)
-                ),
-            },
-            _ => Error::api(format!("reading {kind} {namespace}/{name}"))(e),
-        })?;
-    found.ok_or_else(|| Error::NotFound {
+    super::objects::get_custom(
+        &api(client, kind, namespace)?,
         kind,
-        name: name.to_string(),
-        namespace: namespace.to_string(),
-        suggestion: String::new(),
-    })
+        namespace,
+        name,
+        kind_plural(kind),
+        installer(kind),
+    )
+    .await
 }
 
 fn kind_plural(kind: Kind) -> &'static str {

@@ -355,3 +355,31 @@ pub fn template_without_hash(template: &PodTemplateSpec) -> Result<serde_json::V
             what: format!("pod template: {e}"),
         })
 }
+
+/// Reads a custom resource (a Rollout, an Application, a Flux object). A missing one is
+/// `NotFound`; a cluster that does not serve the resource at all says which CRD (`served`) and
+/// which project (`installer`) is missing.
+pub(super) async fn get_custom(
+    api: &Api<kube::api::DynamicObject>,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    served: &str,
+    installer: &str,
+) -> Result<kube::api::DynamicObject, Error> {
+    let not_found = |suggestion: String| Error::NotFound {
+        kind,
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        suggestion,
+    };
+    match api.get_opt(name).await {
+        Ok(Some(o)) => Ok(o),
+        Ok(None) => Err(not_found(String::new())),
+        // The API server does not know the resource at all: its CRD is not installed.
+        Err(kube::Error::Api(s)) if s.code == 404 => Err(not_found(format!(
+            " (the cluster does not serve {served}: is {installer} installed?)"
+        ))),
+        Err(e) => Err(Error::api(format!("reading {kind} {namespace}/{name}"))(e)),
+    }
+}

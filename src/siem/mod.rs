@@ -138,13 +138,8 @@ async fn ship_once(
 async fn claim(db: &Database, me: &str, name: &str) -> Result<Option<i64>, sqlx::Error> {
     let now = Utc::now();
     let until = now + chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::seconds(30));
-    db.execute(
-        "INSERT INTO siem_cursors (destination, last_id) VALUES ($1, 0) ON CONFLICT (destination) DO NOTHING",
-        vec![name.into()],
-    )
-    .await?;
-    let held = db
-        .execute(
+    let take = || {
+        db.execute(
             "UPDATE siem_cursors SET leased_by = $1, leased_until = $2 WHERE destination = $3 \
              AND (leased_by IS NULL OR leased_by = $4 OR leased_until < $5)",
             vec![
@@ -155,7 +150,17 @@ async fn claim(db: &Database, me: &str, name: &str) -> Result<Option<i64>, sqlx:
                 stored_time(now).into(),
             ],
         )
+    };
+    let mut held = take().await?;
+    if held == 0 {
+        // A destination streamed for the first time has no row yet: from the trail's start.
+        db.execute(
+            "INSERT INTO siem_cursors (destination, last_id) VALUES ($1, 0) ON CONFLICT (destination) DO NOTHING",
+            vec![name.into()],
+        )
         .await?;
+        held = take().await?;
+    }
     if held != 1 {
         return Ok(None);
     }

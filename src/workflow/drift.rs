@@ -67,16 +67,7 @@ async fn unaccounted(
         .iter()
         .filter(|e| matches!(e.phase.as_str(), "succeeded" | "failed" | "interrupted"))
         .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.detail).ok())
-        .flat_map(|d| {
-            let mut all: Vec<serde_json::Value> = d.get("change").cloned().into_iter().collect();
-            all.extend(
-                d.get("changes")
-                    .and_then(|c| c.as_array())
-                    .cloned()
-                    .unwrap_or_default(),
-            );
-            all
-        })
+        .flat_map(|d| crate::audit::report::recorded_changes(&d))
         .find(|c| {
             c["name"] == r.name.as_str()
                 && c["namespace"] == r.namespace.as_str()

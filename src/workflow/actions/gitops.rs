@@ -18,6 +18,13 @@ use crate::workflow::{Context, Outcome};
 
 pub(in crate::workflow) struct GitopsAction<'c>(pub &'c Gitops);
 
+/// The suspensions' table cannot be read or written: nothing was changed.
+fn unavailable(e: sqlx::Error) -> ActError {
+    ActError::Mismatch(format!(
+        "the database does not answer ({e}); nothing was changed, try again in a minute"
+    ))
+}
+
 impl GitopsAction<'_> {
     fn store(ctx: &Context) -> Result<Suspensions, ActError> {
         ctx.db.clone().map(Suspensions::new).ok_or_else(|| {
@@ -36,11 +43,6 @@ impl GitopsAction<'_> {
     ) -> Result<Change, ActError> {
         let at = super::location(scope, &self.0.target);
         let store = Self::store(ctx)?;
-        let unavailable = |e: sqlx::Error| {
-            ActError::Mismatch(format!(
-                "the database does not answer ({e}); nothing was changed, try again in a minute"
-            ))
-        };
         if let Some(open) = store
             .open_for(&scope.place.env, at.kind, &at.namespace, &at.name)
             .await
@@ -112,7 +114,7 @@ impl GitopsAction<'_> {
             Some(db) => Suspensions::new(db.clone())
                 .open_for(&scope.place.env, at.kind, &at.namespace, &at.name)
                 .await
-                .map_err(|e| ActError::Mismatch(format!("the database does not answer ({e}); nothing was changed, try again in a minute")))?,
+                .map_err(unavailable)?,
             None => None,
         };
         let restore = open
