@@ -98,6 +98,10 @@ pub struct Metrics {
     /// Audit events each SIEM stream has not delivered yet, and those they delivered.
     pub siem_backlog: Family<DestinationLabels, Gauge>,
     pub siem_sent: prometheus_client::metrics::counter::Counter,
+    /// Chain-head anchoring: failed tries, the newest anchored event, and what `/readyz` says.
+    pub anchor_failures: prometheus_client::metrics::counter::Counter,
+    pub anchored_event: Gauge,
+    pub anchoring: AnchorHealth,
     /// Rows in the tables that grow with traffic (pruned by `housekeeping`).
     pub table_rows: Family<TableLabels, Gauge>,
     /// Rules in the policy in force, and refused reloads since start (set when scraped).
@@ -188,6 +192,18 @@ impl Metrics {
             "Audit events delivered to the SIEM (at least once; receivers de-duplicate by id)",
             siem_sent.clone(),
         );
+        let anchor_failures = prometheus_client::metrics::counter::Counter::default();
+        registry.register(
+            "audit_anchor_failures",
+            "Tries to have the audit chain head stamped by the timestamp authority that failed (retried)",
+            anchor_failures.clone(),
+        );
+        let anchored_event = Gauge::default();
+        registry.register(
+            "audit_anchored_event",
+            "The newest audit event whose hash a timestamp authority stamped",
+            anchored_event.clone(),
+        );
         let table_rows = Family::<TableLabels, Gauge>::default();
         registry.register(
             "table_rows",
@@ -223,6 +239,9 @@ impl Metrics {
             outbox_depth,
             siem_backlog,
             siem_sent,
+            anchor_failures,
+            anchored_event,
+            anchoring: AnchorHealth::default(),
             table_rows,
             policy_rules,
             policy_reload_failures,
@@ -283,5 +302,34 @@ mod tests {
             text.contains("pitcrew_slack_ack_seconds_count{endpoint=\"commands\"} 3"),
             "{text}"
         );
+    }
+}
+
+/// What the last try to anchor the chain head found, for `/readyz`: a failing timestamp
+/// authority makes the replica degraded (commands go on; anchoring is retried).
+#[derive(Clone, Default)]
+pub struct AnchorHealth(std::sync::Arc<std::sync::Mutex<Option<AnchorFailure>>>);
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnchorFailure {
+    pub error: String,
+    /// RFC 3339: when the first of the failures in a row happened.
+    pub since: String,
+}
+
+impl AnchorHealth {
+    pub fn succeeded(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    pub fn failed(&self, error: String, now: String) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let since = state.as_ref().map_or(now, |f| f.since.clone());
+        *state = Some(AnchorFailure { error, since });
+    }
+
+    /// The failure in force, if the last try failed.
+    pub fn failure(&self) -> Option<AnchorFailure> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }

@@ -118,6 +118,8 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
     let outbox = tokio::spawn(deliver_outbox(ctx.clone()));
     let probe = tokio::spawn(probe_slack(bot.clone()));
     let reconciler = tokio::spawn(keep_reconciling(ctx.clone()));
+    // The chain head stamped by a timestamp authority, when one is configured.
+    let anchoring = tokio::spawn(crate::workflow::keep_anchoring(ctx.clone()));
     // The trail streamed to the SIEM, when one is configured (from where it has it).
     let siem = siem_streams(&ctx)?;
     let mut app = axum::Router::new()
@@ -227,6 +229,7 @@ pub async fn serve(ctx: Arc<Context>, listen: SocketAddr) -> crate::Result<()> {
         for s in siem {
             let _ = s.await;
         }
+        let _ = anchoring.await;
     })
     .await;
     probe.abort();
@@ -453,6 +456,18 @@ async fn ready(State(served): State<Arc<Served>>) -> (StatusCode, Json<serde_jso
     if clusters_reached < clusters.len() {
         degraded.push("clusters");
     }
+    let anchoring =
+        ctx.config
+            .audit
+            .timestamp
+            .as_ref()
+            .map(|_| match ctx.metrics.anchoring.failure() {
+                Some(f) => {
+                    degraded.push("anchoring");
+                    json!({"ok": false, "error": f.error, "failing_since": f.since})
+                }
+                None => json!({"ok": true, "anchored_event": ctx.metrics.anchored_event.get()}),
+            });
     let body = json!({
         "ready": ok,
         "degraded": degraded,
@@ -461,6 +476,7 @@ async fn ready(State(served): State<Arc<Served>>) -> (StatusCode, Json<serde_jso
         "policy": policy,
         "slack": slack,
         "outbox_depth": outbox_depth,
+        "anchoring": anchoring,
     });
     let status = if ok {
         StatusCode::OK

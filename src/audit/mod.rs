@@ -5,15 +5,17 @@
 //! which serialises writers (in-process mutex, plus a PostgreSQL advisory lock across
 //! processes) so that the chain never forks. The database refuses UPDATE and DELETE itself.
 
+pub mod anchors;
 mod chain;
 pub mod render;
 pub mod report;
 pub mod report_html;
 pub mod retention;
 mod store;
+pub mod timestamp;
 
 pub use chain::{FIELDS, GENESIS, encode, hash};
-pub use store::{AuditStore, Filter, Parties, Problem, Unreviewed, VerifyReport};
+pub use store::{Anchor, AuditStore, Filter, Parties, Problem, Unreviewed, VerifyReport};
 
 use serde::{Deserialize, Serialize};
 

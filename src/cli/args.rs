@@ -316,6 +316,10 @@ pub enum AuditCommand {
         /// Check an archive file on its own instead (every hash, every link; no database).
         #[arg(long, value_name = "FILE")]
         archive: Option<PathBuf>,
+        /// The timestamp authority's root certificate(s), PEM, to check the stored anchors
+        /// against (default: the configuration's [audit.timestamp] ca_file).
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
     },
     /// Export, then remove events older than a date, keeping the chain verifiable (an archive
     /// boundary event records what was removed). Without --yes it only exports and says what

@@ -4,6 +4,36 @@ use super::*;
 
 /// Where the trail is: `--database-url` (without a password), the configuration's database
 /// (read for the tools: no other secret, no kubeconfig needed), or DATABASE_URL alone.
+/// The configuration file the audit tools read: `--config`, else config/pitcrew.toml if there.
+fn trail_config(t: &TrailArg) -> Option<PathBuf> {
+    let default = PathBuf::from("config/pitcrew.toml");
+    t.config
+        .clone()
+        .or_else(|| default.is_file().then_some(default))
+}
+
+/// The timestamp authority's root the anchors are checked against: `--tsa-ca`, else the
+/// configuration's `[audit.timestamp] ca_file`; none when neither says.
+pub(super) fn tsa_roots(
+    t: &TrailArg,
+    tsa_ca: Option<PathBuf>,
+) -> Result<Option<crate::audit::timestamp::Roots>> {
+    let file = match tsa_ca {
+        Some(f) => Some(f),
+        None => match trail_config(t) {
+            Some(path) if t.database_url.is_none() => {
+                Config::load_for_tools(&path, &config::process_env)?
+                    .audit
+                    .timestamp
+                    .map(|ts| ts.ca_file)
+            }
+            _ => None,
+        },
+    };
+    file.map(|f| crate::audit::timestamp::Roots::from_pem_file(&f).map_err(Error::Usage))
+        .transpose()
+}
+
 pub(super) fn trail_database(t: &TrailArg) -> Result<DatabaseConfig> {
     if let Some(url) = &t.database_url {
         if reqwest::Url::parse(url).is_ok_and(|u| u.password().is_some()) {
@@ -13,12 +43,7 @@ pub(super) fn trail_database(t: &TrailArg) -> Result<DatabaseConfig> {
         }
         return DatabaseConfig::from_url(url).map_err(Error::Usage);
     }
-    let default = PathBuf::from("config/pitcrew.toml");
-    let path = t
-        .config
-        .clone()
-        .or_else(|| default.is_file().then_some(default));
-    if let Some(path) = path {
+    if let Some(path) = trail_config(t) {
         let config = Config::load_for_tools(&path, &config::process_env)?;
         return Ok(config.database);
     }
@@ -315,9 +340,63 @@ pub(super) fn write_json_file(path: &Path, document: &serde_json::Value) -> Resu
     Ok(text)
 }
 
-pub(super) async fn audit_verify(database: &DatabaseConfig) -> Result<ExitCode> {
+pub(super) async fn audit_verify(
+    database: &DatabaseConfig,
+    roots: Option<crate::audit::timestamp::Roots>,
+) -> Result<ExitCode> {
     let store = audit_store(database, false).await?;
     let report = store.verify().await?;
+    let chain = print_chain(&report);
+    let anchors = crate::audit::anchors::check_anchors(&store, &report, roots.as_ref()).await?;
+    print_anchors(&anchors);
+    Ok(if chain && anchors.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What `audit verify` says about the anchors: the last event a timestamp authority vouches
+/// for, or each anchor that no longer holds.
+fn print_anchors(a: &crate::audit::anchors::AnchorReport) {
+    if a.anchors == 0 {
+        println!(
+            "anchors: none (set [audit.timestamp] to have the chain head stamped by a timestamp authority)"
+        );
+        return;
+    }
+    if !a.checked {
+        println!(
+            "anchors: {} stored, NOT CHECKED: give the timestamp authority's root with --tsa-ca FILE or [audit.timestamp] ca_file",
+            a.anchors
+        );
+    }
+    for p in &a.problems {
+        println!(
+            "anchor {} (event {}) DOES NOT HOLD: {}",
+            p.anchor, p.event_id, p.what
+        );
+    }
+    match &a.last_anchored {
+        Some(last) if a.checked => println!(
+            "anchored: event {} stamped at {} by {} ({} anchors, {} not holding); {} events since, not yet anchored",
+            last.event_id,
+            last.gen_time,
+            last.tsa,
+            a.anchors,
+            a.problems.len(),
+            a.unanchored_events
+        ),
+        Some(last) => println!(
+            "last anchor: event {} at {} (its hash matches; the token was not checked)",
+            last.event_id, last.gen_time
+        ),
+        None => println!("anchored: no anchor holds"),
+    }
+}
+
+/// Prints what the chain check found; true when it is intact.
+fn print_chain(report: &crate::audit::VerifyReport) -> bool {
     match &report.first_problem {
         None => {
             let archived = report
@@ -328,14 +407,14 @@ pub(super) async fn audit_verify(database: &DatabaseConfig) -> Result<ExitCode> 
                 "audit trail intact: {} events, chain head {}{archived}",
                 report.events, report.head
             );
-            Ok(ExitCode::SUCCESS)
+            true
         }
         Some(p) => {
             println!(
                 "audit trail BROKEN at event {}: {} ({} events before it verify; their head is {})",
                 p.id, p.what, report.events, report.head
             );
-            Ok(ExitCode::from(1))
+            false
         }
     }
 }

@@ -261,8 +261,9 @@ fn run(command: Command) -> Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
-        Command::Audit(AuditCommand::Verify { trail, .. }) => {
-            runtime()?.block_on(audit_verify(&trail_database(&trail)?))
+        Command::Audit(AuditCommand::Verify { trail, tsa_ca, .. }) => {
+            let roots = tsa_roots(&trail, tsa_ca)?;
+            runtime()?.block_on(audit_verify(&trail_database(&trail)?, roots))
         }
         Command::Audit(AuditCommand::Archive {
             trail,

@@ -80,9 +80,11 @@ pub(crate) const KNOWN_KEYS: &[(&str, &[&str])] = &[
             "retain_total",
             "archive_dir",
             "https",
+            "timestamp",
         ],
     ),
     ("audit.https", &["url"]),
+    ("audit.timestamp", &["url", "ca_file", "every"]),
     (
         "audit.syslog",
         &[
@@ -366,6 +368,28 @@ pub(crate) struct AuditSection {
     pub archive_dir: Option<PathBuf>,
     /// Every event posted to a SIEM as OCSF JSON over HTTPS.
     pub https: Option<HttpsSection>,
+    /// The chain head stamped by an RFC 3161 timestamp authority.
+    pub timestamp: Option<TimestampSection>,
+}
+
+/// `[audit.timestamp]`.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub(crate) struct TimestampSection {
+    pub url: String,
+    pub ca_file: Option<PathBuf>,
+    #[serde(deserialize_with = "duration")]
+    pub every: Duration,
+}
+
+impl Default for TimestampSection {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            ca_file: None,
+            every: Duration::from_secs(600),
+        }
+    }
 }
 
 /// `[audit.https]`.
@@ -384,6 +408,7 @@ impl Default for AuditSection {
             retain_total: None,
             archive_dir: None,
             https: None,
+            timestamp: None,
         }
     }
 }

@@ -152,6 +152,18 @@ pub struct AuditConfig {
     pub retention: Option<Retention>,
     /// Where every event is posted as OCSF JSON, if anywhere (`SIEM_TOKEN` as bearer token).
     pub https: Option<reqwest::Url>,
+    /// Which timestamp authority stamps the chain head, if any.
+    pub timestamp: Option<TimestampConfig>,
+}
+
+/// `[audit.timestamp]`: an RFC 3161 timestamp authority over HTTP(S).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampConfig {
+    pub url: reqwest::Url,
+    /// The PEM root(s) the TSA's certificate must chain to.
+    pub ca_file: PathBuf,
+    /// How often the head is stamped when it moved (and once at shutdown).
+    pub every: Duration,
 }
 
 /// `[audit] retain_online`, `retain_total`, `archive_dir`.

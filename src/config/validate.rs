@@ -362,6 +362,11 @@ fn typed(
             .https
             .as_ref()
             .and_then(|h| audit::https_url(loc, &h.url, problems)),
+        timestamp: file
+            .audit
+            .timestamp
+            .as_ref()
+            .and_then(|t| audit::timestamp(loc, base, t, problems)),
     };
 
     Config {

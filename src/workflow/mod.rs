@@ -18,6 +18,7 @@
 //! recorded; if recording fails, the command ends as unavailable and nothing runs.
 
 mod actions;
+mod anchoring;
 pub mod approvals;
 mod approvers;
 mod buttons;
@@ -57,6 +58,7 @@ use crate::resolve::{self, Place};
 use gates::{AccessRequest, AuditEvent, AuditSink, Authorizer, Decision, Justifier, Verification};
 use locks::Locks;
 
+pub use anchoring::{anchor_now, keep_anchoring};
 pub use buttons::{approve, cancel, confirm};
 pub use context::{Context, Parts};
 pub use describe::describe;

@@ -8,6 +8,8 @@
 //! - [`app`]: `TestConfig`, a configuration built in a few calls, and `TestApp`, `pitcrew
 //!   serve` running on it; [`serve`]: a running `pitcrew serve` on a free port.
 //! - [`slack`]: signed slash commands, as Slack sends them, and what a stand-in received.
+//! - [`tsa`]: a real RFC 3161 timestamp authority (`openssl ts`) over HTTP; [`openssl`]: the
+//!   certificates such tests need.
 //!
 //! Tests that need the cluster or PostgreSQL fail with a clear message when the environment
 //! is missing. Outside CI, `PITCREW_TEST_SKIP=cluster,postgres` skips them explicitly (and
@@ -20,8 +22,10 @@ pub mod cluster;
 pub mod databases;
 pub mod fakes;
 pub mod fixtures;
+pub mod openssl;
 pub mod serve;
 pub mod slack;
+pub mod tsa;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

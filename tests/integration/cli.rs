@@ -45,8 +45,11 @@ impl Workspace {
             "/etc/pitcrew/kubeconfigs/staging-eu.yaml",
             kubeconfig.to_str().expect("utf-8 path"),
         );
-        // The SIEM's CA the example names, beside the configuration (resolved against it).
-        std::fs::write(dir.path().join("config/siem-ca.pem"), "").expect("siem-ca.pem");
+        // The SIEM's CA and the TSA's root the example names, beside the configuration
+        // (resolved against it).
+        for pem in ["siem-ca.pem", "tsa-root.pem"] {
+            std::fs::write(dir.path().join("config").join(pem), "").expect(pem);
+        }
         std::fs::write(dir.path().join("config/pitcrew.toml"), text).expect("write config");
         Workspace { dir }
     }

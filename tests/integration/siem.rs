@@ -288,69 +288,17 @@ fn check_file_is_ours(path: &Path, label: &str) {
 /// A CA and a certificate for 127.0.0.1 signed by it (openssl), in `dir`; and a second CA that
 /// signed nothing.
 fn certificates(dir: &Path) {
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    for ca in ["ca", "other-ca"] {
-        run(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{ca}.key"),
-            "-out",
-            &format!("{ca}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=pitcrew test {ca}"),
-        ]);
-    }
-    run(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
+    use crate::common::openssl;
+    openssl::ca(dir, "ca");
+    openssl::ca(dir, "other-ca");
+    openssl::issue(
+        dir,
+        "ca",
+        "server",
+        &["rsa:2048"],
         "/CN=127.0.0.1",
-    ]);
-    std::fs::write(
-        dir.join("san.ext"),
         "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("ext");
-    run(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.pem",
-        "-days",
-        "2",
-        "-extfile",
-        "san.ext",
-    ]);
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,10 +13,12 @@ use super::{NewEvent, Record};
 use crate::db::{Backend, Database};
 use crate::{Error, Result};
 
+mod anchors;
 mod query;
 mod review;
 mod verify;
 
+pub use anchors::Anchor;
 pub use query::{Filter, Parties};
 pub use review::Unreviewed;
 pub use verify::{Problem, VerifyReport};

@@ -242,3 +242,33 @@ impl AuditStore {
         Ok(check)
     }
 }
+
+impl AuditStore {
+    /// Checks that the events after `after_id` hash correctly and chain onto `after_hash` (the
+    /// hash event `after_id` had when it was last checked): what anchoring runs before stamping
+    /// a new head, so a token only ever vouches for a chain that extends the one stamped before.
+    /// `None` when they do; the first problem otherwise.
+    pub async fn check_after(&self, after_id: i64, after_hash: &str) -> Result<Option<Problem>> {
+        let range = self.verify_range(after_id, i64::MAX).await?;
+        if let Some((first, prev)) = &range.first {
+            if *first != after_id + 1 {
+                return Ok(Some(Problem {
+                    id: *first,
+                    what: format!(
+                        "expected event {} next but found {first}: events were removed or inserted",
+                        after_id + 1
+                    ),
+                }));
+            }
+            if prev != after_hash {
+                return Ok(Some(Problem {
+                    id: *first,
+                    what: format!(
+                        "its prev_hash is not the hash event {after_id} had when it was stamped: the trail before it was rewritten"
+                    ),
+                }));
+            }
+        }
+        Ok(range.problem)
+    }
+}

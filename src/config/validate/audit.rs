@@ -147,19 +147,82 @@ pub(super) fn https_url(
     }
 }
 
-/// What only `serve` needs: the SIEM's CA, read when the stream starts. A missing file refuses
-/// to serve, rather than a stream that never connects.
-pub(super) fn serving(config: &Config) -> Option<Problem> {
-    let f = config.audit.syslog.as_ref()?.ca_file.as_ref()?;
-    (!f.is_file()).then(|| Problem {
-        place: Place::File {
-            path: config.source.clone(),
-            line: None,
-            key: "audit.syslog.ca_file".into(),
-        },
-        message: format!(
-            "{} is not a file (the PEM certificate(s) the SIEM's certificate must chain to)",
-            f.display()
-        ),
+/// `[audit.timestamp]`: the TSA's URL (http or https: tokens are checked against the root, not
+/// the connection), the root it must chain to, and how often (at least a minute).
+pub(super) fn timestamp(
+    loc: &Locator<'_>,
+    base: &Path,
+    t: &crate::config::file::TimestampSection,
+    problems: &mut Vec<Problem>,
+) -> Option<crate::config::TimestampConfig> {
+    let key = |k: &'static str| ["audit", "timestamp", k];
+    let url = match reqwest::Url::parse(&t.url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        _ => {
+            problems.push(loc.problem(
+                &key("url"),
+                format!(
+                    "`{}` is not an http(s) URL of an RFC 3161 timestamp authority, like \"https://freetsa.org/tsr\"",
+                    t.url
+                ),
+            ));
+            None
+        }
+    };
+    let Some(ca_file) = &t.ca_file else {
+        problems.push(loc.problem(
+            &key("ca_file"),
+            "the PEM root certificate(s) the timestamp authority's certificate must chain to (tokens from any other TSA are refused)",
+        ));
+        return None;
+    };
+    if t.every < std::time::Duration::from_secs(60) {
+        problems.push(loc.problem(
+            &key("every"),
+            "at least \"1m\" (each stamp is a request to the authority; \"10m\" is the default)",
+        ));
+        return None;
+    }
+    Some(crate::config::TimestampConfig {
+        url: url?,
+        ca_file: resolve(base, ca_file),
+        every: t.every,
     })
+}
+
+/// What only `serve` needs: the SIEM's and the timestamp authority's CA files, read when their
+/// tasks start. A missing file refuses to serve, rather than a stream that never connects or
+/// anchors that are never made.
+pub(super) fn serving(config: &Config) -> Vec<Problem> {
+    let files = [
+        config
+            .audit
+            .syslog
+            .as_ref()
+            .and_then(|s| s.ca_file.as_ref())
+            .map(|f| (f, "audit.syslog.ca_file", "the SIEM's certificate")),
+        config.audit.timestamp.as_ref().map(|t| {
+            (
+                &t.ca_file,
+                "audit.timestamp.ca_file",
+                "the timestamp authority's certificate",
+            )
+        }),
+    ];
+    files
+        .into_iter()
+        .flatten()
+        .filter(|(f, _, _)| !f.is_file())
+        .map(|(f, key, whose)| Problem {
+            place: Place::File {
+                path: config.source.clone(),
+                line: None,
+                key: key.into(),
+            },
+            message: format!(
+                "{} is not a file (the PEM certificate(s) {whose} must chain to)",
+                f.display()
+            ),
+        })
+        .collect()
 }

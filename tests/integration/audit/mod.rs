@@ -394,6 +394,7 @@ async fn queries_filter_by_what_compliance_asks() {
     }
 }
 
+mod anchors;
 mod approvers;
 mod report;
 mod retention;

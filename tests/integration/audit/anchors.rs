@@ -1,0 +1,394 @@
+//! Anchoring the chain head with a real RFC 3161 timestamp authority (`openssl ts`, run by
+//! the test with its own root), on both back-ends: tokens are stored only when they check
+//! out, `audit verify` reports the last anchored event, a chain rewritten below an anchor and
+//! re-hashed end to end — which the chain alone cannot tell — is caught and named, tokens from
+//! another TSA or over another hash are refused, and a TSA that is away delays anchoring
+//! (counted, retried, anchored at shutdown) without holding up the trail.
+
+use std::time::Duration;
+
+use pitcrew::audit::anchors::AnchorError;
+use pitcrew::audit::timestamp::TokenError;
+use pitcrew::audit::{AuditStore, Record};
+use pitcrew::db::Backend;
+
+use super::{disable_triggers, event, raw, store};
+use crate::common::databases::TestDb;
+use crate::common::tsa::{Mode, TestTsa};
+
+/// A replica whose `[audit.timestamp]` points at `url` with `root` as the TSA's root.
+fn replica(
+    t: &TestDb,
+    url: &str,
+    root: &std::path::Path,
+) -> (
+    tempfile::TempDir,
+    std::sync::Arc<pitcrew::workflow::Context>,
+) {
+    let (dir, path) = crate::common::app::TestConfig::new("")
+        .offline()
+        .environment("prod", "shop")
+        .set("audit.timestamp", "url", url)
+        .set("audit.timestamp", "ca_file", root.display().to_string())
+        .set("audit.timestamp", "every", "1m")
+        .write();
+    let ctx = crate::common::app::replica_on(&path, t.db());
+    (dir, ctx)
+}
+
+/// `pitcrew audit verify` on this database, checking the anchors against `root`.
+fn verify_cli(t: &TestDb, root: &std::path::Path) -> (i32, String) {
+    let url = match t.url() {
+        Some(url) => url,
+        None => format!(
+            "sqlite:{}",
+            t.db().sqlite_path().expect("an SQLite file").display()
+        ),
+    };
+    let root = root.display().to_string();
+    crate::common::cli::pitcrew(
+        std::path::Path::new("/nonexistent/pitcrew.toml"),
+        &[],
+        &["audit", "verify", "--database-url", &url, "--tsa-ca", &root],
+    )
+}
+
+async fn append(s: &AuditStore, from: usize, n: usize) {
+    for i in from..from + n {
+        s.append(event(i, "requested")).await.expect("append");
+    }
+}
+
+/// Rewrites event `id` and re-hashes every event from it to the head, as an insider with
+/// write access to the database could: afterwards the chain verifies on its own.
+async fn rewrite_and_rehash(t: &TestDb, id: i64) {
+    disable_triggers(t).await;
+    raw(
+        t,
+        &format!("UPDATE audit_events SET actor_id = 'U0MALLORY' WHERE id = {id}"),
+    )
+    .await
+    .expect("tamper");
+    let rows: Vec<Record> = sqlx::query_as(
+        "SELECT id, at, correlation, phase, actor_id, actor_name, team, channel, command_text, action, \
+         env, cluster, namespace, kind, name, reason, detail, prev_hash, hash FROM audit_events ORDER BY id",
+    )
+    .fetch_all(t.db().pool())
+    .await
+    .expect("read the trail");
+    let mut prev = None::<String>;
+    for mut r in rows {
+        if let Some(p) = prev.take() {
+            r.prev_hash = p;
+        }
+        if r.id >= id {
+            let new = pitcrew::audit::hash(&r);
+            sqlx::query("UPDATE audit_events SET prev_hash = $1, hash = $2 WHERE id = $3")
+                .bind(&r.prev_hash)
+                .bind(&new)
+                .bind(r.id)
+                .execute(t.db().pool())
+                .await
+                .expect("re-hash");
+            r.hash = new;
+        }
+        prev = Some(r.hash);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchors_vouch_for_the_trail_and_catch_a_rewrite_below_them() {
+    let tsa = TestTsa::start("a", &["rsa:2048"]).await;
+    for t in TestDb::all().await {
+        let label = t.label();
+        let s = store(&t).await;
+        let (_dir, ctx) = replica(&t, &tsa.url, &tsa.root);
+        // Three anchors, after events 10, 20 and 30; none when the head did not move.
+        let mut heads = Vec::new();
+        for round in 0..3 {
+            append(&s, round * 10, 10).await;
+            let a = pitcrew::workflow::anchor_now(&ctx)
+                .await
+                .unwrap_or_else(|e| panic!("{label}: anchoring: {e}"))
+                .expect("an anchor");
+            assert_eq!(a.event_id, (round as i64 + 1) * 10, "{label}");
+            heads.push(a);
+        }
+        let again = pitcrew::workflow::anchor_now(&ctx)
+            .await
+            .expect("anchoring");
+        assert!(again.is_none(), "{label}: the head did not move: {again:?}");
+        assert_eq!(ctx.metrics.anchored_event.get(), 30, "{label}");
+
+        // openssl itself accepts what pitcrew stored: a token over the head hash, by this TSA.
+        let token = hex::decode(&heads[2].token).expect("hex");
+        assert!(
+            tsa.openssl_verifies(&token, &heads[2].head_hash, &tsa.root),
+            "{label}: openssl ts -verify refuses the stored token"
+        );
+        let (code, out) = verify_cli(&t, &tsa.root);
+        assert_eq!(code, 0, "{label}: {out}");
+        assert!(
+            out.contains("audit trail intact: 30 events"),
+            "{label}: {out}"
+        );
+        assert!(
+            out.contains("anchored: event 30 stamped at")
+                && out.contains("pitcrew test TSA a")
+                && out.contains("(3 anchors, 0 not holding); 0 events since"),
+            "{label}: {out}"
+        );
+
+        // An insider rewrites event 15 and re-hashes everything after it: the chain alone
+        // verifies, the anchors after it do not, and the rewrite is placed after event 10.
+        rewrite_and_rehash(&t, 15).await;
+        let alone = s.verify().await.expect("verify");
+        assert_eq!(
+            alone.first_problem, None,
+            "{label}: the chain alone cannot tell"
+        );
+        let (code, out) = verify_cli(&t, &tsa.root);
+        assert_eq!(code, 1, "{label}: {out}");
+        assert!(
+            out.contains("anchor 2 (event 20) DOES NOT HOLD")
+                && out.contains("rewritten between event 11 and event 20")
+                && out.contains("anchor 3 (event 30) DOES NOT HOLD")
+                && !out.contains("anchor 1 (event 10) DOES NOT HOLD")
+                && out.contains("anchored: event 10 stamped at"),
+            "{label}: {out}"
+        );
+        // And the rewritten chain is never stamped.
+        s.append(event(99, "requested")).await.expect("append");
+        let refused = pitcrew::workflow::anchor_now(&ctx).await;
+        assert!(
+            matches!(&refused, Err(AnchorError::Broken(p)) if p.id == 30),
+            "{label}: {refused:?}"
+        );
+        assert_eq!(s.anchors().await.expect("anchors").len(), 3, "{label}");
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_from_another_tsa_or_over_another_hash_are_refused() {
+    let (ours, theirs) = tokio::join!(
+        TestTsa::start("ours", &["ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+        TestTsa::start("theirs", &["rsa:2048"])
+    );
+    for t in TestDb::all().await {
+        let label = t.label();
+        let s = store(&t).await;
+        append(&s, 0, 5).await;
+
+        // Another TSA's token (its root is not ours): refused, nothing stored.
+        let (_d1, to_theirs) = replica(&t, &theirs.url, &ours.root);
+        let r = pitcrew::workflow::anchor_now(&to_theirs).await;
+        assert!(
+            matches!(&r, Err(AnchorError::Token(TokenError::Untrusted(_)))),
+            "{label}: {r:?}"
+        );
+        // A token over another hash from our own TSA: refused, nothing stored.
+        let (_d2, to_ours) = replica(&t, &ours.url, &ours.root);
+        ours.set_mode(Mode::OtherHash);
+        let r = pitcrew::workflow::anchor_now(&to_ours).await;
+        assert!(
+            matches!(&r, Err(AnchorError::Token(TokenError::OtherHash { .. }))),
+            "{label}: {r:?}"
+        );
+        assert!(s.anchors().await.expect("anchors").is_empty(), "{label}");
+
+        // Our TSA, an EC key this time: stored, and verifies.
+        ours.set_mode(Mode::Stamp);
+        let a = pitcrew::workflow::anchor_now(&to_ours)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"))
+            .expect("an anchor");
+        assert_eq!(a.event_id, 5, "{label}");
+
+        // A token from their TSA over our head, slipped into the table: verify names it.
+        let (_, head) = s.head().await.expect("head").expect("a head");
+        let digest: [u8; 32] = hex::decode(&head)
+            .expect("hex")
+            .try_into()
+            .expect("32 bytes");
+        let tsa =
+            pitcrew::audit::anchors::Tsa::new(theirs.url.parse().expect("url")).expect("client");
+        let foreign = tsa.stamp(&digest, 7).await.expect("their token");
+        s.add_anchor(5, &head, "2026-01-01T00:00:00.000Z", "forged", &foreign)
+            .await
+            .expect("insert");
+        let (code, out) = verify_cli(&t, &ours.root);
+        assert_eq!(code, 1, "{label}: {out}");
+        assert!(
+            out.contains("anchor 2 (event 5) DOES NOT HOLD")
+                && out.contains(
+                    "not signed by a timestamp authority that chains to the configured root"
+                ),
+            "{label}: {out}"
+        );
+        // Checked against their root instead, ours is the one that does not hold.
+        let (_, out) = verify_cli(&t, &theirs.root);
+        assert!(
+            out.contains("anchor 1 (event 5) DOES NOT HOLD"),
+            "{label}: {out}"
+        );
+        t.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_tsa_delays_anchoring_and_the_head_is_anchored_at_shutdown() {
+    let tsa = TestTsa::start("slow", &["rsa:2048"]).await;
+    for t in TestDb::all().await {
+        let label = t.label();
+        let s = store(&t).await;
+        append(&s, 0, 3).await;
+        let (_dir, ctx) = replica(&t, &tsa.url, &tsa.root);
+        tsa.set_mode(Mode::Down);
+        let before = tsa.requests();
+        let task = tokio::spawn(pitcrew::workflow::keep_anchoring(ctx.clone()));
+        // The first try fails at once; the trail goes on being written meanwhile.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while ctx.metrics.anchor_failures.get() == 0 {
+            assert!(std::time::Instant::now() < deadline, "{label}: no try");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let failure = ctx
+            .metrics
+            .anchoring
+            .failure()
+            .expect("a failure for /readyz");
+        assert!(
+            failure.error.contains("did not answer") && failure.error.contains("503"),
+            "{label}: {failure:?}"
+        );
+        let started = std::time::Instant::now();
+        append(&s, 3, 3).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{label}: appends wait for nobody"
+        );
+        let text = ctx.metrics.render();
+        assert!(
+            text.contains("pitcrew_audit_anchor_failures_total 1"),
+            "{label}: {text}"
+        );
+
+        // Back: the retry 5 s later anchors the head (event 6).
+        tsa.set_mode(Mode::Stamp);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while ctx.metrics.anchored_event.get() != 6 {
+            assert!(std::time::Instant::now() < deadline, "{label}: not retried");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            ctx.metrics.anchoring.failure().is_none(),
+            "{label}: healthy again"
+        );
+        assert!(tsa.requests() - before >= 2, "{label}");
+
+        // A last event, then shutdown: anchored on the way out (every = 1m never came).
+        append(&s, 6, 1).await;
+        ctx.cancel.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(15), task)
+            .await
+            .expect("stops")
+            .expect("task");
+        let last = s.last_anchor().await.expect("anchors").expect("an anchor");
+        assert_eq!(last.event_id, 7, "{label}");
+        if t.db().backend() == Backend::Postgres {
+            // Anchors are append-only at the database, like the trail.
+            let e = raw(&t, "DELETE FROM audit_anchors").await;
+            assert!(e.is_err(), "{label}");
+        }
+        t.cleanup().await;
+    }
+}
+
+/// `pitcrew serve` itself: a TSA that fails shows in `/readyz` as degraded (the replica stays
+/// as ready as its other parts make it) and in `/metrics`; once it answers, the head is
+/// anchored and `/readyz` says which event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_shows_a_failing_timestamp_authority_in_readyz_and_metrics() {
+    let tsa = TestTsa::start("served", &["rsa:2048"]).await;
+    tsa.set_mode(Mode::Down);
+    let slack = wiremock::MockServer::start().await;
+    let app = crate::common::app::TestConfig::new("")
+        .offline()
+        .environment("prod", "shop")
+        .slack(&slack.uri())
+        .any_team()
+        .set("audit.timestamp", "url", tsa.url.as_str())
+        .set("audit.timestamp", "ca_file", tsa.root.display().to_string())
+        .set("audit.timestamp", "every", "1m");
+    let (dir, config) = app.write();
+    // One event in the trail before the replica starts, so there is a head to anchor.
+    let db = pitcrew::db::Database::open_sqlite(&dir.path().join("pitcrew.db"))
+        .await
+        .expect("db");
+    db.migrate().await.expect("migrate");
+    AuditStore::new(db.clone())
+        .append(event(0, "requested"))
+        .await
+        .expect("append");
+    let mut server = crate::common::serve::Serve::start(
+        &config,
+        &[
+            ("SLACK_BOT_TOKEN", "xoxb-test-bot-token"),
+            ("SLACK_SIGNING_SECRET", "test-signing-secret"),
+        ],
+    );
+    let readyz = |base: String| async move {
+        crate::common::get(format!("{base}/readyz"))
+            .await
+            .expect("readyz")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let ready = loop {
+        let ready = readyz(server.base.clone()).await;
+        if ready["anchoring"]["ok"] == false {
+            break ready;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ready}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        ready["degraded"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "anchoring")),
+        "{ready}"
+    );
+    assert!(
+        ready["anchoring"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("503")),
+        "{ready}"
+    );
+    let failures = server.metric("pitcrew_audit_anchor_failures_total").await;
+    assert!(failures.is_some_and(|f| f >= 1.0), "{failures:?}");
+
+    tsa.set_mode(Mode::Stamp);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        let ready = readyz(server.base.clone()).await;
+        if ready["anchoring"]["ok"] == true {
+            break ready;
+        }
+        assert!(std::time::Instant::now() < deadline, "not retried: {ready}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(ready["anchoring"]["anchored_event"], 1, "{ready}");
+    assert!(
+        !ready["degraded"]
+            .as_array()
+            .is_some_and(|d| d.iter().any(|x| x == "anchoring")),
+        "{ready}"
+    );
+    server.terminate();
+    let status = server.wait_exit(Duration::from_secs(20)).await;
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    db.close().await;
+}
