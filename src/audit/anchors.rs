@@ -151,6 +151,8 @@ pub struct AnchorReport {
     pub last_anchored: Option<AnchoredEvent>,
     /// Events written after the last good anchor (not yet vouched for outside the database).
     pub unanchored_events: i64,
+    /// Anchors of events archived out of the database (their archive files carry them).
+    pub archived: usize,
     pub problems: Vec<AnchorProblem>,
 }
 
@@ -205,6 +207,7 @@ pub async fn check_anchors(
             .archived_through
             .is_some_and(|t| anchor.event_id <= t);
         if archived {
+            out.archived += 1;
             continue;
         }
         match store.hash_of(anchor.event_id).await? {

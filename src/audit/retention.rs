@@ -38,6 +38,10 @@ pub struct ArchiveCheck {
     /// The newest event's time (what `retain_total` counts from).
     pub newest_at: Option<String>,
     pub head: Option<String>,
+    /// Timestamp anchors of events in the file, each matching its event's hash.
+    pub anchors: usize,
+    /// True when their tokens were checked against a TSA root too.
+    pub anchors_checked: bool,
 }
 
 fn problem(file: &Path, what: String) -> Error {
@@ -45,8 +49,13 @@ fn problem(file: &Path, what: String) -> Error {
 }
 
 /// Checks an archive file alone: every event's hash recomputed, each one linked to the one
-/// before, ids without a gap, and the recorded removed head equal to the last event's hash.
-pub fn verify_archive(file: &Path) -> Result<ArchiveCheck, Error> {
+/// before, ids without a gap, the recorded removed head equal to the last event's hash, and
+/// every timestamp anchor it carries matching its event's hash — its token checked against
+/// `roots` when given (`audit verify --archive FILE --tsa-ca ROOT`).
+pub fn verify_archive(
+    file: &Path,
+    roots: Option<&super::timestamp::Roots>,
+) -> Result<ArchiveCheck, Error> {
     let text = std::fs::read_to_string(file).map_err(|e| problem(file, e.to_string()))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| problem(file, format!("not JSON: {e}")))?;
@@ -86,7 +95,33 @@ pub fn verify_archive(file: &Path) -> Result<ArchiveCheck, Error> {
             "its last event is not the removed head it records".into(),
         ));
     }
+    let anchors: Vec<super::Anchor> = match doc.get("anchors") {
+        Some(a) => {
+            serde_json::from_value(a.clone()).map_err(|e| problem(file, format!("anchors: {e}")))?
+        }
+        None => Vec::new(),
+    };
+    for a in &anchors {
+        let stamped = events.iter().find(|e| e.id == a.event_id);
+        if stamped.is_none_or(|e| e.hash != a.head_hash) {
+            return Err(problem(
+                file,
+                format!(
+                    "event {} does not have the hash the timestamp authority stamped at {}: it was rewritten",
+                    a.event_id, a.gen_time
+                ),
+            ));
+        }
+        if let Some(roots) = roots {
+            let token = hex::decode(&a.token).unwrap_or_default();
+            let digest = hex::decode(&a.head_hash).unwrap_or_default();
+            super::timestamp::verify(&token, roots, &digest, None)
+                .map_err(|e| problem(file, format!("the anchor of event {}: {e}", a.event_id)))?;
+        }
+    }
     Ok(ArchiveCheck {
+        anchors: anchors.len(),
+        anchors_checked: roots.is_some() && !anchors.is_empty(),
         events: events.len(),
         first_id: events.first().map(|e| e.id),
         last_id: events.last().map(|e| e.id),
@@ -137,6 +172,14 @@ pub async fn export_before(
         return Ok(None);
     }
     let removed_head = events.last().map(|e| e.hash.clone()).unwrap_or_default();
+    // The anchors of these events travel with them (an earlier archive's stay in that one).
+    let first = events.first().map_or(0, |e| e.id);
+    let anchors: Vec<super::Anchor> = store
+        .anchors_through(through)
+        .await?
+        .into_iter()
+        .filter(|a| a.event_id >= first)
+        .collect();
     if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| problem(dir, e.to_string()))?;
     }
@@ -146,11 +189,12 @@ pub async fn export_before(
         "archive": {"before": before_text, "through_id": through, "removed_head_hash": removed_head},
         "chain": {"events": report.events, "head": report.head, "intact": true},
         "events": events,
+        "anchors": anchors,
     });
     let text =
         serde_json::to_string_pretty(&document).map_err(|e| problem(file, e.to_string()))? + "\n";
     std::fs::write(file, &text).map_err(|e| problem(file, e.to_string()))?;
-    let check = verify_archive(file)?;
+    let check = verify_archive(file, None)?;
     if check.last_id != Some(through) || check.events != events.len() {
         return Err(problem(
             file,
@@ -226,7 +270,7 @@ pub fn expire_archives(dir: &Path, before: DateTime<Utc>) -> Vec<PathBuf> {
         if !ours {
             continue;
         }
-        match verify_archive(&path) {
+        match verify_archive(&path, None) {
             Ok(check)
                 if check
                     .newest_at

@@ -371,6 +371,12 @@ fn print_anchors(a: &crate::audit::anchors::AnchorReport) {
             a.anchors
         );
     }
+    if a.archived > 0 {
+        println!(
+            "anchors: {} cover archived events (their archive files carry them: audit verify --archive FILE --tsa-ca ROOT)",
+            a.archived
+        );
+    }
     for p in &a.problems {
         println!(
             "anchor {} (event {}) DOES NOT HOLD: {}",
@@ -391,6 +397,9 @@ fn print_anchors(a: &crate::audit::anchors::AnchorReport) {
             "last anchor: event {} at {} (its hash matches; the token was not checked)",
             last.event_id, last.gen_time
         ),
+        None if a.archived > 0 && a.problems.is_empty() => {
+            println!("anchored: no event since the archive boundary yet")
+        }
         None => println!("anchored: no anchor holds"),
     }
 }

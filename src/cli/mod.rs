@@ -243,8 +243,12 @@ fn run(command: Command) -> Result<ExitCode> {
         }) => runtime()?.block_on(audit_drift(config, &env, &since, format)),
         Command::Audit(AuditCommand::Verify {
             archive: Some(file),
-            ..
-        }) => match crate::audit::retention::verify_archive(&file) {
+            trail,
+            tsa_ca,
+        }) => match crate::audit::retention::verify_archive(
+            &file,
+            tsa_roots(&trail, tsa_ca)?.as_ref(),
+        ) {
             Ok(check) => {
                 println!(
                     "archive {} intact: {} events (ids {} to {}), last hash {}",
@@ -254,6 +258,15 @@ fn run(command: Command) -> Result<ExitCode> {
                     check.last_id.unwrap_or_default(),
                     check.head.unwrap_or_default()
                 );
+                match (check.anchors, check.anchors_checked) {
+                    (0, _) => println!("anchors: none in this archive"),
+                    (n, true) => println!(
+                        "anchors: {n}, each token checked against the TSA root and matching its event"
+                    ),
+                    (n, false) => println!(
+                        "anchors: {n} matching their events; tokens NOT CHECKED (give the TSA's root with --tsa-ca FILE)"
+                    ),
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {

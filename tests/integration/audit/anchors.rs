@@ -392,3 +392,74 @@ async fn serve_shows_a_failing_timestamp_authority_in_readyz_and_metrics() {
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     db.close().await;
 }
+
+/// Archived events take their anchors with them: the archive checks offline against the TSA's
+/// root, and an archive whose events were rewritten and re-hashed no longer matches them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archives_carry_their_anchors() {
+    let tsa = TestTsa::start("archive", &["rsa:2048"]).await;
+    for t in TestDb::all().await {
+        let label = t.label();
+        let s = store(&t).await;
+        let (_dir, ctx) = replica(&t, &tsa.url, &tsa.root);
+        append(&s, 0, 10).await;
+        pitcrew::workflow::anchor_now(&ctx)
+            .await
+            .unwrap_or_else(|e| panic!("{label}: {e}"))
+            .expect("an anchor");
+        append(&s, 10, 5).await;
+        let dir = tempfile::tempdir().expect("archive dir");
+        let now = chrono::Utc::now();
+        let archived = pitcrew::audit::retention::archive_before(
+            &s,
+            now + chrono::Duration::days(1),
+            dir.path(),
+            "pitcrew",
+            now,
+        )
+        .await
+        .expect("archive")
+        .expect("archived");
+        assert_eq!(archived.through_id, 15, "{label}");
+        let check = pitcrew::audit::retention::verify_archive(
+            &archived.file,
+            Some(&pitcrew::audit::timestamp::Roots::from_pem_file(&tsa.root).expect("root")),
+        )
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+        assert_eq!((check.anchors, check.anchors_checked), (1, true), "{label}");
+        let (code, out) = verify_cli(&t, &tsa.root);
+        assert_eq!(code, 0, "{label}: {out}");
+        assert!(
+            out.contains("anchors: 1 cover archived events")
+                && out.contains("anchored: no event since the archive boundary yet"),
+            "{label}: {out}"
+        );
+
+        // The archive rewritten at event 3 and re-hashed from there: its own chain holds, the
+        // anchor of event 10 does not.
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&archived.file).expect("read"))
+                .expect("json");
+        let mut events: Vec<Record> =
+            serde_json::from_value(doc["events"].clone()).expect("events");
+        events[2].actor_id = "U0MALLORY".into();
+        for i in 2..events.len() {
+            if i > 2 {
+                events[i].prev_hash = events[i - 1].hash.clone();
+            }
+            events[i].hash = pitcrew::audit::hash(&events[i]);
+        }
+        doc["archive"]["removed_head_hash"] = events[events.len() - 1].hash.clone().into();
+        doc["events"] = serde_json::to_value(&events).expect("events");
+        let forged = dir.path().join("forged.json");
+        std::fs::write(&forged, doc.to_string()).expect("write");
+        let e = pitcrew::audit::retention::verify_archive(&forged, None)
+            .expect_err("the anchor catches it");
+        assert!(
+            e.to_string()
+                .contains("event 10 does not have the hash the timestamp authority stamped"),
+            "{label}: {e}"
+        );
+        t.cleanup().await;
+    }
+}
