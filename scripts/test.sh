@@ -41,8 +41,9 @@ log "cargo target directory: $CARGO_TARGET_DIR"
 go_build_log="$(mktemp "${TMPDIR:-/tmp}/pitcrew-go-build.XXXXXX")"
 go_build_pid=""
 if [[ "$skip" != *cluster* ]] && command -v go >/dev/null; then
-  # Then Argo Rollouts (controller and plugin, about 3 minutes cold) and the GitOps CRDs.
-  { scripts/testenv/build.sh && scripts/testenv/argo.sh && scripts/testenv/crds.sh; } \
+  # Then Argo Rollouts (controller and plugin, about 3 minutes cold), the GitOps CRDs and helm
+  # (for the chart's tests, about 1 minute cold).
+  { scripts/testenv/build.sh && scripts/testenv/argo.sh && scripts/testenv/crds.sh && scripts/testenv/helm.sh; } \
     >"$go_build_log" 2>&1 &
   go_build_pid=$!
 fi

@@ -153,6 +153,9 @@ YAML
     >"$PITCREW_RUN_DIR/rollouts-controller.log" 2>&1 &
   _TESTENV_PIDS="$_TESTENV_PIDS $!"
   export PITCREW_TEST_ARGO_ROLLOUTS="$argo/kubectl-argo-rollouts"
+  # helm (v4, pinned, built from the Go module proxy) for the chart's tests.
+  PITCREW_TEST_HELM="$("$PITCREW_ROOT/scripts/testenv/helm.sh")" || die "could not build helm"
+  export PITCREW_TEST_HELM
   log "Argo Rollouts controller started (log: $PITCREW_RUN_DIR/rollouts-controller.log)"
   log "cluster ready: $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}') (KUBECONFIG=$KUBECONFIG)"
 }

@@ -18,7 +18,7 @@ pub enum Error {
 
     /// A 403: pitcrew's own Kubernetes identity lacks a permission. Not the user's fault.
     #[error(
-        "pitcrew's Kubernetes account may not do this ({doing}): {message}. Nothing was changed; the platform team must grant it (deploy/rbac.yaml lists what pitcrew needs, bound with a RoleBinding in each namespace it manages)"
+        "pitcrew's Kubernetes account may not do this ({doing}): {message}. Nothing was changed; the platform team must grant it (deploy/rbac.yaml lists what pitcrew needs, bound with a RoleBinding in each namespace it manages; with the Helm chart, add the namespace to rbac.namespaces)"
     )]
     Forbidden { doing: String, message: String },
 

@@ -106,6 +106,7 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
         "clusterrole.rbac.authorization.k8s.io/pitcrew-impersonate",
         "clusterrolebinding.rbac.authorization.k8s.io/pitcrew-impersonate",
         "configmap/pitcrew-config",
+        "configmap/pitcrew-policy",
         "deployment.apps/pitcrew",
         "service/pitcrew",
         "poddisruptionbudget.policy/pitcrew",
@@ -115,12 +116,19 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
     }
 
     let config = objects(&cluster, "config.yaml");
-    let data = &config[0]["data"];
+    let data_of = |name: &str| {
+        config
+            .iter()
+            .find(|o| o["metadata"]["name"] == name)
+            .map(|o| o["data"].clone())
+            .unwrap_or_else(|| panic!("ConfigMap {name} in deploy/config.yaml"))
+    };
+    let (data, policy) = (data_of("pitcrew-config"), data_of("pitcrew-policy"));
     let model =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/model.conf"))
             .expect("model");
     assert_eq!(
-        data["model.conf"].as_str(),
+        policy["model.conf"].as_str(),
         Some(model.as_str()),
         "the ConfigMap's model.conf is policies/model.conf"
     );
@@ -172,7 +180,7 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
 }
 
 /// A kubeconfig for the test cluster that authenticates as `token` instead of the admin.
-fn kubeconfig_with_token(cluster: &TestCluster, token: &str, dir: &Path) -> PathBuf {
+pub(crate) fn kubeconfig_with_token(cluster: &TestCluster, token: &str, dir: &Path) -> PathBuf {
     let text = ok(
         kubectl(
             cluster,
@@ -193,7 +201,7 @@ fn kubeconfig_with_token(cluster: &TestCluster, token: &str, dir: &Path) -> Path
     path
 }
 
-fn exec(config: &Path, text: &str) -> (i32, String) {
+pub(crate) fn exec(config: &Path, text: &str) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())

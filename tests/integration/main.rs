@@ -19,6 +19,7 @@ mod exec;
 mod faults;
 mod freeze;
 mod gitops;
+mod helm;
 mod hostile;
 mod impersonation;
 mod justify;
