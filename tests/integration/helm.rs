@@ -308,29 +308,34 @@ async fn install_and_upgrade(cluster: &TestCluster, database: &str, values: &[&s
         2
     );
 
+    // `helm upgrade --reuse-values --set-file KEY=FILE`, FILE holding `text`.
+    let chart_path = chart.to_str().expect("utf-8");
+    let upgrade = |key: &str, text: &str| {
+        let file = dir.path().join(key);
+        std::fs::write(&file, text).expect("write");
+        let set_file = format!("{key}={}", file.display());
+        helm.ok(&[
+            "upgrade",
+            &release,
+            chart_path,
+            "--namespace",
+            ns,
+            "--reuse-values",
+            "--wait",
+            "--timeout",
+            "2m",
+            "--set-file",
+            &set_file,
+        ]);
+    };
+
     // A new policy: the ConfigMap changes, the pods stay (pitcrew reloads it).
     let generation = || get(&deployment, "{.metadata.generation}");
     let before = generation();
-    let policy_file = dir.path().join("policy.csv");
-    std::fs::write(
-        &policy_file,
+    upgrade(
+        "policy.csv",
         "p, role:oncall, *, *, *, *, status, *, allow\n",
-    )
-    .expect("write");
-    let mut upgrade = vec![
-        "upgrade",
-        &release,
-        chart.to_str().expect("utf-8"),
-        "--namespace",
-        ns,
-        "--reuse-values",
-        "--wait",
-        "--timeout",
-        "2m",
-    ];
-    let set_file = format!("policy.csv={}", policy_file.display());
-    upgrade.extend(["--set-file", &set_file]);
-    helm.ok(&upgrade);
+    );
     assert!(
         get(
             &format!("configmap/{fullname}-policy"),
@@ -345,26 +350,10 @@ async fn install_and_upgrade(cluster: &TestCluster, database: &str, values: &[&s
     );
 
     // A new configuration: the pods roll.
-    let config_file = dir.path().join("pitcrew.toml");
-    std::fs::write(
-        &config_file,
+    upgrade(
+        "config.toml",
         "[server]\nmode = \"http\"\nshutdown_grace = \"20s\"\n",
-    )
-    .expect("write");
-    let set_file = format!("config.toml={}", config_file.display());
-    let mut upgrade = vec![
-        "upgrade",
-        &release,
-        chart.to_str().expect("utf-8"),
-        "--namespace",
-        ns,
-        "--reuse-values",
-        "--wait",
-        "--timeout",
-        "2m",
-    ];
-    upgrade.extend(["--set-file", &set_file]);
-    helm.ok(&upgrade);
+    );
     assert_ne!(
         generation(),
         before,
