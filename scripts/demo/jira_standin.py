@@ -42,10 +42,13 @@ CREATED = example("/rest/api/3/issue/{issueIdOrKey}/comment", "post", "201")
 
 
 def adf_text(node):
-    """The plain text of an Atlassian Document Format body."""
-    if isinstance(node, dict):
-        return (node.get("text") or "") + "".join(adf_text(c) for c in node.get("content", []))
-    return ""
+    """The plain text of an Atlassian Document Format body: one line per paragraph."""
+    if not isinstance(node, dict):
+        return ""
+    inner = "".join(adf_text(c) for c in node.get("content", []))
+    if node.get("type") == "doc":
+        return "\n".join(adf_text(c) for c in node.get("content", []))
+    return (node.get("text") or "") + inner
 
 
 class StandIn(BaseHTTPRequestHandler):

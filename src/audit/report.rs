@@ -101,6 +101,15 @@ pub struct ChainCheck {
     /// The hash of the trail's last event (the chain head).
     pub head: String,
     pub first_problem: Option<String>,
+    /// What the RFC 3161 anchors say (`None`: not asked).
+    pub anchors: Option<super::anchors::AnchorReport>,
+}
+
+impl ChainCheck {
+    /// The chain verifies and every anchor holds.
+    pub fn holds(&self) -> bool {
+        self.intact && self.anchors.as_ref().is_none_or(|a| a.problems.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -403,6 +412,9 @@ impl Report {
             cells.push(chain.events.to_string());
             cells.push(chain.head.clone());
             cells.push(chain.first_problem.clone().unwrap_or_default());
+            if let Some(a) = &chain.anchors {
+                cells.push(super::report_html::anchors_line(a));
+            }
             cells.extend(std::iter::repeat_n(String::new(), 13));
             out.push_str(&line(cells));
         }

@@ -196,6 +196,17 @@ pub fn render(report: &Report) -> String {
         )),
         None => page.push_str("<p>The audit trail was not verified for this report.</p>"),
     }
+    if let Some(a) = report.chain.as_ref().and_then(|c| c.anchors.as_ref()) {
+        let class = match (a.anchors, a.problems.is_empty() && a.checked) {
+            (0, _) => "",
+            (_, true) => "ok",
+            (_, false) => "bad",
+        };
+        page.push_str(&format!(
+            "<p><span class=\"{class}\">Timestamp anchors</span>: {}.</p>",
+            esc(&anchors_line(a))
+        ));
+    }
     if let Some((id, hash)) = &report.period_head {
         page.push_str(&format!(
             "<p>Last event of the period: #{id}, hash <code>{}</code>.</p>",
@@ -204,6 +215,33 @@ pub fn render(report: &Report) -> String {
     }
     page.push_str("</footer></body></html>\n");
     page
+}
+
+/// One sentence on the RFC 3161 anchors, for the report's footer and its CSV.
+pub fn anchors_line(a: &crate::audit::anchors::AnchorReport) -> String {
+    let last = a.last_anchored.as_ref().map(|l| {
+        format!(
+            "the trail up to event {} was stamped at {} by {}; {} events since",
+            l.event_id, l.gen_time, l.tsa, a.unanchored_events
+        )
+    });
+    match (a.anchors, a.checked, a.problems.first()) {
+        (0, _, _) => "none (no timestamp authority configured)".into(),
+        (n, _, Some(p)) => format!(
+            "{} of {n} DO NOT HOLD, first: event {}: {}",
+            a.problems.len(),
+            p.event_id,
+            p.what
+        ),
+        (n, false, None) => format!(
+            "{n} stored, NOT CHECKED (no timestamp authority root given){}",
+            last.map(|l| format!("; {l}")).unwrap_or_default()
+        ),
+        (n, true, None) => format!(
+            "{n}, every token checked against the timestamp authority's root; {}",
+            last.unwrap_or_else(|| "no online event anchored yet".into())
+        ),
+    }
 }
 
 #[cfg(test)]

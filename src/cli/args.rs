@@ -292,6 +292,10 @@ pub enum AuditCommand {
         /// The file to write (default: standard output).
         #[arg(long, short = 'o')]
         out: Option<PathBuf>,
+        /// The timestamp authority's root certificate(s), PEM, to check the trail's anchors
+        /// against (default: the configuration's [audit.timestamp] ca_file).
+        #[arg(long, value_name = "FILE")]
+        tsa_ca: Option<PathBuf>,
     },
     /// Every revision of an environment's workloads (ReplicaSets, ControllerRevisions) made in
     /// the period that no pitcrew command made, with what the cluster says about who did.

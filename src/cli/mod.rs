@@ -226,15 +226,11 @@ fn run(command: Command) -> Result<ExitCode> {
             env,
             format,
             out,
-        }) => runtime()?.block_on(audit_report(
-            &trail,
-            &trail_database(&trail)?,
-            &from,
-            &to,
-            env,
-            format,
-            out,
-        )),
+            tsa_ca,
+        }) => {
+            let roots = tsa_roots(&trail, tsa_ca)?;
+            runtime()?.block_on(audit_report(&trail, &from, &to, env, format, out, roots))
+        }
         Command::Audit(AuditCommand::Drift {
             config,
             env,

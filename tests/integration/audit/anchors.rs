@@ -38,6 +38,11 @@ fn replica(
 
 /// `pitcrew audit verify` on this database, checking the anchors against `root`.
 fn verify_cli(t: &TestDb, root: &std::path::Path) -> (i32, String) {
+    audit_cli(t, root, &["verify"])
+}
+
+/// `pitcrew audit ARGS` on this database, with the TSA's root.
+fn audit_cli(t: &TestDb, root: &std::path::Path, args: &[&str]) -> (i32, String) {
     let url = match t.url() {
         Some(url) => url,
         None => format!(
@@ -46,11 +51,10 @@ fn verify_cli(t: &TestDb, root: &std::path::Path) -> (i32, String) {
         ),
     };
     let root = root.display().to_string();
-    crate::common::cli::pitcrew(
-        std::path::Path::new("/nonexistent/pitcrew.toml"),
-        &[],
-        &["audit", "verify", "--database-url", &url, "--tsa-ca", &root],
-    )
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    all.extend(["--database-url", &url, "--tsa-ca", &root]);
+    crate::common::cli::pitcrew(std::path::Path::new("/nonexistent/pitcrew.toml"), &[], &all)
 }
 
 async fn append(s: &AuditStore, from: usize, n: usize) {
@@ -139,6 +143,23 @@ async fn anchors_vouch_for_the_trail_and_catch_a_rewrite_below_them() {
             "{label}: {out}"
         );
 
+        // The change report says so in its footer.
+        let report = [
+            "report",
+            "--from",
+            "1d",
+            "--to",
+            "2099-01-01",
+            "--format",
+            "json",
+        ];
+        let (code, out) = audit_cli(&t, &tsa.root, &report);
+        assert_eq!(code, 0, "{label}: {out}");
+        assert!(
+            out.contains("\"last_anchored\"") && out.contains("\"event_id\": 30"),
+            "{label}: {out}"
+        );
+
         // An insider rewrites event 15 and re-hashes everything after it: the chain alone
         // verifies, the anchors after it do not, and the rewrite is placed after event 10.
         rewrite_and_rehash(&t, 15).await;
@@ -155,6 +176,14 @@ async fn anchors_vouch_for_the_trail_and_catch_a_rewrite_below_them() {
                 && out.contains("anchor 3 (event 30) DOES NOT HOLD")
                 && !out.contains("anchor 1 (event 10) DOES NOT HOLD")
                 && out.contains("anchored: event 10 stamped at"),
+            "{label}: {out}"
+        );
+        // The report's footer says the anchors do not hold, and it exits 1.
+        let html = ["report", "--from", "1d", "--to", "2099-01-01"];
+        let (code, out) = audit_cli(&t, &tsa.root, &html);
+        assert_eq!(code, 1, "{label}: {out}");
+        assert!(
+            out.contains("Timestamp anchors</span>: 2 of 3 DO NOT HOLD, first: event 20"),
             "{label}: {out}"
         );
         // And the rewritten chain is never stamped.
