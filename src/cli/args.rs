@@ -313,6 +313,12 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: super::drift::DriftFormat,
     },
+    /// Have the chain head stamped by [audit.timestamp]'s timestamp authority now (serve does
+    /// it every `every`); exit 1 when it could not be.
+    Anchor {
+        #[command(flatten)]
+        trail: TrailArg,
+    },
     /// Walk the hash chain; exit 0 when intact, 1 naming the first bad event.
     Verify {
         #[command(flatten)]

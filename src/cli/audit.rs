@@ -5,7 +5,7 @@ use super::*;
 /// Where the trail is: `--database-url` (without a password), the configuration's database
 /// (read for the tools: no other secret, no kubeconfig needed), or DATABASE_URL alone.
 /// The configuration file the audit tools read: `--config`, else config/pitcrew.toml if there.
-fn trail_config(t: &TrailArg) -> Option<PathBuf> {
+pub(super) fn trail_config(t: &TrailArg) -> Option<PathBuf> {
     let default = PathBuf::from("config/pitcrew.toml");
     t.config
         .clone()

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+mod anchor;
 mod args;
 mod audit;
 mod config_check;
@@ -270,6 +271,9 @@ fn run(command: Command) -> Result<ExitCode> {
                 Ok(ExitCode::from(1))
             }
         },
+        Command::Audit(AuditCommand::Anchor { trail }) => {
+            runtime()?.block_on(anchor::audit_anchor(&trail))
+        }
         Command::Audit(AuditCommand::Verify { trail, tsa_ca, .. }) => {
             let roots = tsa_roots(&trail, tsa_ca)?;
             runtime()?.block_on(audit_verify(&trail_database(&trail)?, roots))

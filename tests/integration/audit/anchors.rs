@@ -57,6 +57,19 @@ fn audit_cli(t: &TestDb, root: &std::path::Path, args: &[&str]) -> (i32, String)
     crate::common::cli::pitcrew(std::path::Path::new("/nonexistent/pitcrew.toml"), &[], &all)
 }
 
+/// `pitcrew audit anchor` with the replica's configuration (written in `dir`) on this database.
+fn anchor_cli(t: &TestDb, dir: &tempfile::TempDir) -> (i32, String) {
+    let url = match t.url() {
+        Some(url) => url,
+        None => format!(
+            "sqlite:{}",
+            t.db().sqlite_path().expect("an SQLite file").display()
+        ),
+    };
+    let config = dir.path().join("pitcrew.toml");
+    crate::common::cli::pitcrew(&config, &[], &["audit", "anchor", "--database-url", &url])
+}
+
 async fn append(s: &AuditStore, from: usize, n: usize) {
     for i in from..from + n {
         s.append(event(i, "requested")).await.expect("append");
@@ -272,8 +285,15 @@ async fn an_unreachable_tsa_delays_anchoring_and_the_head_is_anchored_at_shutdow
         let label = t.label();
         let s = store(&t).await;
         append(&s, 0, 3).await;
-        let (_dir, ctx) = replica(&t, &tsa.url, &tsa.root);
+        let (dir, ctx) = replica(&t, &tsa.url, &tsa.root);
         tsa.set_mode(Mode::Down);
+        // By hand, too: refused with the reason.
+        let (code, out) = anchor_cli(&t, &dir);
+        assert_eq!(code, 1, "{label}: {out}");
+        assert!(
+            out.contains("not anchored: the timestamp authority at") && out.contains("503"),
+            "{label}: {out}"
+        );
         let before = tsa.requests();
         let task = tokio::spawn(pitcrew::workflow::keep_anchoring(ctx.clone()));
         // The first try fails at once; the trail goes on being written meanwhile.
@@ -325,6 +345,17 @@ async fn an_unreachable_tsa_delays_anchoring_and_the_head_is_anchored_at_shutdow
             .expect("task");
         let last = s.last_anchor().await.expect("anchors").expect("an anchor");
         assert_eq!(last.event_id, 7, "{label}");
+        // `pitcrew audit anchor`: nothing new, then a new head stamped.
+        let (code, out) = anchor_cli(&t, &dir);
+        assert_eq!(code, 0, "{label}: {out}");
+        assert!(
+            out.contains("nothing new to anchor: the head, event 7"),
+            "{label}: {out}"
+        );
+        append(&s, 7, 1).await;
+        let (code, out) = anchor_cli(&t, &dir);
+        assert_eq!(code, 0, "{label}: {out}");
+        assert!(out.contains("anchored: event 8 (hash "), "{label}: {out}");
         if t.db().backend() == Backend::Postgres {
             // Anchors are append-only at the database, like the trail.
             let e = raw(&t, "DELETE FROM audit_anchors").await;
