@@ -83,6 +83,24 @@ fn the_chart_lints_and_deploy_is_what_it_renders() {
         helm.ok(&["lint", "--strict", chart, "--set", set]);
     }
 
+    // The chart installs this version of pitcrew (its image tag defaults to appVersion).
+    let chart_yaml =
+        std::fs::read_to_string(Path::new(chart).join("Chart.yaml")).expect("Chart.yaml");
+    let app_version = format!("appVersion: \"{}\"", env!("CARGO_PKG_VERSION"));
+    assert!(
+        chart_yaml.lines().any(|l| l == app_version),
+        "Chart.yaml's appVersion is not pitcrew's version ({app_version})"
+    );
+    // It packages (what `helm push` to an OCI registry takes).
+    let packaged = tempfile::tempdir().expect("tempdir");
+    helm.ok(&[
+        "package",
+        chart,
+        "--destination",
+        packaged.path().to_str().expect("utf-8"),
+    ]);
+    assert!(packaged.path().join("pitcrew-0.1.0.tgz").is_file());
+
     // deploy/*.yaml are the chart rendered with deploy/helm/example-values.yaml, byte for byte.
     let out = tempfile::tempdir().expect("tempdir");
     let values = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/helm/example-values.yaml");
