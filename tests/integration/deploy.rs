@@ -147,6 +147,32 @@ async fn the_shipped_manifests_are_accepted_by_the_api_server_and_carry_the_real
         false
     );
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    // The shipped configuration and policy are ones pitcrew accepts (with its secrets set,
+    // as the Secret gives them).
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (file, text) in [
+        ("pitcrew.toml", &data["pitcrew.toml"]),
+        ("policy.csv", &policy["policy.csv"]),
+        ("model.conf", &policy["model.conf"]),
+    ] {
+        std::fs::write(dir.path().join(file), text.as_str().unwrap_or_default()).expect("write");
+    }
+    let (code, out) = crate::common::cli::pitcrew(
+        &dir.path().join("pitcrew.toml"),
+        &[
+            ("SLACK_SIGNING_SECRET", "s"),
+            ("SLACK_BOT_TOKEN", "xoxb-test"),
+            ("PAGERDUTY_TOKEN", "pd"),
+            ("JIRA_EMAIL", "bot@example.com"),
+            ("JIRA_API_TOKEN", "jira"),
+        ],
+        &["config", "check"],
+    );
+    assert_eq!(
+        code, 0,
+        "pitcrew config check on the shipped configuration:\n{out}"
+    );
+
     // Shutdown: the pod keeps serving while the Service forgets it (preStop), then drains for
     // shutdown_grace, then gives cancelled work FINAL_WAIT; the kubelet must not kill it first.
     let toml: toml::Table = data["pitcrew.toml"]
