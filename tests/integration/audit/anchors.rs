@@ -37,19 +37,24 @@ fn replica(
 }
 
 /// `pitcrew audit verify` on this database, checking the anchors against `root`.
+/// What `--database-url` takes for this database.
+fn database_url(t: &TestDb) -> String {
+    match t.url() {
+        Some(url) => url,
+        None => format!(
+            "sqlite:{}",
+            t.db().sqlite_path().expect("an SQLite file").display()
+        ),
+    }
+}
+
 fn verify_cli(t: &TestDb, root: &std::path::Path) -> (i32, String) {
     audit_cli(t, root, &["verify"])
 }
 
 /// `pitcrew audit ARGS` on this database, with the TSA's root.
 fn audit_cli(t: &TestDb, root: &std::path::Path, args: &[&str]) -> (i32, String) {
-    let url = match t.url() {
-        Some(url) => url,
-        None => format!(
-            "sqlite:{}",
-            t.db().sqlite_path().expect("an SQLite file").display()
-        ),
-    };
+    let url = database_url(t);
     let root = root.display().to_string();
     let mut all = vec!["audit"];
     all.extend_from_slice(args);
@@ -59,13 +64,7 @@ fn audit_cli(t: &TestDb, root: &std::path::Path, args: &[&str]) -> (i32, String)
 
 /// `pitcrew audit anchor` with the replica's configuration (written in `dir`) on this database.
 fn anchor_cli(t: &TestDb, dir: &tempfile::TempDir) -> (i32, String) {
-    let url = match t.url() {
-        Some(url) => url,
-        None => format!(
-            "sqlite:{}",
-            t.db().sqlite_path().expect("an SQLite file").display()
-        ),
-    };
+    let url = database_url(t);
     let config = dir.path().join("pitcrew.toml");
     crate::common::cli::pitcrew(&config, &[], &["audit", "anchor", "--database-url", &url])
 }
