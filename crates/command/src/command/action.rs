@@ -6,7 +6,6 @@ use std::fmt;
 use serde::Serialize;
 
 use super::ParseError;
-use crate::suggest::suggestion_suffix;
 
 /// What the policy governs: the actions of commands, plus `approve` and `break-glass`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -81,19 +80,7 @@ impl Action {
     }
 
     pub fn parse(typed: &str) -> Result<Action, ParseError> {
-        let lower = typed.to_lowercase();
-        let names = Action::ALL.map(Action::as_str);
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str() == lower)
-            .ok_or_else(|| ParseError::InvalidValue {
-                flag: "action",
-                reason: format!(
-                    "`{typed}` is not an action{}; actions: {}",
-                    suggestion_suffix(typed, names),
-                    names.join(", ")
-                ),
-            })
+        super::one_named(typed, Action::ALL, Action::as_str, "action", "action")
     }
 }
 

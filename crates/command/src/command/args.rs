@@ -42,6 +42,10 @@ pub const DRY_RUN: Flag = Flag {
     example: None,
 };
 
+/// The flags of a change to one workload that takes nothing else (restart, pause, resume,
+/// abort, retry): where, why, and whether only to try it.
+pub const ONE_WORKLOAD: &[Flag] = &[ENV, NAMESPACE, REASON, BREAK_GLASS, DRY_RUN];
+
 /// A length typed after `flag` (`4h`, `2d`): a minute at least, `longest` at most, in
 /// seconds. The refusals say why (`too_long`) and what to type (`like`).
 pub fn duration(

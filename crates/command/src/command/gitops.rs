@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::args::{self, Flag, quote};
-use super::{Justification, ParseError, Scope, Target, Token, fmt_justification};
+use super::{Justification, ParseError, Scope, Target, Token, fmt_tail};
 
 /// Suspend (for how long) or resume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -154,11 +154,7 @@ impl fmt::Display for Gitops {
                 quote(&humantime::format_duration(Duration::from_secs(seconds)).to_string())
             )?;
         }
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }
 

@@ -330,6 +330,29 @@ impl fmt::Display for CommandName {
     }
 }
 
+/// The one of `all` whose name is `typed` (any case); else a refusal for `flag` that suggests
+/// the nearest and lists them all ("`x` is not an outcome; did you mean …; outcomes: …").
+pub(crate) fn one_named<T: Copy, const N: usize>(
+    typed: &str,
+    all: [T; N],
+    name: fn(T) -> &'static str,
+    flag: &'static str,
+    what: &str,
+) -> Result<T, ParseError> {
+    let lower = typed.to_lowercase();
+    let names = all.map(name);
+    all.into_iter()
+        .find(|t| name(*t) == lower)
+        .ok_or_else(|| ParseError::InvalidValue {
+            flag,
+            reason: format!(
+                "`{typed}` is not an {what}{}; {what}s: {}",
+                suggestion_suffix(typed, names),
+                names.join(", ")
+            ),
+        })
+}
+
 fn unknown_command(typed: &str) -> ParseError {
     let names = CommandName::ALL.map(CommandName::as_str);
     ParseError::UnknownCommand {
@@ -399,19 +422,7 @@ impl Phase {
     }
 
     pub fn parse(typed: &str) -> Result<Phase, ParseError> {
-        let lower = typed.to_lowercase();
-        let names = Phase::ALL.map(Phase::as_str);
-        Phase::ALL
-            .into_iter()
-            .find(|p| p.as_str() == lower)
-            .ok_or_else(|| ParseError::InvalidValue {
-                flag: "--outcome",
-                reason: format!(
-                    "`{typed}` is not an outcome{}; outcomes: {}",
-                    suggestion_suffix(typed, names),
-                    names.join(", ")
-                ),
-            })
+        one_named(typed, Phase::ALL, Phase::as_str, "--outcome", "outcome")
     }
 }
 
@@ -501,14 +512,19 @@ fn justification(args: &args::Args) -> Result<Option<Justification>, ParseError>
     }
 }
 
-fn fmt_justification(f: &mut fmt::Formatter<'_>, j: &Option<Justification>) -> fmt::Result {
+/// How every changing command's canonical text ends: its justification, then `--dry-run`.
+fn fmt_tail(f: &mut fmt::Formatter<'_>, j: &Option<Justification>, dry_run: bool) -> fmt::Result {
     match j {
-        None => Ok(()),
-        Some(Justification::Reason(r)) => write!(f, " --reason {}", args::quote(&r.to_string())),
+        None => {}
+        Some(Justification::Reason(r)) => write!(f, " --reason {}", args::quote(&r.to_string()))?,
         Some(Justification::BreakGlass { text }) => {
-            write!(f, " --break-glass {}", args::quote(text))
+            write!(f, " --break-glass {}", args::quote(text))?
         }
     }
+    if dry_run {
+        f.write_str(" --dry-run")?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::args::{self, Args, Flag};
-use super::{Justification, Kind, ParseError, Scope, Target, Token, fmt_justification};
+use super::{Justification, Kind, ParseError, Scope, Target, Token, fmt_tail};
 
 /// `pause` (`resume: false`) or `resume` (`resume: true`) of a Deployment's rollout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,13 +21,7 @@ pub struct Pause {
     pub resume: bool,
 }
 
-pub(crate) const FLAGS: &[Flag] = &[
-    args::ENV,
-    args::NAMESPACE,
-    args::REASON,
-    args::BREAK_GLASS,
-    args::DRY_RUN,
-];
+pub(crate) const FLAGS: &[Flag] = args::ONE_WORKLOAD;
 
 impl Pause {
     pub const PAUSE: &'static str = "pause";
@@ -86,11 +80,7 @@ impl Pause {
 impl fmt::Display for Pause {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}{}", self.name(), self.target, self.scope)?;
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }
 

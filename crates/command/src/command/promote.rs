@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::args::{self, Args, Flag};
-use super::{Justification, Kind, ParseError, Target, Token, fmt_justification};
+use super::{Justification, Kind, ParseError, Target, Token, fmt_tail};
 use crate::names::{EnvName, WorkloadName};
 
 /// What to promote: every workload of an app, or one workload.
@@ -132,10 +132,6 @@ impl fmt::Display for Promote {
             Subject::Workload { target } => write!(f, "{} {target}", Self::NAME)?,
         }
         write!(f, " --from {} --to {}", self.from, self.to)?;
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }

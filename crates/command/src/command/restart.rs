@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::args::{self, Args, Flag};
-use super::{Justification, ParseError, Scope, Target, Token, fmt_justification};
+use super::{Justification, ParseError, Scope, Target, Token, fmt_tail};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Restart {
@@ -25,13 +25,7 @@ impl Restart {
         "restart <target> [-e ENV] [-n NAMESPACE] [--reason REF | --break-glass TEXT] [--dry-run]";
     pub const SUMMARY: &'static str =
         "replace every pod of a workload, as `kubectl rollout restart` does";
-    pub(crate) const FLAGS: &'static [Flag] = &[
-        args::ENV,
-        args::NAMESPACE,
-        args::REASON,
-        args::BREAK_GLASS,
-        args::DRY_RUN,
-    ];
+    pub(crate) const FLAGS: &'static [Flag] = args::ONE_WORKLOAD;
 
     pub fn parse(tokens: &[Token]) -> Result<Self, ParseError> {
         let args = args::parse(Self::NAME, Self::USAGE, Self::FLAGS, tokens)?;
@@ -51,10 +45,6 @@ impl Restart {
 impl fmt::Display for Restart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}{}", Self::NAME, self.target, self.scope)?;
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }

@@ -9,7 +9,7 @@ use std::num::NonZeroU64;
 use serde::Serialize;
 
 use super::args::{self, Args, Flag};
-use super::{Justification, ParseError, Scope, Target, Token, fmt_justification};
+use super::{Justification, ParseError, Scope, Target, Token, fmt_tail};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rollback {
@@ -76,10 +76,6 @@ impl fmt::Display for Rollback {
         if let Some(r) = self.to_revision {
             write!(f, " --to-revision {r}")?;
         }
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::args::{self, Args, Flag};
-use super::{Justification, Kind, ParseError, Scope, Target, Token, fmt_justification};
+use super::{Justification, Kind, ParseError, Scope, Target, Token, fmt_tail};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scale {
@@ -119,11 +119,7 @@ impl fmt::Display for Scale {
         if self.hpa {
             f.write_str(" --hpa")?;
         }
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::args::{self, Args, Flag};
-use super::{Justification, Kind, ParseError, Scope, Target, Token, fmt_justification};
+use super::{Justification, Kind, ParseError, Scope, Target, Token, fmt_tail};
 
 /// What is asked of the Rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,13 +38,7 @@ const FULL: Flag = Flag {
     example: None,
 };
 
-pub(crate) const FLAGS: &[Flag] = &[
-    args::ENV,
-    args::NAMESPACE,
-    args::REASON,
-    args::BREAK_GLASS,
-    args::DRY_RUN,
-];
+pub(crate) const FLAGS: &[Flag] = args::ONE_WORKLOAD;
 pub(crate) const ADVANCE_FLAGS: &[Flag] = &[
     args::ENV,
     args::NAMESPACE,
@@ -138,11 +132,7 @@ impl fmt::Display for Step {
         if self.verb == (StepVerb::Advance { full: true }) {
             f.write_str(" --full")?;
         }
-        fmt_justification(f, &self.justification)?;
-        if self.dry_run {
-            f.write_str(" --dry-run")?;
-        }
-        Ok(())
+        fmt_tail(f, &self.justification, self.dry_run)
     }
 }
 
