@@ -7,10 +7,18 @@ use std::process::Command;
 /// Runs `pitcrew ARGS` on the configuration at `config` with `env` set: its exit code, and its
 /// stdout then stderr as one text.
 pub fn pitcrew(config: &Path, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let config = config.to_string_lossy();
+    let mut all = vec![("PITCREW_CONFIG", config.as_ref())];
+    all.extend_from_slice(env);
+    run(&all, args)
+}
+
+/// Runs `pitcrew ARGS` with only `PATH` and `env` set (no configuration unless `env` or `args`
+/// name one): its exit code, and its stdout then stderr as one text.
+pub fn run(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PITCREW_CONFIG", config)
         .envs(env.iter().copied())
         .args(args)
         .output()

@@ -59,7 +59,7 @@ fn audit_cli(t: &TestDb, root: &std::path::Path, args: &[&str]) -> (i32, String)
     let mut all = vec!["audit"];
     all.extend_from_slice(args);
     all.extend(["--database-url", &url, "--tsa-ca", &root]);
-    crate::common::cli::pitcrew(std::path::Path::new("/nonexistent/pitcrew.toml"), &[], &all)
+    crate::common::cli::run(&[], &all)
 }
 
 /// `pitcrew audit anchor` with the replica's configuration (written in `dir`) on this database.

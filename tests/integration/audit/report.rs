@@ -54,26 +54,16 @@ fn change(correlation: &str, requester: &str, justification: serde_json::Value) 
 
 /// Runs `pitcrew audit report ARGS` on the trail at `url`.
 fn report(url: &str, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_pitcrew"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", url)
-        .args([
-            "audit",
-            "report",
-            "--from",
-            "2000-01-01",
-            "--to",
-            "2099-01-01",
-        ])
-        .args(args)
-        .output()
-        .expect("run pitcrew");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned()
-            + String::from_utf8_lossy(&out.stderr).as_ref(),
-    )
+    let mut all = vec![
+        "audit",
+        "report",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2099-01-01",
+    ];
+    all.extend_from_slice(args);
+    crate::common::cli::run(&[("DATABASE_URL", url)], &all)
 }
 
 #[tokio::test]
