@@ -170,16 +170,28 @@ pub struct AnchorProblem {
     pub what: String,
 }
 
+impl Anchor {
+    /// Checks this anchor's token against `roots`: signed by a TSA that chains to them, over
+    /// the hash the anchor records.
+    pub fn check_token(&self, roots: &Roots) -> Result<timestamp::Stamp, TokenError> {
+        let token = hex::decode(&self.token).map_err(timestamp::malformed)?;
+        let digest = hex::decode(&self.head_hash).map_err(timestamp::malformed)?;
+        timestamp::verify(&token, roots, &digest, None)
+    }
+}
+
 /// Checks every anchor against `roots` and the chain `report` describes (what `verify` just
-/// found). Anchors of archived events are checked against the archive boundary when they are
-/// its last event, and otherwise left to `audit verify --archive`.
+/// found). Anchors of archived events are counted and left to `audit verify --archive`, whose
+/// file carries them.
 pub async fn check_anchors(
     store: &AuditStore,
     report: &VerifyReport,
     roots: Option<&Roots>,
 ) -> Result<AnchorReport, crate::Error> {
     let anchors = store.anchors().await?;
-    let head_id = report_head_id(store).await?;
+    // What the anchored events' hashes are now, read at once.
+    let current = store.anchored_hashes().await?;
+    let head_id = store.head().await?.map_or(0, |(id, _)| id);
     let mut out = AnchorReport {
         anchors: anchors.len(),
         checked: roots.is_some(),
@@ -195,13 +207,9 @@ pub async fn check_anchors(
             event_id: anchor.event_id,
             what,
         };
-        if let Some(roots) = roots {
-            let token = hex::decode(&anchor.token).unwrap_or_default();
-            let digest = digest_of(&anchor.head_hash).unwrap_or_default();
-            if let Err(e) = timestamp::verify(&token, roots, &digest, None) {
-                out.problems.push(problem(e.to_string()));
-                continue;
-            }
+        if let Some(Err(e)) = roots.map(|r| anchor.check_token(r)) {
+            out.problems.push(problem(e.to_string()));
+            continue;
         }
         let archived = report
             .archived_through
@@ -210,8 +218,8 @@ pub async fn check_anchors(
             out.archived += 1;
             continue;
         }
-        match store.hash_of(anchor.event_id).await? {
-            Some(h) if h == anchor.head_hash => {
+        match current.get(&anchor.event_id) {
+            Some(h) if *h == anchor.head_hash => {
                 good = Some(anchor.event_id);
                 out.last_anchored = Some(AnchoredEvent {
                     event_id: anchor.event_id,
@@ -238,8 +246,4 @@ pub async fn check_anchors(
     let anchored = out.last_anchored.as_ref().map_or(0, |a| a.event_id);
     out.unanchored_events = (head_id - anchored.max(report.archived_through.unwrap_or(0))).max(0);
     Ok(out)
-}
-
-async fn report_head_id(store: &AuditStore) -> Result<i64, crate::Error> {
-    Ok(store.head().await?.map_or(0, |(id, _)| id))
 }

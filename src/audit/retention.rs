@@ -112,11 +112,11 @@ pub fn verify_archive(
                 ),
             ));
         }
-        if let Some(roots) = roots {
-            let token = hex::decode(&a.token).unwrap_or_default();
-            let digest = hex::decode(&a.head_hash).unwrap_or_default();
-            super::timestamp::verify(&token, roots, &digest, None)
-                .map_err(|e| problem(file, format!("the anchor of event {}: {e}", a.event_id)))?;
+        if let Some(Err(e)) = roots.map(|r| a.check_token(r)) {
+            return Err(problem(
+                file,
+                format!("the anchor of event {}: {e}", a.event_id),
+            ));
         }
     }
     Ok(ArchiveCheck {

@@ -40,6 +40,22 @@ impl AuditStore {
             .map_err(|e| self.db.error(e))
     }
 
+    /// The hash each anchored event has now, by event id (events no longer in the database are
+    /// missing).
+    pub async fn anchored_hashes(&self) -> Result<std::collections::HashMap<i64, String>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.hash FROM audit_events e \
+             WHERE e.id IN (SELECT event_id FROM audit_anchors)",
+        )
+        .fetch_all(self.db.pool())
+        .await
+        .map_err(|e| self.db.error(e))?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(|e| self.db.error(e))
+    }
+
     /// Every anchor, oldest first.
     pub async fn anchors(&self) -> Result<Vec<Anchor>> {
         self.anchors_by(
