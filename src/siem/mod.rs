@@ -100,11 +100,16 @@ async fn ship_once(
     gauges: &Gauges,
 ) -> Result<bool, String> {
     let name = sink.name();
+    // Reads first: an idle stream writes nothing (the lease is taken only to ship).
+    let last = store.last_id().await.map_err(|e| e.to_string())?;
+    let shipped = cursor(db, name).await.map_err(|e| e.to_string())?;
+    gauges.backlog.set(last - shipped.unwrap_or(0));
+    if last <= shipped.unwrap_or(0) {
+        return Ok(false);
+    }
     let Some(cursor) = claim(db, me, name).await.map_err(|e| e.to_string())? else {
         return Ok(false);
     };
-    let last = store.last_id().await.map_err(|e| e.to_string())?;
-    gauges.backlog.set(last - cursor);
     if last <= cursor {
         return Ok(false);
     }
@@ -164,9 +169,13 @@ async fn claim(db: &Database, me: &str, name: &str) -> Result<Option<i64>, sqlx:
     if held != 1 {
         return Ok(None);
     }
-    let last: i64 = sqlx::query_scalar("SELECT last_id FROM siem_cursors WHERE destination = $1")
+    cursor(db, name).await
+}
+
+/// How far `name` has the trail (`None` before it was first streamed to).
+async fn cursor(db: &Database, name: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT last_id FROM siem_cursors WHERE destination = $1")
         .bind(name)
-        .fetch_one(db.pool())
-        .await?;
-    Ok(Some(last))
+        .fetch_optional(db.pool())
+        .await
 }
