@@ -61,15 +61,25 @@ pub fn state(obj: &DynamicObject) -> RolloutState {
         .and_then(|s| s.get("observedGeneration"))
         .and_then(|g| g.as_str().and_then(|t| t.parse().ok()).or(g.as_i64()))
         .unwrap_or(0);
-    let phase = if observed < generation {
-        "Progressing".to_string()
+    // The controller writes `abort` and `abortedAt` together (argo-rollouts rollout/pause.go);
+    // one without the other is an abort or a retry (status subresource, no generation) it has
+    // not acted on yet, whatever the phase still says.
+    let abort = status.and_then(|s| s.get("abort")).and_then(Value::as_bool) == Some(true);
+    let aborted_at = status.is_some_and(|s| s.get("abortedAt").is_some_and(|a| !a.is_null()));
+    let unobserved = if observed < generation {
+        Some("waiting for rollout spec update to be observed")
+    } else if abort != aborted_at {
+        Some("waiting for the abort or retry to be observed")
     } else {
-        text("phase")
+        None
     };
-    let message = if observed < generation {
-        "waiting for rollout spec update to be observed".to_string()
-    } else {
-        text("message")
+    let phase = match unobserved {
+        Some(_) => "Progressing".to_string(),
+        None => text("phase"),
+    };
+    let message = match unobserved {
+        Some(waiting) => waiting.to_string(),
+        None => text("message"),
     };
     let words = if message.is_empty() {
         phase.clone()
@@ -127,7 +137,8 @@ pub async fn follow(
     let first = get(client, namespace, name).await?;
     // A change through the status subresource (advance, retry) moves no generation, so the
     // state read at once may be the one before it: it counts only after the controller had
-    // time to answer (its resync is immediate on an update; a few seconds is generous).
+    // time to answer (its resync is immediate on an update; a few seconds is generous). A retry
+    // not yet acted on is also seen in the object itself (`state`: abort without abortedAt).
     let before = state(&first);
     let began = std::time::Instant::now();
     let settled = |now: &RolloutState| *now != before || began.elapsed() > STALE;
@@ -203,4 +214,43 @@ pub async fn history(client: &Client, namespace: &str, name: &str) -> Result<Vec
         .collect();
     revisions.sort_by_key(|r| r.number);
     Ok(revisions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rollout(status: serde_json::Value) -> DynamicObject {
+        let obj = serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+            "metadata": {"name": "web", "generation": 2},
+            "spec": {"replicas": 4},
+            "status": status,
+        });
+        serde_json::from_value(obj).unwrap_or_else(|e| panic!("a DynamicObject: {e}"))
+    }
+
+    #[test]
+    fn an_abort_or_retry_the_controller_has_not_acted_on_is_progressing() {
+        let aborted = |abort: bool, at: serde_json::Value| {
+            state(&rollout(serde_json::json!({
+                "observedGeneration": "2", "phase": "Degraded",
+                "message": "RolloutAborted: Rollout aborted update to revision 2",
+                "abort": abort, "abortedAt": at,
+            })))
+        };
+        // Aborted, as the controller left it: failed.
+        let done = aborted(true, "2026-12-05T10:00:00Z".into());
+        assert!(done.failed.is_some(), "{done:?}");
+        // Retried (abort: false) while abortedAt is still set: not yet acted on.
+        let retried = aborted(false, "2026-12-05T10:00:00Z".into());
+        assert!(retried.failed.is_none(), "{retried:?}");
+        assert_eq!(
+            retried.message,
+            "Progressing - waiting for the abort or retry to be observed"
+        );
+        // Acted on: abortedAt cleared, the phase is believed again.
+        let acted = aborted(false, serde_json::Value::Null);
+        assert!(acted.failed.is_some(), "the phase as written: {acted:?}");
+    }
 }
